@@ -1,0 +1,34 @@
+#pragma once
+
+/*
+ * Daemon logging. The log state lives in the manager (no globals); library
+ * layers never log, they return errors for the daemon to report here.
+ */
+
+#include <stdarg.h>
+#include <syslog.h>
+
+typedef struct Log {
+	int max_level; /* LOG_ERR .. LOG_DEBUG */
+	int to_journal;
+} Log;
+
+void log_init(Log *log, int max_level);
+/* Accepts err, warning, notice, info, debug (and numeric 3..7). */
+int log_parse_level(const char *s);
+const char *log_level_to_string(int level);
+
+/*
+ * @fields is NULL or a NULL-terminated list of "KEY=value" strings, kept as
+ * structured journal fields and appended as key=value on stderr.
+ */
+void log_full(const Log *log, int level, const char *const *fields, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void log_fullv(const Log *log, int level, const char *const *fields, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+#define log_error(l, ...)   log_full((l), LOG_ERR, NULL, __VA_ARGS__)
+#define log_warning(l, ...) log_full((l), LOG_WARNING, NULL, __VA_ARGS__)
+#define log_notice(l, ...)  log_full((l), LOG_NOTICE, NULL, __VA_ARGS__)
+#define log_info(l, ...)    log_full((l), LOG_INFO, NULL, __VA_ARGS__)
+#define log_debug(l, ...)   log_full((l), LOG_DEBUG, NULL, __VA_ARGS__)

@@ -1,0 +1,163 @@
+#pragma once
+
+/*
+ * Asynchronous QMP client on libevent.
+ *
+ * One QmpConn per QEMU monitor. A connection either dials a unix socket
+ * (with reconnect and backoff) or adopts an fd accepted by a QmpListener
+ * (zero-config mode: QEMU connects to us). Nothing here logs: failures are
+ * negative errno values plus a human-readable reason the caller may print.
+ */
+
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Hard cap for one QMP message; query-qmp-schema of QEMU 10 is ~200 KiB. */
+#define QMP_MESSAGE_MAX (8u * 1024 * 1024)
+
+typedef struct QmpConn QmpConn;
+typedef struct QmpListener QmpListener;
+typedef struct QmpStream QmpStream;
+
+typedef enum QmpConnState {
+	QMP_CONN_DISCONNECTED,
+	QMP_CONN_CONNECTING, /* socket connected, greeting/capabilities pending */
+	QMP_CONN_READY,
+} QmpConnState;
+
+typedef struct QmpError {
+	char klass[64]; /* QMP error class, e.g. "GenericError" */
+	char desc[512];
+} QmpError;
+
+typedef struct QmpTimestamp {
+	int64_t seconds;
+	int64_t microseconds;
+} QmpTimestamp;
+
+typedef struct QmpVersion {
+	int major, minor, micro;
+	char package[64];
+} QmpVersion;
+
+/*
+ * Reply callback. r == 0: @ret is the "return" member (borrowed).
+ * r == -EREMOTEIO: QEMU answered with an error, described by @err.
+ * r == -ETIMEDOUT, -ECONNRESET (connection lost), -ECANCELED (connection
+ * freed): @err->desc says why. Called exactly once per accepted call.
+ */
+typedef void (*QmpReplyFn)(QmpConn *c, int r, json_object *ret, const QmpError *err,
+			   void *userdata);
+
+typedef struct QmpConnOps {
+	/* Greeting parsed and qmp_capabilities accepted: commands may be sent. */
+	void (*ready)(QmpConn *c, void *userdata);
+	/* Connection lost or refused; @reason is one readable line. */
+	void (*disconnected)(QmpConn *c, int err, const char *reason, void *userdata);
+	/* Asynchronous event; @data may be NULL. */
+	void (*event)(QmpConn *c, const char *name, json_object *data, const QmpTimestamp *ts,
+		      void *userdata);
+} QmpConnOps;
+
+/* --- connections --- */
+
+/* Dial @path; when @reconnect, retry with exponential backoff after loss. */
+int qmp_conn_new_connect(QmpConn **out, struct event_base *base, const char *path, bool reconnect,
+			 const QmpConnOps *ops, void *userdata);
+/* Adopt an already connected socket (takes ownership of @fd, even on error). */
+int qmp_conn_new_fd(QmpConn **out, struct event_base *base, int fd, const QmpConnOps *ops,
+		    void *userdata);
+/* Pending calls complete with -ECANCELED. */
+QmpConn *qmp_conn_free(QmpConn *c);
+
+QmpConnState qmp_conn_get_state(const QmpConn *c);
+const QmpVersion *qmp_conn_get_version(const QmpConn *c);
+const char *qmp_conn_get_path(const QmpConn *c);
+void *qmp_conn_get_userdata(const QmpConn *c);
+void qmp_conn_set_userdata(QmpConn *c, void *userdata);
+/* Milliseconds to wait for the greeting and per-command default. */
+void qmp_conn_set_timeouts(QmpConn *c, unsigned greeting_ms, unsigned command_ms);
+/* Reconnect backoff bounds (defaults 100 ms .. 5 s). */
+void qmp_conn_set_backoff(QmpConn *c, unsigned min_ms, unsigned max_ms);
+/* CLOCK_MONOTONIC ns when the bytes of the message being dispatched arrived. */
+uint64_t qmp_conn_get_rx_ns(const QmpConn *c);
+/* CLOCK_MONOTONIC ns when the last command's bytes were written to the socket. */
+uint64_t qmp_conn_get_tx_ns(const QmpConn *c);
+/* Closes the socket now (as on EOF); reconnects later if configured. */
+void qmp_conn_disconnect(QmpConn *c, int err, const char *reason);
+
+/*
+ * Send @command with @args (ownership taken, may be NULL). @timeout_ms 0
+ * uses the connection default. Returns 0 (the callback will run exactly
+ * once) or a negative errno (the callback will not run): -ENOTCONN when
+ * not READY.
+ */
+int qmp_conn_call(QmpConn *c, const char *command, json_object *args, unsigned timeout_ms,
+		  QmpReplyFn fn, void *userdata);
+/* Same, with @fd attached as SCM_RIGHTS (for getfd / add-fd); @fd is dup'ed. */
+int qmp_conn_call_with_fd(QmpConn *c, const char *command, json_object *args, int fd,
+			  unsigned timeout_ms, QmpReplyFn fn, void *userdata);
+size_t qmp_conn_get_n_pending(const QmpConn *c);
+
+/* --- listening socket for QEMU-initiated connections --- */
+
+typedef void (*QmpAcceptFn)(QmpListener *l, int fd, void *userdata);
+
+/* Replaces a stale socket at @path; the socket gets @mode. */
+int qmp_listener_new(QmpListener **out, struct event_base *base, const char *path, unsigned mode,
+		     QmpAcceptFn fn, void *userdata);
+QmpListener *qmp_listener_free(QmpListener *l);
+
+/* --- capability probe --- */
+
+typedef struct QmpProbe {
+	QmpVersion version;
+	bool standby_failover;	   /* virtio-net-pci has "failover" */
+	bool primary_pair_id;	   /* primary driver has "failover_pair_id" */
+	bool event_unplug_primary; /* UNPLUG_PRIMARY in query-qmp-schema */
+	bool event_failover_negotiated;
+	char missing[256]; /* empty when everything needed is there */
+} QmpProbe;
+
+/* r == 0 and probe->missing empty: usable. r == -EOPNOTSUPP: see missing. */
+typedef void (*QmpProbeFn)(QmpConn *c, int r, const QmpProbe *probe, const char *reason,
+			   void *userdata);
+int qmp_probe_start(QmpConn *c, const char *primary_driver, QmpProbeFn fn, void *userdata);
+
+/* --- incremental message parser (exposed for tests and fuzzing) --- */
+
+/* Called per complete top-level value; return <0 to stop feeding. */
+typedef int (*QmpStreamFn)(json_object *msg, void *userdata);
+
+int qmp_stream_new(QmpStream **out, size_t max_message, QmpStreamFn fn, void *userdata);
+QmpStream *qmp_stream_free(QmpStream *s);
+/*
+ * Feed bytes. Returns 0, the callback's negative value, -EBADMSG (invalid
+ * JSON or not an object) or -EMSGSIZE; the reason is then in
+ * qmp_stream_get_error(). After an error the stream must be reset.
+ */
+int qmp_stream_feed(QmpStream *s, const char *buf, size_t len);
+void qmp_stream_reset(QmpStream *s);
+const char *qmp_stream_get_error(const QmpStream *s);
+
+/* Helpers used by the connection and by callers inspecting replies. */
+int qmp_parse_error(json_object *error, QmpError *out);
+int qmp_parse_greeting(json_object *msg, QmpVersion *out);
+
+#define _qmp_cleanup_(f) __attribute__((cleanup(f)))
+static inline void qmp_conn_freep(QmpConn **c)
+{
+	qmp_conn_free(*c);
+}
+static inline void qmp_stream_freep(QmpStream **s)
+{
+	qmp_stream_free(*s);
+}
+static inline void json_object_putp(json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
