@@ -7,6 +7,7 @@
 #   tests/<module>/unit-*.c      Check unit tests        -> make check-unit
 #   tests/<module>/qemu-*.c      real-QEMU tests         -> make check-qemu
 #   tests/<module>/kernel-*.c    real-kernel igb tests   -> make check-kernel
+#   tests/<module>/e2e-*.c       two daemons, two QEMUs  -> make check-e2e
 
 B        ?= build
 CC       ?= cc
@@ -27,16 +28,18 @@ MODULES  := qmp netlink sriov conf
 MOD_LIBS := $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.c),$(B)/lib$(m).a))
 DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
-TESTLIB_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard tests/lib/*.c))
+TESTLIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out tests/lib/unit-% tests/lib/qemu-% \
+                tests/lib/kernel-% tests/lib/e2e-%,$(wildcard tests/lib/*.c)))
 
 UNIT_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/unit-*.c))
 QEMU_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/qemu-*.c))
 KERNEL_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/*/kernel-*.c))
+E2E_TESTS    := $(patsubst %.c,$(B)/%,$(wildcard tests/*/e2e-*.c))
 CTL_SRCS     := $(wildcard ctl/*.c)
 
 PROGRAMS := $(B)/failoverd $(if $(CTL_SRCS),$(B)/failoverctl)
 
-.PHONY: all deps check check-unit check-qemu check-kernel tests format format-check \
+.PHONY: all deps check check-unit check-qemu check-kernel check-e2e tests format format-check \
         clean demo install valgrind-unit guest
 all: $(PROGRAMS)
 
@@ -68,7 +71,7 @@ $(B)/failoverctl: $(CTL_SRCS:%.c=$(B)/%.o) $(MOD_LIBS)
 $(B)/tests/%: $(B)/tests/%.o $(TESTLIB_OBJS) $(DAEMON_OBJS) $(MOD_LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
-tests: $(UNIT_TESTS) $(QEMU_TESTS) $(KERNEL_TESTS)
+tests: $(UNIT_TESTS) $(QEMU_TESTS) $(KERNEL_TESTS) $(E2E_TESTS)
 
 # Each tier runs its binaries through tests/run-tier.sh: own process group,
 # a hard timeout, and everything left in the group killed afterwards.
@@ -77,6 +80,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-unit
 	@$(MAKE) --no-print-directory check-qemu
 	@$(MAKE) --no-print-directory check-kernel
+	@$(MAKE) --no-print-directory check-e2e
 
 check-unit: deps $(PROGRAMS) $(UNIT_TESTS)
 	@./tests/run-tier.sh unit 300 $(UNIT_TESTS)
@@ -93,6 +97,12 @@ endif
 check-kernel: deps $(PROGRAMS) $(KERNEL_TESTS)
 ifneq ($(KERNEL_TESTS),)
 	@./tests/run-kernel-tier.sh $(KERNEL_TESTS)
+endif
+
+check-e2e: deps $(PROGRAMS) $(E2E_TESTS)
+ifneq ($(E2E_TESTS),)
+	@eval "$$(./tests/guest/build-guest.sh failover)" && \
+	  ./tests/run-tier.sh e2e 1500 $(E2E_TESTS)
 endif
 
 valgrind-unit: deps $(UNIT_TESTS)

@@ -9,8 +9,9 @@
 #include "daemon/log.h"
 
 static const char *const level_names[] = {
-    [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",	[LOG_CRIT] = "crit", [LOG_ERR] = "err",
-    [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",	  [LOG_CRIT] = "crit",
+	[LOG_ERR] = "err",     [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+	[LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
 };
 
 void log_init(Log *log, int max_level)
@@ -56,10 +57,10 @@ void log_fullv(const Log *log, int level, const char *const *fields, const char 
 
 		snprintf(mbuf, sizeof(mbuf), "MESSAGE=%s", msg);
 		snprintf(pbuf, sizeof(pbuf), "PRIORITY=%d", level);
-		iov[n++] = (struct iovec){mbuf, strlen(mbuf)};
-		iov[n++] = (struct iovec){pbuf, strlen(pbuf)};
+		iov[n++] = (struct iovec){ mbuf, strlen(mbuf) };
+		iov[n++] = (struct iovec){ pbuf, strlen(pbuf) };
 		for (size_t i = 0; fields && fields[i] && n < 24; i++)
-			iov[n++] = (struct iovec){(void *)fields[i], strlen(fields[i])};
+			iov[n++] = (struct iovec){ (void *)fields[i], strlen(fields[i]) };
 		if (sd_journal_sendv(iov, (int)n) >= 0)
 			return;
 	}

@@ -23,9 +23,9 @@ const char *log_level_to_string(int level);
  * structured journal fields and appended as key=value on stderr.
  */
 void log_full(const Log *log, int level, const char *const *fields, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+	__attribute__((format(printf, 4, 5)));
 void log_fullv(const Log *log, int level, const char *const *fields, const char *fmt, va_list ap)
-    __attribute__((format(printf, 4, 0)));
+	__attribute__((format(printf, 4, 0)));
 
 #define log_error(l, ...)   log_full((l), LOG_ERR, NULL, __VA_ARGS__)
 #define log_warning(l, ...) log_full((l), LOG_WARNING, NULL, __VA_ARGS__)

@@ -16,19 +16,24 @@ static void help(void)
 	       "  -h --help              Show this help\n"
 	       "     --version           Show the version\n"
 	       "  -l --log-level=LEVEL   err, warning, notice, info (default), debug\n"
-	       "     --listen-qmp=PATH   Accept QEMU monitor connections on PATH\n");
+	       "     --listen-qmp=PATH   Accept QEMU monitor connections on PATH\n"
+	       "     --state-dir=DIR     Keep ownership and pair state in DIR\n"
+	       "                         (default /var/lib/failoverd)\n"
+	       "     --root=DIR          Read configuration below DIR instead of /\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"listen-qmp", required_argument, NULL, 'L'},
-	    {},
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "listen-qmp", required_argument, NULL, 'L' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "root", required_argument, NULL, 'R' },
+		{},
 	};
-	ManagerOptions opts = {.log_level = LOG_INFO};
+	ManagerOptions opts = { .log_level = LOG_INFO };
 	__attribute__((cleanup(manager_freep))) Manager *m = NULL;
 	int c, r;
 
@@ -49,6 +54,12 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			opts.listen_qmp = optarg;
+			break;
+		case 'S':
+			opts.state_dir = optarg;
+			break;
+		case 'R':
+			opts.config_root = optarg;
 			break;
 		default:
 			return 2;

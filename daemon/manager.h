@@ -3,15 +3,22 @@
 /* The one manager object: the event loop and everything the daemon owns. */
 
 #include <event2/event.h>
+#include <stddef.h>
 
+#include "daemon/instance.h"
 #include "daemon/log.h"
+#include "daemon/pair.h"
 
 typedef struct Manager Manager;
 
 typedef struct ManagerOptions {
 	int log_level;
-	const char *listen_qmp; /* zero-config socket, or NULL */
+	const char *listen_qmp;	 /* zero-config socket, or NULL */
+	const char *state_dir;	 /* default /var/lib/failoverd */
+	const char *config_root; /* prefix for /etc, /run, /usr/lib; NULL = "/" */
 } ManagerOptions;
+
+typedef void (*ManagerPairFn)(Manager *m, Pair *p, PairState from, void *ud);
 
 int manager_new(Manager **out, const ManagerOptions *opts);
 Manager *manager_free(Manager *m);
@@ -19,6 +26,24 @@ Manager *manager_free(Manager *m);
 int manager_run(Manager *m);
 struct event_base *manager_get_event_base(Manager *m);
 const Log *manager_get_log(const Manager *m);
+void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud);
+
+Instance *manager_find_instance(Manager *m, const char *name);
+Instance *manager_get_instances(Manager *m);
+
+/* --- called by instances and pairs --- */
+/* The QEMU driver of @pool's primaries, NULL for an unknown pool. */
+const char *manager_pool_driver(Manager *m, const char *pool);
+int manager_acquire_vf(Manager *m, Pair *p, char *err, size_t size);
+int manager_release_vf(Manager *m, Pair *p, char *err, size_t size);
+void manager_save_pair(Manager *m, Pair *p);
+void manager_pair_changed(Manager *m, Pair *p, PairState from);
+void manager_event_seen(Manager *m, Instance *i, const char *event);
+void manager_instance_ready(Manager *m, Instance *i);
+void manager_instance_lost(Manager *m, Instance *i);
+/* Returns the instance that now owns the connection, NULL if it was dropped. */
+Instance *manager_instance_identified(Manager *m, Instance *i, const char *name);
+const char *manager_primary_driver(Manager *m, Instance *i);
 
 static inline void manager_freep(Manager **m)
 {

@@ -53,10 +53,11 @@ struct QmpConn {
 	unsigned greeting_ms, command_ms;
 	unsigned backoff_min_ms, backoff_max_ms, backoff_ms;
 	uint64_t rx_ns, tx_ns;
+	int peer_pid;
 };
 
 static void conn_close(QmpConn *c, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 static int conn_connect(QmpConn *c);
 static void conn_schedule_reconnect(QmpConn *c);
 
@@ -121,7 +122,7 @@ static void call_complete(QmpCall *call, int r, json_object *ret, const QmpError
 
 static void call_fail_all(QmpConn *c, int r, const char *why)
 {
-	QmpError err = {.klass = "ConnectionError"};
+	QmpError err = { .klass = "ConnectionError" };
 
 	snprintf(err.desc, sizeof(err.desc), "%s", why);
 	/* Completion may issue new calls; drain until empty, each exactly once. */
@@ -137,7 +138,7 @@ static void call_on_timeout(evutil_socket_t fd, short what, void *userdata)
 {
 	QmpCall *call = userdata;
 	QmpConn *c = conn_ref(call->conn);
-	QmpError err = {.klass = "Timeout"};
+	QmpError err = { .klass = "Timeout" };
 
 	snprintf(err.desc, sizeof(err.desc), "QEMU did not answer '%s' within %u ms", call->command,
 		 call->timeout_ms);
@@ -166,12 +167,12 @@ static int out_flush(QmpConn *c)
 {
 	while (c->out_head) {
 		OutChunk *o = c->out_head;
-		struct iovec iov = {o->data + o->off, o->len - o->off};
+		struct iovec iov = { o->data + o->off, o->len - o->off };
 		union {
 			char buf[CMSG_SPACE(sizeof(int))];
 			struct cmsghdr align;
 		} ctl;
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 		ssize_t n;
 
 		if (o->fd >= 0 && o->off == 0) {
@@ -452,8 +453,8 @@ static void conn_on_reply(QmpConn *c, json_object *msg, json_object *idv)
 		qmp_parse_error(error, &err);
 		call_complete(call, -EREMOTEIO, NULL, &err);
 	} else {
-		QmpError err = {.klass = "ProtocolError",
-				.desc = "reply has neither return nor error"};
+		QmpError err = { .klass = "ProtocolError",
+				 .desc = "reply has neither return nor error" };
 
 		call_complete(call, -EBADMSG, NULL, &err);
 	}
@@ -462,7 +463,7 @@ static void conn_on_reply(QmpConn *c, json_object *msg, json_object *idv)
 static void conn_on_event(QmpConn *c, json_object *msg, json_object *name)
 {
 	json_object *data = NULL, *ts, *v;
-	QmpTimestamp stamp = {0, 0};
+	QmpTimestamp stamp = { 0, 0 };
 
 	if (!json_object_is_type(name, json_type_string))
 		return;
@@ -553,7 +554,7 @@ static void conn_schedule_reconnect(QmpConn *c)
 	ms_to_tv(c->backoff_ms, &tv);
 	evtimer_add(c->ev_timer, &tv);
 	c->backoff_ms =
-	    c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
+		c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
 }
 
 static int conn_attach_fd(QmpConn *c, int fd)
@@ -571,6 +572,13 @@ static int conn_attach_fd(QmpConn *c, int fd)
 		close(fd);
 		return -ENOMEM;
 	}
+	{
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+
+		c->peer_pid =
+			getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
+	}
 	c->fd = fd;
 	c->state = QMP_CONN_CONNECTING;
 	memset(&c->version, 0, sizeof(c->version));
@@ -583,7 +591,7 @@ static int conn_attach_fd(QmpConn *c, int fd)
 
 static int conn_connect(QmpConn *c)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, r;
 
 	if (strlen(c->path) >= sizeof(sa.sun_path))
@@ -793,6 +801,11 @@ uint64_t qmp_conn_get_rx_ns(const QmpConn *c)
 uint64_t qmp_conn_get_tx_ns(const QmpConn *c)
 {
 	return c->tx_ns;
+}
+
+int qmp_conn_get_peer_pid(const QmpConn *c)
+{
+	return c->fd >= 0 ? c->peer_pid : 0;
 }
 
 size_t qmp_conn_get_n_pending(const QmpConn *c)

@@ -50,7 +50,7 @@ static int unlink_stale_socket(const char *path)
 int qmp_listener_new(QmpListener **out, struct event_base *base, const char *path, unsigned mode,
 		     QmpAcceptFn fn, void *userdata)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	QmpListener *l;
 	int r;
 

@@ -24,10 +24,10 @@ static void probe_finish(QmpConn *c, Probe *p, int r, const char *reason)
 			bool have;
 			const char *what;
 		} need[] = {
-		    {q->standby_failover, "virtio-net-pci property 'failover'"},
-		    {q->primary_pair_id, "primary property 'failover_pair_id'"},
-		    {q->event_unplug_primary, "event UNPLUG_PRIMARY"},
-		    {q->event_failover_negotiated, "event FAILOVER_NEGOTIATED"},
+			{ q->standby_failover, "virtio-net-pci property 'failover'" },
+			{ q->primary_pair_id, "primary property 'failover_pair_id'" },
+			{ q->event_unplug_primary, "event UNPLUG_PRIMARY" },
+			{ q->event_failover_negotiated, "event FAILOVER_NEGOTIATED" },
 		};
 		size_t n = 0;
 

@@ -160,8 +160,8 @@ int qmp_stream_feed(QmpStream *s, const char *buf, size_t len)
 		if (!msg) {
 			/* A "null" literal also parses to NULL: treat like garbage. */
 			const char *why = jerr == json_tokener_success
-					      ? "not a JSON object"
-					      : json_tokener_error_desc(jerr);
+						  ? "not a JSON object"
+						  : json_tokener_error_desc(jerr);
 			return stream_fail(s, -EBADMSG, "invalid JSON from peer: %s at byte %zu",
 					   why);
 		}

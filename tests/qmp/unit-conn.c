@@ -84,7 +84,7 @@ static void on_event(QmpConn *c, const char *name, json_object *data, const QmpT
 	fx.ts = *ts;
 }
 
-static const QmpConnOps ops = {on_ready, on_disconnected, on_event};
+static const QmpConnOps ops = { on_ready, on_disconnected, on_event };
 
 static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
 {
@@ -115,7 +115,7 @@ static long peer_recv_cmd(int fd, char *execute, size_t size)
 	long id = -1;
 
 	while (n < sizeof(line) - 1) {
-		struct pollfd p = {fd, POLLIN, 0};
+		struct pollfd p = { fd, POLLIN, 0 };
 
 		ck_assert_int_eq(poll(&p, 1, 2000), 1);
 		ck_assert_int_eq(read(fd, line + n, 1), 1);
@@ -265,7 +265,7 @@ START_TEST(test_eof_fails_each_pending_once)
 	handshake();
 	for (intptr_t i = 0; i < 3; i++)
 		ck_assert_int_eq(
-		    qmp_conn_call(fx.conn, "query-status", NULL, 0, on_reply, (void *)i), 0);
+			qmp_conn_call(fx.conn, "query-status", NULL, 0, on_reply, (void *)i), 0);
 	close(fx.peer);
 	fx.peer = -1;
 	ck_assert_int_eq(spin_until(&fx.n_disconnected, 1, 2000), 0);
@@ -339,8 +339,8 @@ START_TEST(test_fd_passing)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct iovec iov = {data, 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { data, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 	json_object *args = json_object_new_object();
 
@@ -378,7 +378,7 @@ static char sockdir[64];
 
 static int listen_on(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
@@ -393,7 +393,7 @@ static int accept_within(int lfd, unsigned ms)
 	uint64_t end = ms_now() + ms;
 
 	while (ms_now() < end) {
-		struct pollfd p = {lfd, POLLIN, 0};
+		struct pollfd p = { lfd, POLLIN, 0 };
 
 		event_base_loop(fx.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		if (poll(&p, 1, 5) == 1)
@@ -447,9 +447,9 @@ START_TEST(test_connect_without_reconnect_fails)
 {
 	QmpConn *c = NULL;
 
-	ck_assert_int_eq(
-	    qmp_conn_new_connect(&c, fx.base, "/nonexistent/failoverd/vm.qmp", false, &ops, NULL),
-	    -ENOENT);
+	ck_assert_int_eq(qmp_conn_new_connect(&c, fx.base, "/nonexistent/failoverd/vm.qmp", false,
+					      &ops, NULL),
+			 -ENOENT);
 	ck_assert_int_eq(qmp_conn_new_connect(&c, fx.base, "relative.qmp", true, &ops, NULL),
 			 -EINVAL);
 }
@@ -468,7 +468,7 @@ START_TEST(test_listener_accepts_and_replaces_stale)
 {
 	char path[128];
 	QmpListener *l = NULL;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
 	int fd, stale;
 

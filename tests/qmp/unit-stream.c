@@ -26,12 +26,12 @@ static int on_msg(json_object *msg, void *userdata)
 }
 
 static const char three[] =
-    "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 2, \"minor\": 0, \"major\": 10}, "
-    "\"package\": \"Debian\"}, \"capabilities\": [\"oob\"]}}\r\n"
-    "{\"timestamp\": {\"seconds\": 1764345600, \"microseconds\": 123}, "
-    "\"event\": \"UNPLUG_PRIMARY\", \"data\": {\"device-id\": \"hostdev0\"}}\r\n"
-    "{\"return\": {\"status\": \"wait-unplug\", \"note\": \"brace } in \\\"string{\"}, "
-    "\"id\": 7}\r\n";
+	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 2, \"minor\": 0, \"major\": 10}, "
+	"\"package\": \"Debian\"}, \"capabilities\": [\"oob\"]}}\r\n"
+	"{\"timestamp\": {\"seconds\": 1764345600, \"microseconds\": 123}, "
+	"\"event\": \"UNPLUG_PRIMARY\", \"data\": {\"device-id\": \"hostdev0\"}}\r\n"
+	"{\"return\": {\"status\": \"wait-unplug\", \"note\": \"brace } in \\\"string{\"}, "
+	"\"id\": 7}\r\n";
 
 static void assert_three(const Seen *s)
 {
@@ -43,7 +43,7 @@ static void assert_three(const Seen *s)
 
 START_TEST(test_whole_buffer)
 {
-	Seen seen = {0};
+	Seen seen = { 0 };
 	QmpStream *s;
 
 	ck_assert_int_eq(qmp_stream_new(&s, QMP_MESSAGE_MAX, on_msg, &seen), 0);
@@ -55,7 +55,7 @@ END_TEST
 
 START_TEST(test_byte_by_byte)
 {
-	Seen seen = {0};
+	Seen seen = { 0 };
 	QmpStream *s;
 
 	ck_assert_int_eq(qmp_stream_new(&s, QMP_MESSAGE_MAX, on_msg, &seen), 0);
@@ -71,7 +71,7 @@ START_TEST(test_random_splits)
 	unsigned seed = 12345;
 
 	for (int round = 0; round < 2000; round++) {
-		Seen seen = {0};
+		Seen seen = { 0 };
 		QmpStream *s;
 		size_t off = 0, len = strlen(three);
 
@@ -93,12 +93,12 @@ END_TEST
 START_TEST(test_garbage_is_rejected)
 {
 	static const char *const bad[] = {
-	    "hello\n",	       "[1,2]\n",	  "{\"a\": }\n",	"{\"a\": 1}} \n",
-	    "{'single': 1}\n", "{\"a\": 1} 42\n", "{\"a\": \"\\x\"}\n",
+		"hello\n",	   "[1,2]\n",	      "{\"a\": }\n",	    "{\"a\": 1}} \n",
+		"{'single': 1}\n", "{\"a\": 1} 42\n", "{\"a\": \"\\x\"}\n",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		Seen seen = {0};
+		Seen seen = { 0 };
 		QmpStream *s;
 		int r;
 
@@ -115,7 +115,7 @@ END_TEST
 
 START_TEST(test_oversized_message)
 {
-	Seen seen = {0};
+	Seen seen = { 0 };
 	QmpStream *s;
 	char buf[4096];
 	int r = 0;
@@ -135,7 +135,7 @@ END_TEST
 
 START_TEST(test_large_message_under_cap)
 {
-	Seen seen = {0};
+	Seen seen = { 0 };
 	QmpStream *s;
 	size_t n = 1024 * 1024;
 	char *big = malloc(n + 32);

@@ -1,0 +1,552 @@
+/* A QEMU instance: connection set-up, event dispatch, port bookkeeping. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "daemon/instance.h"
+#include "daemon/manager.h"
+
+static const Log *instance_log(Instance *i)
+{
+	return manager_get_log(i->manager);
+}
+
+int instance_call(Instance *i, const char *command, json_object *args, QmpReplyFn fn, void *ud)
+{
+	if (!i->conn || qmp_conn_get_state(i->conn) != QMP_CONN_READY) {
+		if (args)
+			json_object_put(args);
+		return -ENOTCONN;
+	}
+	return qmp_conn_call(i->conn, command, args, 0, fn, ud);
+}
+
+Pair *instance_find_pair(Instance *i, const char *name)
+{
+	for (Pair *p = i->pairs; p; p = p->next)
+		if (strcmp(p->config.name, name) == 0)
+			return p;
+	return NULL;
+}
+
+int instance_add_pair(Instance *i, const PairConfig *config, Pair **out)
+{
+	Pair *p, **tail = &i->pairs;
+	int r;
+
+	if (instance_find_pair(i, config->name))
+		return -EEXIST;
+	r = pair_new(&p, i, config);
+	if (r < 0)
+		return r;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = p;
+	if (out)
+		*out = p;
+	return 0;
+}
+
+/* --- free pcie-root-port search --- */
+
+typedef struct PortSearch {
+	Instance *instance;
+	char *slot;
+	size_t size;
+	InstancePortFn fn;
+	void *ud;
+	char ports[64][80];
+	bool busy[64];
+	size_t n, pending;
+	int error;
+} PortSearch;
+
+static bool port_reserved(Instance *i, const char *port, const char *own)
+{
+	for (Pair *p = i->pairs; p; p = p->next) {
+		if (p->primary_bus != own && strcmp(p->primary_bus, port) == 0)
+			return true;
+		if (p->standby_bus != own && strcmp(p->standby_bus, port) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* All answers are in: decide in one synchronous step so reservations hold. */
+static void port_search_finish(PortSearch *s)
+{
+	Instance *i = s->instance;
+	char why[256];
+
+	if (s->error) {
+		snprintf(why, sizeof(why), "listing pcie-root-ports of %s failed: %s", i->name,
+			 strerror(-s->error));
+		s->slot[0] = 0;
+		s->fn(i, s->error, NULL, why, s->ud);
+		free(s);
+		return;
+	}
+	for (size_t k = 0; k < s->n; k++) {
+		if (s->busy[k] || port_reserved(i, s->ports[k], s->slot))
+			continue;
+		snprintf(s->slot, s->size, "%s", s->ports[k]);
+		s->fn(i, 0, s->slot, NULL, s->ud);
+		free(s);
+		return;
+	}
+	snprintf(why, sizeof(why),
+		 "no free pcie-root-port in QEMU instance %s (%zu present, all in use): start QEMU "
+		 "with spare '-device pcie-root-port' devices",
+		 i->name, s->n);
+	s->slot[0] = 0;
+	s->fn(i, -ENOSPC, NULL, why, s->ud);
+	free(s);
+}
+
+typedef struct PortProbe {
+	PortSearch *search;
+	size_t index;
+} PortProbe;
+
+static void port_on_bus_list(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+{
+	PortProbe *pp = ud;
+	PortSearch *s = pp->search;
+
+	if (r < 0 && !s->error)
+		s->error = r;
+	if (r == 0) {
+		size_t n = json_object_array_length(ret);
+
+		/* A plugged device shows as a child[N] link on the port's bus. */
+		for (size_t k = 0; k < n; k++) {
+			json_object *e = json_object_array_get_idx(ret, k), *v;
+
+			if (json_object_object_get_ex(e, "name", &v) &&
+			    strncmp(json_object_get_string(v), "child[", 6) == 0)
+				s->busy[pp->index] = true;
+		}
+	}
+	free(pp);
+	if (--s->pending == 0) {
+		if (s->error == -ECANCELED) {
+			s->fn(s->instance, -ECANCELED, NULL, "cancelled", s->ud);
+			free(s);
+			return;
+		}
+		port_search_finish(s);
+	}
+}
+
+static void port_on_peripheral(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+{
+	PortSearch *s = ud;
+	size_t n;
+
+	if (r < 0) {
+		s->error = r;
+		if (r == -ECANCELED) {
+			s->fn(s->instance, r, NULL, "cancelled", s->ud);
+			free(s);
+			return;
+		}
+		port_search_finish(s);
+		return;
+	}
+	n = json_object_array_length(ret);
+	for (size_t k = 0; k < n && s->n < 64; k++) {
+		json_object *e = json_object_array_get_idx(ret, k), *name, *type;
+
+		if (json_object_object_get_ex(e, "name", &name) &&
+		    json_object_object_get_ex(e, "type", &type) &&
+		    strcmp(json_object_get_string(type), "child<pcie-root-port>") == 0)
+			snprintf(s->ports[s->n++], sizeof(s->ports[0]), "%s",
+				 json_object_get_string(name));
+	}
+	if (s->n == 0) {
+		port_search_finish(s);
+		return;
+	}
+	/* qom-list replies come in order; sort for a stable, readable choice. */
+	qsort(s->ports, s->n, sizeof(s->ports[0]), (int (*)(const void *, const void *))strcmp);
+	s->pending = s->n;
+	for (size_t k = 0; k < s->n; k++) {
+		PortProbe *pp = calloc(1, sizeof(*pp));
+		json_object *args = json_object_new_object();
+		char path[200];
+
+		snprintf(path, sizeof(path), "/machine/peripheral/%s/%s", s->ports[k], s->ports[k]);
+		json_object_object_add(args, "path", json_object_new_string(path));
+		pp->search = s;
+		pp->index = k;
+		r = instance_call(s->instance, "qom-list", args, port_on_bus_list, pp);
+		if (r < 0) {
+			free(pp);
+			s->error = r;
+			if (--s->pending == 0)
+				port_search_finish(s);
+			if (k + 1 < s->n)
+				s->pending -= s->n - k - 1;
+			return;
+		}
+	}
+}
+
+int instance_find_free_port(Instance *i, char *slot, size_t size, InstancePortFn fn, void *ud)
+{
+	PortSearch *s = calloc(1, sizeof(*s));
+	json_object *args = json_object_new_object();
+	int r;
+
+	if (!s) {
+		json_object_put(args);
+		return -ENOMEM;
+	}
+	s->instance = i;
+	s->slot = slot;
+	s->size = size;
+	s->fn = fn;
+	s->ud = ud;
+	slot[0] = 0;
+	json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
+	r = instance_call(i, "qom-list", args, port_on_peripheral, s);
+	if (r < 0)
+		free(s);
+	return r;
+}
+
+/* --- events --- */
+
+static const char *data_string(json_object *data, const char *key)
+{
+	json_object *v;
+
+	if (data && json_object_object_get_ex(data, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static void on_failover_negotiated(Instance *i, json_object *data, const QmpTimestamp *ts)
+{
+	const char *id = data_string(data, "device-id");
+
+	for (Pair *p = i->pairs; id && p; p = p->next)
+		if (strcmp(p->standby_id, id) == 0)
+			pair_on_failover_negotiated(p, ts);
+}
+
+static void on_unplug_primary(Instance *i, json_object *data, const QmpTimestamp *ts)
+{
+	const char *id = data_string(data, "device-id");
+
+	for (Pair *p = i->pairs; id && p; p = p->next)
+		if (strcmp(p->primary_id, id) == 0)
+			pair_on_unplug_primary(p, ts);
+}
+
+static void on_device_deleted(Instance *i, json_object *data, const QmpTimestamp *ts)
+{
+	const char *id = data_string(data, "device");
+
+	for (Pair *p = i->pairs; id && p; p = p->next)
+		if (strcmp(p->primary_id, id) == 0)
+			pair_on_device_deleted(p, ts);
+}
+
+static void on_migration(Instance *i, json_object *data, const QmpTimestamp *ts)
+{
+	const char *status = data_string(data, "status");
+
+	if (!status)
+		return;
+	snprintf(i->migration_status, sizeof(i->migration_status), "%s", status);
+	for (Pair *p = i->pairs; p; p = p->next)
+		pair_on_migration(p, status, ts);
+	if (strcmp(status, "completed") == 0)
+		i->migrating_in = false;
+}
+
+static void on_stop(Instance *i, json_object *data, const QmpTimestamp *ts)
+{
+	snprintf(i->run_status, sizeof(i->run_status), "paused");
+}
+
+static void on_resume(Instance *i, json_object *data, const QmpTimestamp *ts)
+{
+	snprintf(i->run_status, sizeof(i->run_status), "running");
+}
+
+/* Sorted by name: looked up with bsearch. */
+static const struct {
+	const char *name;
+	void (*fn)(Instance *i, json_object *data, const QmpTimestamp *ts);
+} event_table[] = {
+	{ "DEVICE_DELETED", on_device_deleted },
+	{ "FAILOVER_NEGOTIATED", on_failover_negotiated },
+	{ "MIGRATION", on_migration },
+	{ "RESUME", on_resume },
+	{ "STOP", on_stop },
+	{ "UNPLUG_PRIMARY", on_unplug_primary },
+};
+
+static int event_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
+static void instance_on_event(QmpConn *c, const char *name, json_object *data,
+			      const QmpTimestamp *ts, void *ud)
+{
+	Instance *i = ud;
+	const void *e = bsearch(name, event_table, sizeof(event_table) / sizeof(event_table[0]),
+				sizeof(event_table[0]), event_cmp);
+
+	log_debug(instance_log(i), "instance %s: event %s %s", i->name, name,
+		  data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
+	if (e)
+		((const __typeof__(event_table[0]) *)e)->fn(i, data, ts);
+	manager_event_seen(i->manager, i, name);
+}
+
+/* --- connection set-up: probe, events on, identify, status --- */
+
+static void instance_go_ready(Instance *i)
+{
+	i->ready = true;
+	log_info(instance_log(i), "instance %s: QEMU %d.%d.%d ready (%s%s)", i->name,
+		 qmp_conn_get_version(i->conn)->major, qmp_conn_get_version(i->conn)->minor,
+		 qmp_conn_get_version(i->conn)->micro, i->run_status,
+		 i->migrating_in ? ", awaiting incoming migration" : "");
+	manager_instance_ready(i->manager, i);
+	for (Pair *p = i->pairs; p && i->ready; p = p->next)
+		pair_instance_ready(p);
+}
+
+static void setup_on_migrate(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+{
+	Instance *i = ud;
+	const char *status;
+
+	if (r < 0) {
+		if (r != -ECANCELED && r != -ECONNRESET)
+			qmp_conn_disconnect(c, r, "query-migrate failed");
+		return;
+	}
+	/* No "status" member at all means no migration ever ran. */
+	status = data_string(ret, "status");
+	snprintf(i->migration_status, sizeof(i->migration_status), "%s", status ? status : "");
+	instance_go_ready(i);
+}
+
+static void setup_on_status(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+{
+	Instance *i = ud;
+	const char *status;
+
+	if (r < 0) {
+		if (r != -ECANCELED && r != -ECONNRESET)
+			qmp_conn_disconnect(c, r, "query-status failed");
+		return;
+	}
+	status = data_string(ret, "status");
+	snprintf(i->run_status, sizeof(i->run_status), "%s", status ? status : "unknown");
+	i->migrating_in = strcmp(i->run_status, "inmigrate") == 0;
+	r = instance_call(i, "query-migrate", NULL, setup_on_migrate, i);
+	if (r < 0)
+		log_warning(instance_log(i), "instance %s: query-migrate: %s", i->name,
+			    strerror(-r));
+}
+
+static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+{
+	Instance *i = ud;
+	const char *name;
+
+	if (r < 0) {
+		if (r != -ECANCELED && r != -ECONNRESET)
+			qmp_conn_disconnect(c, r, "query-name failed");
+		return;
+	}
+	name = data_string(ret, "name");
+	/* May hand the connection over to a configured instance of that name. */
+	i = manager_instance_identified(i->manager, i, name);
+	if (!i)
+		return;
+	r = instance_call(i, "query-status", NULL, setup_on_status, i);
+	if (r < 0)
+		log_warning(instance_log(i), "instance %s: query-status: %s", i->name,
+			    strerror(-r));
+}
+
+static void setup_on_events_cap(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+{
+	Instance *i = ud;
+
+	if (r == -ECANCELED || r == -ECONNRESET)
+		return;
+	if (r < 0) {
+		/* Without events we would miss every migration. */
+		log_error(instance_log(i), "instance %s: cannot enable migration events: %s",
+			  i->name, err->desc);
+		qmp_conn_disconnect(c, -EOPNOTSUPP, "migration events unavailable");
+		return;
+	}
+	r = instance_call(i, "query-name", NULL, setup_on_name, i);
+	if (r < 0)
+		log_warning(instance_log(i), "instance %s: query-name: %s", i->name, strerror(-r));
+}
+
+static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char *reason, void *ud)
+{
+	Instance *i = ud;
+	json_object *args, *caps, *cap;
+
+	if (r == -ECANCELED || r == -ECONNRESET)
+		return;
+	if (r < 0) {
+		log_error(instance_log(i), "instance %s: refusing QEMU: %s", i->name, reason);
+		for (Pair *p = i->pairs; p; p = p->next)
+			if (p->state == PAIR_WAITING)
+				snprintf(p->reason, sizeof(p->reason), "%s", reason);
+		return;
+	}
+	args = json_object_new_object();
+	caps = json_object_new_array();
+	cap = json_object_new_object();
+	json_object_object_add(cap, "capability", json_object_new_string("events"));
+	json_object_object_add(cap, "state", json_object_new_boolean(true));
+	json_object_array_add(caps, cap);
+	json_object_object_add(args, "capabilities", caps);
+	r = instance_call(i, "migrate-set-capabilities", args, setup_on_events_cap, i);
+	if (r < 0)
+		log_warning(instance_log(i), "instance %s: %s", i->name, strerror(-r));
+}
+
+static void instance_on_ready(QmpConn *c, void *ud)
+{
+	Instance *i = ud;
+	int r;
+
+	i->pid = qmp_conn_get_peer_pid(c);
+	r = qmp_probe_start(c, manager_primary_driver(i->manager, i), setup_on_probe, i);
+	if (r < 0)
+		log_warning(instance_log(i), "instance %s: cannot probe: %s", i->name,
+			    strerror(-r));
+}
+
+static void instance_lost(Instance *i, const char *why)
+{
+	if (i->ev_exit) {
+		event_free(i->ev_exit);
+		i->ev_exit = NULL;
+		close(i->pidfd);
+		i->pidfd = -1;
+	}
+	for (Pair *p = i->pairs; p; p = p->next)
+		pair_instance_lost(p, why);
+	manager_instance_lost(i->manager, i);
+}
+
+static void instance_on_exit(evutil_socket_t fd, short what, void *ud)
+{
+	Instance *i = ud;
+
+	log_info(instance_log(i), "instance %s: QEMU (pid %d) exited", i->name, (int)i->pid);
+	i->pid = 0;
+	instance_lost(i, "QEMU exited");
+}
+
+static void instance_on_disconnected(QmpConn *c, int err, const char *reason, void *ud)
+{
+	Instance *i = ud;
+	int fd;
+
+	i->ready = false;
+	log_info(instance_log(i), "instance %s: monitor connection closed: %s", i->name, reason);
+	/*
+	 * A VF may only go back once QEMU has really let go of it: if the
+	 * process is still alive, wait for its exit on a pidfd (no polling).
+	 */
+	if (i->pid > 0) {
+		fd = (int)syscall(SYS_pidfd_open, i->pid, 0);
+		if (fd >= 0) {
+			i->pidfd = fd;
+			i->ev_exit = event_new(manager_get_event_base(i->manager), fd, EV_READ,
+					       instance_on_exit, i);
+			if (i->ev_exit) {
+				event_add(i->ev_exit, NULL);
+				return;
+			}
+			close(fd);
+			i->pidfd = -1;
+		}
+	}
+	instance_lost(i, "QEMU exited");
+}
+
+static const QmpConnOps instance_ops = {
+	.ready = instance_on_ready,
+	.disconnected = instance_on_disconnected,
+	.event = instance_on_event,
+};
+
+int instance_connect(Instance *i, const char *path)
+{
+	snprintf(i->qmp_path, sizeof(i->qmp_path), "%s", path);
+	return qmp_conn_new_connect(&i->conn, manager_get_event_base(i->manager), path, true,
+				    &instance_ops, i);
+}
+
+int instance_adopt(Instance *i, int fd)
+{
+	return qmp_conn_new_fd(&i->conn, manager_get_event_base(i->manager), fd, &instance_ops, i);
+}
+
+void instance_take_conn(Instance *to, Instance *from)
+{
+	to->conn = from->conn;
+	from->conn = NULL;
+	to->pid = from->pid;
+	qmp_conn_set_userdata(to->conn, to);
+}
+
+int instance_new(Instance **out, Manager *m, const char *name)
+{
+	Instance *i = calloc(1, sizeof(*i));
+
+	if (!i)
+		return -ENOMEM;
+	i->manager = m;
+	i->pidfd = -1;
+	i->prepare_incoming = true;
+	i->unplug_timeout_ms = 30000;
+	i->negotiate_timeout_ms = 60000;
+	snprintf(i->name, sizeof(i->name), "%s", name);
+	*out = i;
+	return 0;
+}
+
+Instance *instance_free(Instance *i)
+{
+	if (!i)
+		return NULL;
+	/* Connection first: pending calls see -ECANCELED while pairs still exist. */
+	i->conn = qmp_conn_free(i->conn);
+	while (i->pairs) {
+		Pair *p = i->pairs;
+
+		i->pairs = p->next;
+		pair_free(p);
+	}
+	if (i->ev_exit)
+		event_free(i->ev_exit);
+	if (i->pidfd >= 0)
+		close(i->pidfd);
+	free(i);
+	return NULL;
+}

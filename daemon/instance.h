@@ -1,0 +1,61 @@
+#pragma once
+
+/*
+ * One QEMU instance as the daemon sees it: its QMP connection (dialled or
+ * accepted), what the probe found, its run and migration status, and the
+ * pairs that live in it.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "daemon/pair.h"
+#include "qmp/qmp.h"
+
+typedef struct Manager Manager;
+
+struct Instance {
+	Manager *manager;
+	Instance *prev, *next;
+	char name[128];	    /* config name, or QEMU's -name in zero-config mode */
+	char qmp_path[108]; /* configured socket, "" for accepted connections */
+	QmpConn *conn;
+	bool ready; /* probed and set up: pairs may act */
+	bool prepare_incoming;
+	unsigned unplug_timeout_ms;
+	unsigned negotiate_timeout_ms;
+	char run_status[32];	   /* query-status: running, paused, inmigrate, ... */
+	char migration_status[32]; /* last MIGRATION status, "" if none */
+	bool migrating_in;	   /* this QEMU was started with -incoming */
+	Pair *pairs;
+	pid_t pid;	       /* QEMU's pid from the socket's peer credentials, 0 if unknown */
+	struct event *ev_exit; /* pidfd: QEMU exited after its monitor closed */
+	int pidfd;
+	bool configured; /* from a .vm file, kept while QEMU is away */
+};
+
+int instance_new(Instance **out, Manager *m, const char *name);
+Instance *instance_free(Instance *i);
+
+/* Dial @path (with reconnect) and manage whatever QEMU listens there. */
+int instance_connect(Instance *i, const char *path);
+/* Adopt a connection QEMU made to our listening socket (takes @fd). */
+int instance_adopt(Instance *i, int fd);
+
+/* Moves @from's live connection into @to (zero-config identification). */
+void instance_take_conn(Instance *to, Instance *from);
+
+Pair *instance_find_pair(Instance *i, const char *name);
+int instance_add_pair(Instance *i, const PairConfig *config, Pair **out);
+
+/*
+ * Finds a pcie-root-port with nothing plugged and not reserved by one of our
+ * pairs; the port id is written to @slot (which then reserves it) before
+ * @fn runs. -ENOSPC when there is none.
+ */
+typedef void (*InstancePortFn)(Instance *i, int r, const char *port, const char *why, void *ud);
+int instance_find_free_port(Instance *i, char *slot, size_t size, InstancePortFn fn, void *ud);
+
+/* QMP helpers for pairs; callbacks run exactly once. */
+int instance_call(Instance *i, const char *command, json_object *args, QmpReplyFn fn, void *ud);

@@ -1,0 +1,134 @@
+/* Atomic, strictly parsed key=value files for everything that must survive a crash. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/statefile.h"
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static bool valid_key(const char *k)
+{
+	if (!*k)
+		return false;
+	for (; *k; k++)
+		if (!((*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') || *k == '_'))
+			return false;
+	return true;
+}
+
+int statefile_write(const char *path, const StateEntry *entries, size_t n)
+{
+	char tmp[4096], dir[4096];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	mem = open_memstream(&buf, &len);
+	if (!mem)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!valid_key(entries[i].key)) {
+			fclose(mem);
+			free(buf);
+			return -EINVAL;
+		}
+		fprintf(mem, "%s=", entries[i].key);
+		/* One line per entry: newlines in values (reasons) become spaces. */
+		for (const char *v = entries[i].value ? entries[i].value : ""; *v; v++)
+			fputc(*v == '\n' || *v == '\r' ? ' ' : *v, mem);
+		fputc('\n', mem);
+	}
+	if (fclose(mem) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		free(buf);
+		return -errno;
+	}
+	r = write_all(fd, buf, len);
+	free(buf);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+int statefile_read(const char *path, StateFileFn fn, void *userdata, unsigned *bad_line)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned no = 0;
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) >= 0) {
+		char *eq, *end;
+
+		no++;
+		end = strchr(line, '\n');
+		if (!end) {
+			r = -EBADMSG; /* truncated: never written by statefile_write */
+			break;
+		}
+		*end = 0;
+		eq = strchr(line, '=');
+		if (!eq) {
+			r = -EBADMSG;
+			break;
+		}
+		*eq = 0;
+		if (!valid_key(line)) {
+			r = -EBADMSG;
+			break;
+		}
+		r = fn(line, eq + 1, userdata);
+		if (r < 0)
+			break;
+	}
+	if (r == -EBADMSG && bad_line)
+		*bad_line = no;
+	free(line);
+	fclose(f);
+	return r;
+}
