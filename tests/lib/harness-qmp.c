@@ -51,7 +51,7 @@ static int read_message(TestQmp *t, int64_t deadline, json_object **out)
 {
 	for (;;) {
 		char *nl = memchr(t->buf, '\n', t->len);
-		struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
 		int64_t left;
 		ssize_t n;
 
@@ -273,7 +273,7 @@ TestQmp *test_qmp_free(TestQmp *t)
 
 static int connect_unix(const char *path, int timeout_ms)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int64_t deadline = now_ms() + timeout_ms;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -281,7 +281,7 @@ static int connect_unix(const char *path, int timeout_ms)
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	for (;;) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		struct timespec ts = {0, 20 * 1000000};
+		struct timespec ts = { 0, 20 * 1000000 };
 
 		if (fd < 0)
 			return -errno;

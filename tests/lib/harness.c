@@ -36,7 +36,7 @@ static int64_t now_ms(void)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -226,7 +226,7 @@ TestQemu *test_qemu_spawn(const char *const *argv, const char *log_path)
  * while the zombie leader still holds the group id, then reap. */
 static bool leader_exited(TestQemu *q)
 {
-	siginfo_t si = {0};
+	siginfo_t si = { 0 };
 
 	if (q->reaped)
 		return true;
@@ -295,7 +295,7 @@ int test_qemu_wait_exit(TestQemu *q, int timeout_ms, int *status)
 
 int test_qemu_wait_socket(TestQemu *q, const char *path, int timeout_ms)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int64_t deadline = now_ms() + timeout_ms;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -323,7 +323,7 @@ int test_qemu_wait_socket(TestQemu *q, const char *path, int timeout_ms)
 
 void test_require_env(const char *variant)
 {
-	static const char *const vars[] = {"FOVD_GUEST_KERNEL", "FOVD_GUEST_INITRD"};
+	static const char *const vars[] = { "FOVD_GUEST_KERNEL", "FOVD_GUEST_INITRD" };
 	const char *v = getenv("FOVD_GUEST_VARIANT");
 
 	ck_assert_msg(v && *v,
@@ -386,25 +386,25 @@ static void add_words(Strv *s, const char *const *words)
 
 char **test_guest_argv(const TestGuestOptions *o, const char *dir)
 {
-	static const char *const base[] = {"-accel",	  "tcg",      "-M",   "q35",
-					   "-m",	  "256",      "-smp", "1",
-					   "-nodefaults", "-display", "none", NULL};
+	static const char *const base[] = { "-accel",	   "tcg",      "-M",   "q35",
+					    "-m",	   "256",      "-smp", "1",
+					    "-nodefaults", "-display", "none", NULL };
 	const char *qemu = getenv("FOVD_QEMU");
 	unsigned n_ports = o->n_root_ports ? o->n_root_ports : 2;
 	const char *mac = o->mac ? o->mac : TEST_GUEST_MAC;
-	Strv s = {0};
+	Strv s = { 0 };
 
 	strv_add(&s, "%s", qemu && *qemu ? qemu : "qemu-system-x86_64");
 	add_words(&s, base);
 	if (o->name)
-		add_words(&s, (const char *const[]){"-name", o->name, NULL});
+		add_words(&s, (const char *const[]){ "-name", o->name, NULL });
 	if (o->paused)
 		strv_add(&s, "-S");
 	if (o->boot) {
 		test_require_env("failover");
 		add_words(&s,
-			  (const char *const[]){"-kernel", getenv("FOVD_GUEST_KERNEL"), "-initrd",
-						getenv("FOVD_GUEST_INITRD"), "-append", NULL});
+			  (const char *const[]){ "-kernel", getenv("FOVD_GUEST_KERNEL"), "-initrd",
+						 getenv("FOVD_GUEST_INITRD"), "-append", NULL });
 		strv_add(&s, "console=ttyS0 quiet panic=-1%s%s%s",
 			 o->nofailover ? " fovd.nofailover" : "", o->append ? " " : "",
 			 o->append ? o->append : "");
@@ -421,11 +421,11 @@ char **test_guest_argv(const TestGuestOptions *o, const char *dir)
 		strv_add(&s, "pcie-root-port,id=rp%u,chassis=%u,slot=%u", i, i, i);
 	}
 	if (o->standby) {
-		add_words(&s, (const char *const[]){"-netdev", "user,id=hn0", "-device", NULL});
+		add_words(&s, (const char *const[]){ "-netdev", "user,id=hn0", "-device", NULL });
 		strv_add(&s, "virtio-net-pci,id=net0,netdev=hn0,mac=%s,bus=rp1,failover=on", mac);
 	}
 	if (o->incoming)
-		add_words(&s, (const char *const[]){"-incoming", "defer", NULL});
+		add_words(&s, (const char *const[]){ "-incoming", "defer", NULL });
 	if (o->extra_args)
 		add_words(&s, o->extra_args);
 	return s.v;
@@ -464,8 +464,8 @@ typedef struct NicField {
 		k, offsetof(TestGuestNic, m), sizeof(((TestGuestNic *)0)->m)                       \
 	}
 static const NicField nic_fields[] = {
-    NIC_FIELD("drv", driver), NIC_FIELD("master", master), NIC_FIELD("slaves", slaves),
-    NIC_FIELD("mac", mac),    NIC_FIELD("state", state),
+	NIC_FIELD("drv", driver), NIC_FIELD("master", master), NIC_FIELD("slaves", slaves),
+	NIC_FIELD("mac", mac),	  NIC_FIELD("state", state),
 };
 
 /* "FOVD-NET eth0 drv=net_failover master=- slaves=eth1,eth2 ..." */
@@ -494,7 +494,7 @@ static void parse_nic(const char *line, TestGuestNic *nic)
 
 void test_guest_net_parse(const char *text, TestGuestNet *net)
 {
-	TestGuestNet pending = {0};
+	TestGuestNet pending = { 0 };
 	bool in_snapshot = false;
 
 	memset(net, 0, sizeof(*net));
@@ -518,7 +518,7 @@ void test_guest_net_parse(const char *text, TestGuestNet *net)
 				in_snapshot = false;
 			} else if (strncmp(line, "FOVD-NET ", 9) == 0 && in_snapshot &&
 				   pending.n_nics <
-				       sizeof(pending.nics) / sizeof(pending.nics[0])) {
+					   sizeof(pending.nics) / sizeof(pending.nics[0])) {
 				parse_nic(line, &pending.nics[pending.n_nics++]);
 			}
 		}

@@ -150,7 +150,7 @@ TestQmp *test_qmp_free(TestQmp *t);
 int test_qmp_cmd(TestQmp *t, const char *json, char **reply);
 /* printf-style test_qmp_cmd(). */
 int test_qmp_cmdf(TestQmp *t, char **reply, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 /* Takes the oldest queued or next event called @name; @data (may be NULL)
  * gets its "data" as malloc'ed JSON ("{}" if none). 0, -ETIMEDOUT or
  * -ECONNRESET. */

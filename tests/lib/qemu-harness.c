@@ -56,11 +56,11 @@ static void teardown(void)
 static void boot_guest(bool nofailover)
 {
 	TestGuestOptions o = {
-	    .qmp_path = test_dir_file(ctx.dir, "vm.qmp"),
-	    .boot = true,
-	    .paused = true,
-	    .standby = true,
-	    .nofailover = nofailover,
+		.qmp_path = test_dir_file(ctx.dir, "vm.qmp"),
+		.boot = true,
+		.paused = true,
+		.standby = true,
+		.nofailover = nofailover,
 	};
 
 	test_require_env("failover");
@@ -148,7 +148,7 @@ END_TEST
 
 START_TEST(test_spawn_missing_program_fails)
 {
-	const char *argv[] = {"/nonexistent/failoverd-test-program", NULL};
+	const char *argv[] = { "/nonexistent/failoverd-test-program", NULL };
 
 	ck_assert_ptr_null(test_qemu_spawn(argv, NULL));
 	ck_assert_int_eq(errno, ENOENT);
@@ -158,7 +158,7 @@ END_TEST
 START_TEST(test_exit_status_and_group_cleanup)
 {
 	const char *log = test_dir_file(ctx.dir, "sh.log");
-	const char *argv[] = {"sh", "-c", "sleep 1000 & echo started; exit 3", NULL};
+	const char *argv[] = { "sh", "-c", "sleep 1000 & echo started; exit 3", NULL };
 	int status = 0;
 	pid_t pgid, orphan = 0;
 
@@ -185,7 +185,7 @@ END_TEST
 
 START_TEST(test_child_dies_with_the_test)
 {
-	const char *argv[] = {"sleep", "1000", NULL};
+	const char *argv[] = { "sleep", "1000", NULL };
 	int p[2], status;
 	pid_t test, child = 0;
 
