@@ -75,6 +75,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));
 		return 1;
 	}
+	r = manager_start(m);
+	if (r < 0) {
+		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));
+		return 1;
+	}
 	r = manager_run(m);
 	return r < 0 ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* Manager: owns the loop, signals, instances, pools and persisted state. */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,9 +12,21 @@
 
 #include "daemon/manager.h"
 #include "daemon/statefile.h"
+#include "daemon/vf.h"
 #include "qmp/qmp.h"
 
+typedef struct ManagerPool ManagerPool;
+struct ManagerPool {
+	ManagerPool *next;
+	char name[65];
+	char driver[32]; /* the primary's QEMU driver */
+	VfPool *pool;
+};
+
 struct Manager {
+	ManagerPool *pools;
+	SriovMonitor *monitor;
+	struct event *ev_monitor;
 	struct event_base *base;
 	Log log;
 	struct event *sig_term, *sig_int;
@@ -136,21 +149,193 @@ static void manager_on_accept(QmpListener *l, int fd, void *userdata)
 
 /* --- pools --- */
 
+static ManagerPool *manager_find_pool(Manager *m, const char *name)
+{
+	for (ManagerPool *mp = m->pools; mp; mp = mp->next)
+		if (strcmp(mp->name, name) == 0)
+			return mp;
+	return NULL;
+}
+
+static ManagerPool *manager_pool_free(ManagerPool *mp)
+{
+	if (!mp)
+		return NULL;
+	vf_pool_free(mp->pool);
+	free(mp);
+	return NULL;
+}
+
+static bool manager_owner_alive(const char *owner, void *ud)
+{
+	Manager *m = ud;
+	char inst[128];
+	const char *slash = strchr(owner, '/');
+	Instance *i;
+
+	if (!slash || (size_t)(slash - owner) >= sizeof(inst))
+		return false;
+	memcpy(inst, owner, (size_t)(slash - owner));
+	inst[slash - owner] = 0;
+	i = manager_find_instance(m, inst);
+	/* Owned by a configured pair: the pair's own state decides later. */
+	return i && instance_find_pair(i, slash + 1);
+}
+
+int manager_add_pool(Manager *m, const SriovPoolConfig *config, const NlVfConfig *settings)
+{
+	ManagerPool *mp;
+	char err[512] = "";
+	int r;
+
+	if (manager_find_pool(m, config->name))
+		return -EEXIST;
+	mp = calloc(1, sizeof(*mp));
+	if (!mp)
+		return -ENOMEM;
+	snprintf(mp->name, sizeof(mp->name), "%s", config->name);
+	if (config->driver == SRIOV_POOL_EMULATED)
+		snprintf(mp->driver, sizeof(mp->driver), "%s",
+			 config->model && config->model[0] ? config->model : "e1000e");
+	else
+		snprintf(mp->driver, sizeof(mp->driver), "vfio-pci");
+	r = vf_pool_new(&mp->pool, config, settings, err, sizeof(err));
+	if (r < 0) {
+		log_error(&m->log, "pool %s: %s", config->name, err);
+		free(mp);
+		return r;
+	}
+	mp->next = m->pools;
+	m->pools = mp;
+	return 0;
+}
+
+/* Start-up: finish what a killed daemon left half done, free orphaned VFs. */
+static void manager_recover_pools(Manager *m)
+{
+	for (ManagerPool *mp = m->pools; mp; mp = mp->next) {
+		char err[512] = "";
+		int r = vf_pool_recover(mp->pool, manager_owner_alive, m, err, sizeof(err));
+
+		if (r < 0)
+			log_error(&m->log, "pool %s: recovery: %s", mp->name, err);
+		else if (r > 0)
+			log_notice(&m->log, "pool %s: released %d VF(s) left over by a previous run",
+				   mp->name, r);
+	}
+}
+
+static Pair *manager_find_owner(Manager *m, const char *owner)
+{
+	for (Instance *i = m->instances; i; i = i->next)
+		for (Pair *p = i->pairs; p; p = p->next) {
+			char o[200];
+
+			snprintf(o, sizeof(o), "%s/%s", i->name, p->config.name);
+			if (strcmp(o, owner) == 0)
+				return p;
+		}
+	return NULL;
+}
+
+static void manager_on_vf_gone(SriovPool *pool, SriovAlloc *a, void *ud)
+{
+	Manager *m = ud;
+	Pair *p = manager_find_owner(m, a->owner);
+
+	log_warning(&m->log, "pool %s: VF %s of %s is gone: %s", sriov_pool_get_name(pool), a->id,
+		    a->owner, a->reason);
+	if (p)
+		pair_vf_gone(p, a->reason);
+}
+
+static void manager_on_uevent(SriovMonitor *mon, const SriovUevent *ev, void *ud)
+{
+	Manager *m = ud;
+
+	for (ManagerPool *mp = m->pools; mp; mp = mp->next)
+		vf_pool_handle_uevent(mp->pool, ev, manager_on_vf_gone, m);
+}
+
+static void manager_on_monitor(evutil_socket_t fd, short what, void *ud)
+{
+	Manager *m = ud;
+
+	sriov_monitor_process(m->monitor);
+}
+
+/* Only vfio pools have hardware that can vanish under us. */
+static int manager_start_monitor(Manager *m)
+{
+	bool need = false;
+	int r;
+
+	for (ManagerPool *mp = m->pools; mp; mp = mp->next)
+		need = need || sriov_pool_get_driver(vf_pool_get_sriov(mp->pool)) == SRIOV_POOL_VFIO;
+	if (!need || m->monitor)
+		return 0;
+	r = sriov_monitor_new(&m->monitor, NULL, manager_on_uevent, m);
+	if (r < 0)
+		return r;
+	m->ev_monitor = event_new(m->base, sriov_monitor_get_fd(m->monitor), EV_READ | EV_PERSIST,
+				  manager_on_monitor, m);
+	if (!m->ev_monitor)
+		return -ENOMEM;
+	event_add(m->ev_monitor, NULL);
+	return 0;
+}
+
 const char *manager_pool_driver(Manager *m, const char *pool)
 {
-	return NULL;
+	ManagerPool *mp = manager_find_pool(m, pool);
+
+	return mp ? mp->driver : NULL;
+}
+
+static void owner_of(Pair *p, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", p->instance->name, p->config.name);
 }
 
 int manager_acquire_vf(Manager *m, Pair *p, char *err, size_t size)
 {
-	snprintf(err, size, "pool %s is not configured", p->config.pool);
-	return -ENOENT;
+	ManagerPool *mp = manager_find_pool(m, p->config.pool);
+	SriovAlloc *a;
+	char owner[200];
+	int r;
+
+	if (!mp) {
+		snprintf(err, size, "pair %s: pool %s is not configured", p->config.name,
+			 p->config.pool);
+		return -ENOENT;
+	}
+	owner_of(p, owner, sizeof(owner));
+	/* Still ours from before a restart: take it back instead of a second one. */
+	a = sriov_pool_find_owner(vf_pool_get_sriov(mp->pool), owner);
+	if (!a || a->state != SRIOV_ALLOC_RESERVED) {
+		r = vf_pool_reserve(mp->pool, owner, p->config.mac, &a, err, size);
+		if (r < 0)
+			return r;
+	}
+	snprintf(p->vf.id, sizeof(p->vf.id), "%s", a->id);
+	snprintf(p->vf.driver, sizeof(p->vf.driver), "%s", a->qemu_driver);
+	p->vf.emulated = a->emulated;
+	return 0;
 }
 
 int manager_release_vf(Manager *m, Pair *p, char *err, size_t size)
 {
-	snprintf(err, size, "pool %s is not configured", p->config.pool);
-	return -ENOENT;
+	ManagerPool *mp = manager_find_pool(m, p->config.pool);
+	SriovAlloc *a;
+
+	if (!mp) {
+		snprintf(err, size, "pool %s is not configured", p->config.pool);
+		return -ENOENT;
+	}
+	a = sriov_pool_find(vf_pool_get_sriov(mp->pool), p->vf.id);
+	if (!a)
+		return 0; /* already given back (e.g. by recovery) */
+	return vf_pool_release(mp->pool, a, err, size);
 }
 
 /* --- pairs: logging, hook, persistence --- */
@@ -196,7 +381,7 @@ static int pair_state_path(Manager *m, Pair *p, char *buf, size_t size)
 
 void manager_save_pair(Manager *m, Pair *p)
 {
-	char path[512], bools[4][2];
+	char path[512], bools[4][2], pid[16];
 	StateEntry e[] = {
 		{ "state", pair_state_to_string(p->state) },
 		{ "reason", p->reason },
@@ -209,6 +394,7 @@ void manager_save_pair(Manager *m, Pair *p)
 		{ "guest_negotiated", bools[2] },
 		{ "pool", p->config.pool },
 		{ "mac", p->mac_str },
+		{ "qemu_pid", pid },
 	};
 	int r;
 
@@ -217,12 +403,170 @@ void manager_save_pair(Manager *m, Pair *p)
 	snprintf(bools[0], 2, "%d", p->vf.emulated);
 	snprintf(bools[1], 2, "%d", p->primary_added);
 	snprintf(bools[2], 2, "%d", p->guest_negotiated);
+	snprintf(pid, sizeof(pid), "%d", (int)p->instance->pid);
 	r = pair_state_path(m, p, path, sizeof(path));
 	if (r >= 0)
 		r = statefile_write(path, e, sizeof(e) / sizeof(e[0]));
 	if (r < 0)
 		log_error(&m->log, "pair %s/%s: cannot persist state to %s: %s", p->instance->name,
 			  p->config.name, path, strerror(-r));
+}
+
+typedef struct PairLoad {
+	Pair *pair;
+	pid_t pid;
+	char state[32];
+} PairLoad;
+
+static int pair_load_entry(const char *key, const char *value, void *ud)
+{
+	PairLoad *l = ud;
+	Pair *p = l->pair;
+
+	if (strcmp(key, "state") == 0)
+		snprintf(l->state, sizeof(l->state), "%s", value);
+	else if (strcmp(key, "reason") == 0)
+		snprintf(p->reason, sizeof(p->reason), "%s", value);
+	else if (strcmp(key, "vf") == 0) {
+		snprintf(p->vf.id, sizeof(p->vf.id), "%s", value);
+		p->has_vf = value[0] != 0;
+	} else if (strcmp(key, "vf_driver") == 0)
+		snprintf(p->vf.driver, sizeof(p->vf.driver), "%s", value);
+	else if (strcmp(key, "vf_emulated") == 0)
+		p->vf.emulated = strcmp(value, "1") == 0;
+	else if (strcmp(key, "primary_added") == 0)
+		p->primary_added = strcmp(value, "1") == 0;
+	else if (strcmp(key, "primary_bus") == 0)
+		snprintf(p->primary_bus, sizeof(p->primary_bus), "%s", value);
+	else if (strcmp(key, "standby_bus") == 0)
+		snprintf(p->standby_bus, sizeof(p->standby_bus), "%s", value);
+	else if (strcmp(key, "guest_negotiated") == 0)
+		p->guest_negotiated = strcmp(value, "1") == 0;
+	else if (strcmp(key, "qemu_pid") == 0)
+		l->pid = (pid_t)strtol(value, NULL, 10);
+	/* Unknown keys: written by a newer failoverd; ignore. */
+	return 0;
+}
+
+/* Is @pid a live QEMU (not a recycled pid of something else)? */
+static bool qemu_alive(pid_t pid)
+{
+	char path[64], comm[64] = "";
+	FILE *f;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	return strncmp(comm, "qemu", 4) == 0;
+}
+
+/*
+ * Restores what a previous run knew about @p. A VF held for a QEMU that is
+ * gone now goes back at once: nobody else will ever release it.
+ */
+static int manager_load_pair(Manager *m, Pair *p)
+{
+	PairLoad l = { .pair = p };
+	char path[512];
+	unsigned line = 0;
+	int r, s;
+
+	r = pair_state_path(m, p, path, sizeof(path));
+	if (r < 0)
+		return r;
+	r = statefile_read(path, pair_load_entry, &l, &line);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		log_error(&m->log, "pair %s/%s: state file %s is corrupt (line %u), ignoring it",
+			  p->instance->name, p->config.name, path, line);
+		memset(&p->vf, 0, sizeof(p->vf));
+		p->has_vf = p->primary_added = false;
+		return r;
+	}
+	s = pair_state_from_string(l.state);
+	p->state = s >= 0 ? (PairState)s : PAIR_WAITING;
+	p->instance->pid = l.pid;
+	if (p->has_vf && !qemu_alive(l.pid)) {
+		char err[256] = "";
+
+		log_info(&m->log, "pair %s/%s: QEMU (pid %d) exited while failoverd was down",
+			 p->instance->name, p->config.name, (int)l.pid);
+		if (manager_release_vf(m, p, err, sizeof(err)) < 0)
+			log_error(&m->log, "pair %s/%s: releasing VF %s failed: %s",
+				  p->instance->name, p->config.name, p->vf.id, err);
+		p->has_vf = p->primary_added = false;
+		memset(&p->vf, 0, sizeof(p->vf));
+		p->state = PAIR_RELEASED;
+		snprintf(p->reason, sizeof(p->reason), "QEMU exited while failoverd was down");
+		manager_save_pair(m, p);
+	}
+	return 0;
+}
+
+int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **out)
+{
+	Instance *i;
+	int r;
+
+	if (manager_find_instance(m, c->name))
+		return -EEXIST;
+	r = instance_new(&i, m, c->name);
+	if (r < 0)
+		return r;
+	i->configured = true;
+	i->prepare_incoming = c->prepare_incoming;
+	if (c->unplug_timeout_ms)
+		i->unplug_timeout_ms = c->unplug_timeout_ms;
+	if (c->negotiate_timeout_ms)
+		i->negotiate_timeout_ms = c->negotiate_timeout_ms;
+	snprintf(i->qmp_path, sizeof(i->qmp_path), "%s", c->qmp_path ? c->qmp_path : "");
+	for (size_t k = 0; k < c->n_pairs; k++) {
+		Pair *p;
+
+		r = instance_add_pair(i, &c->pairs[k], &p);
+		if (r < 0) {
+			instance_free(i);
+			return r;
+		}
+	}
+	manager_link_instance(m, i);
+	if (out)
+		*out = i;
+	return 0;
+}
+
+/*
+ * Everything configured is in place: restore pair state, finish what a
+ * killed predecessor left half done, then start talking to QEMU.
+ */
+int manager_start(Manager *m)
+{
+	int r;
+
+	for (Instance *i = m->instances; i; i = i->next)
+		for (Pair *p = i->pairs; p; p = p->next)
+			manager_load_pair(m, p);
+	manager_recover_pools(m);
+	r = manager_start_monitor(m);
+	if (r < 0)
+		log_warning(&m->log, "cannot watch for PF/VF removal (udev): %s", strerror(-r));
+	for (Instance *i = m->instances; i; i = i->next) {
+		if (!i->qmp_path[0])
+			continue; /* zero-config: QEMU connects to us */
+		r = instance_connect(i, i->qmp_path);
+		if (r < 0)
+			log_error(&m->log, "instance %s: cannot connect to %s: %s", i->name,
+				  i->qmp_path, strerror(-r));
+	}
+	log_info(&m->log, "failoverd started (state in %s)", m->state_dir);
+	return 0;
 }
 
 /* --- loop --- */
@@ -300,7 +644,6 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 		}
 		log_info(&m->log, "listening for QEMU monitors on %s", opts->listen_qmp);
 	}
-	log_info(&m->log, "failoverd started (state in %s)", m->state_dir);
 	*out = m;
 	return 0;
 }
@@ -316,6 +659,15 @@ Manager *manager_free(Manager *m)
 		instance_free(i);
 	}
 	qmp_listener_free(m->listener);
+	if (m->ev_monitor)
+		event_free(m->ev_monitor);
+	sriov_monitor_free(m->monitor);
+	while (m->pools) {
+		ManagerPool *mp = m->pools;
+
+		m->pools = mp->next;
+		manager_pool_free(mp);
+	}
 	if (m->sig_term)
 		event_free(m->sig_term);
 	if (m->sig_int)

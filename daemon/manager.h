@@ -8,6 +8,8 @@
 #include "daemon/instance.h"
 #include "daemon/log.h"
 #include "daemon/pair.h"
+#include "netlink/nlvf.h"
+#include "sriov/sriov.h"
 
 typedef struct Manager Manager;
 
@@ -27,6 +29,22 @@ int manager_run(Manager *m);
 struct event_base *manager_get_event_base(Manager *m);
 const Log *manager_get_log(const Manager *m);
 void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud);
+
+/* Pools come from configuration; @settings are its [SR-IOV] values. */
+int manager_add_pool(Manager *m, const SriovPoolConfig *config, const NlVfConfig *settings);
+
+typedef struct ManagerInstanceConfig {
+	const char *name;
+	const char *qmp_path; /* NULL: zero-config, QEMU connects to us */
+	bool prepare_incoming;
+	unsigned unplug_timeout_ms, negotiate_timeout_ms; /* 0: defaults */
+	const PairConfig *pairs;
+	size_t n_pairs;
+} ManagerInstanceConfig;
+
+int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **out);
+/* After pools and instances are added: restore state, recover, connect. */
+int manager_start(Manager *m);
 
 Instance *manager_find_instance(Manager *m, const char *name);
 Instance *manager_get_instances(Manager *m);

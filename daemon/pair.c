@@ -544,6 +544,14 @@ void pair_on_device_deleted(Pair *p, const QmpTimestamp *ts)
 	}
 }
 
+void pair_vf_gone(Pair *p, const char *why)
+{
+	/* The pool already marked it; QEMU's device is now a dead VF. */
+	pair_timer_stop(p);
+	p->busy = false;
+	pair_set_state(p, PAIR_FAILED, "VF %s disappeared: %s", p->vf.id, why);
+}
+
 void pair_instance_lost(Pair *p, const char *why)
 {
 	pair_timer_stop(p);

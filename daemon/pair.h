@@ -78,6 +78,8 @@ void pair_attach(Pair *p);
 void pair_detach(Pair *p);
 /* The instance's QEMU is gone: give the VF back now. */
 void pair_instance_lost(Pair *p, const char *why);
+/* The VF vanished from the host (PF removed, sriov_numvfs changed). */
+void pair_vf_gone(Pair *p, const char *why);
 /* The instance (re)connected and was probed: attach or reconcile. */
 void pair_instance_ready(Pair *p);
 

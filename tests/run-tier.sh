@@ -12,6 +12,7 @@ for t in "$@"; do
 	echo "== $tier: $name"
 	log=$(mktemp)
 	if [ "${VALGRIND:-0}" = 1 ]; then
+		export CK_TIMEOUT_MULTIPLIER=20
 		cmd=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 			--show-leak-kinds=definite --trace-children=yes "$t")
 	else

@@ -1,0 +1,118 @@
+/* Real-kernel tier helpers; see kernel.h. */
+
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sriov/sriov.h"
+#include "tests/lib/kernel.h"
+
+void test_igb_find(TestIgb *igb)
+{
+	struct dirent *de;
+	DIR *d = opendir("/sys/class/net");
+
+	ck_assert_ptr_nonnull(d);
+	memset(igb, 0, sizeof(*igb));
+	while ((de = readdir(d))) {
+		SriovPf pf;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (sriov_pf_find(NULL, de->d_name, &pf, NULL) == 0 &&
+		    strcmp(pf.driver, "igb") == 0 && pf.total_vfs >= 7) {
+			snprintf(igb->ifname, sizeof(igb->ifname), "%s", pf.ifname);
+			snprintf(igb->bdf, sizeof(igb->bdf), "%s", pf.bdf);
+			break;
+		}
+	}
+	closedir(d);
+	ck_assert_msg(igb->ifname[0], "no igb PF with 7 VFs: not inside the SR-IOV test guest?");
+}
+
+void test_igb_up(const TestIgb *igb)
+{
+	char cmd[128], path[128], buf[8] = "";
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	snprintf(cmd, sizeof(cmd), "/sbin/ip link set dev %s up", igb->ifname);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", igb->ifname);
+	for (int i = 0; i < 200; i++) {
+		FILE *f = fopen(path, "r");
+
+		if (f) {
+			if (!fgets(buf, sizeof(buf), f))
+				buf[0] = 0;
+			fclose(f);
+		}
+		if (buf[0] == '1')
+			return;
+		nanosleep(&ts, NULL);
+	}
+	ck_abort_msg("%s: no carrier after 20 s", igb->ifname);
+}
+
+void test_igb_set_vfs(const TestIgb *igb, unsigned n, bool autoprobe)
+{
+	SriovError err = { "" };
+	SriovPf pf;
+
+	ck_assert_msg(sriov_pf_find(NULL, igb->bdf, &pf, &err) == 0, "%s", err.message);
+	/* a different autoprobe only matters for VFs created afterwards */
+	if (pf.num_vfs == n && n > 0) {
+		SriovVf vf;
+
+		ck_assert_int_eq(sriov_vf_find(NULL, &pf, 0, &vf, &err), 0);
+		if ((vf.driver[0] != 0) != autoprobe)
+			ck_assert_msg(sriov_pf_set_num_vfs(NULL, &pf, 0, autoprobe, &err) == 0,
+				      "%s", err.message);
+	}
+	ck_assert_msg(sriov_pf_set_num_vfs(NULL, &pf, n, autoprobe, &err) == 0, "%s", err.message);
+}
+
+int test_run(const char *cmd, char *out, size_t size)
+{
+	char full[1024];
+	size_t len = 0;
+	FILE *p;
+	int st;
+
+	snprintf(full, sizeof(full), "%s 2>&1", cmd);
+	p = popen(full, "r");
+	ck_assert_ptr_nonnull(p);
+	out[0] = 0;
+	while (len + 1 < size) {
+		size_t n = fread(out + len, 1, size - 1 - len, p);
+
+		if (n == 0)
+			break;
+		len += n;
+	}
+	out[len] = 0;
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+void test_ip_vf_line(const TestIgb *igb, unsigned vf, char *buf, size_t size)
+{
+	char cmd[128], out[8192], prefix[16], *line, *save = NULL;
+
+	snprintf(cmd, sizeof(cmd), "/sbin/ip -d link show dev %s", igb->ifname);
+	ck_assert_int_eq(test_run(cmd, out, sizeof(out)), 0);
+	snprintf(prefix, sizeof(prefix), "vf %u ", vf);
+	buf[0] = 0;
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		while (*line == ' ')
+			line++;
+		if (strncmp(line, prefix, strlen(prefix)) == 0) {
+			snprintf(buf, size, "%s", line);
+			return;
+		}
+	}
+}
