@@ -497,7 +497,8 @@ static const QmpConnOps instance_ops = {
 
 int instance_connect(Instance *i, const char *path)
 {
-	snprintf(i->qmp_path, sizeof(i->qmp_path), "%s", path);
+	if (path != i->qmp_path)
+		snprintf(i->qmp_path, sizeof(i->qmp_path), "%s", path);
 	return qmp_conn_new_connect(&i->conn, manager_get_event_base(i->manager), path, true,
 				    &instance_ops, i);
 }

@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/conf.h"
+#include "daemon/config.h"
 #include "daemon/manager.h"
 
 static void help(void)
@@ -19,7 +22,9 @@ static void help(void)
 	       "     --listen-qmp=PATH   Accept QEMU monitor connections on PATH\n"
 	       "     --state-dir=DIR     Keep ownership and pair state in DIR\n"
 	       "                         (default /var/lib/failoverd)\n"
-	       "     --root=DIR          Read configuration below DIR instead of /\n");
+	       "     --root=DIR          Read configuration below DIR instead of /\n"
+	       "     --check-config      Print the effective configuration and every\n"
+	       "                         diagnostic; exit 0 only if it is valid\n");
 }
 
 int main(int argc, char **argv)
@@ -31,10 +36,14 @@ int main(int argc, char **argv)
 		{ "listen-qmp", required_argument, NULL, 'L' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "root", required_argument, NULL, 'R' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{},
 	};
-	ManagerOptions opts = { .log_level = LOG_INFO };
+	ManagerOptions opts = { .log_level = -1 };
 	__attribute__((cleanup(manager_freep))) Manager *m = NULL;
+	__attribute__((cleanup(conf_set_freep))) ConfSet *conf = NULL;
+	bool check_config = false;
+	Log log;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "hl:", options, NULL)) >= 0) {
@@ -61,6 +70,9 @@ int main(int argc, char **argv)
 		case 'R':
 			opts.config_root = optarg;
 			break;
+		case 'C':
+			check_config = true;
+			break;
 		default:
 			return 2;
 		}
@@ -70,11 +82,34 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* Command-line options win over the configuration files. */
+	log_init(&log, opts.log_level >= 0 ? opts.log_level : LOG_INFO);
+	r = config_load(opts.config_root, &log, &conf);
+	if (check_config) {
+		if (conf)
+			conf_set_dump(conf, stdout);
+		fprintf(stderr, "failoverd: configuration is %s\n", r < 0 ? "invalid" : "valid");
+		return r < 0 ? 1 : 0;
+	}
+	if (r < 0) {
+		fprintf(stderr, "failoverd: invalid configuration, not starting\n");
+		return 1;
+	}
+	if (opts.log_level < 0)
+		opts.log_level = conf->daemon.log_level;
+	if (!opts.state_dir)
+		opts.state_dir = conf->daemon.state_directory;
+	if (!opts.listen_qmp && conf->daemon.listen_qmp[0])
+		opts.listen_qmp = conf->daemon.listen_qmp;
+
 	r = manager_new(&m, &opts);
 	if (r < 0) {
 		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));
 		return 1;
 	}
+	r = config_apply(m, conf);
+	if (r < 0)
+		return 1;
 	r = manager_start(m);
 	if (r < 0) {
 		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));

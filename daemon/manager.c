@@ -1,13 +1,14 @@
 /* Manager: owns the loop, signals, instances, pools and persisted state. */
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/manager.h"
@@ -220,7 +221,8 @@ static void manager_recover_pools(Manager *m)
 		if (r < 0)
 			log_error(&m->log, "pool %s: recovery: %s", mp->name, err);
 		else if (r > 0)
-			log_notice(&m->log, "pool %s: released %d VF(s) left over by a previous run",
+			log_notice(&m->log,
+				   "pool %s: released %d VF(s) left over by a previous run",
 				   mp->name, r);
 	}
 }
@@ -271,7 +273,8 @@ static int manager_start_monitor(Manager *m)
 	int r;
 
 	for (ManagerPool *mp = m->pools; mp; mp = mp->next)
-		need = need || sriov_pool_get_driver(vf_pool_get_sriov(mp->pool)) == SRIOV_POOL_VFIO;
+		need = need ||
+		       sriov_pool_get_driver(vf_pool_get_sriov(mp->pool)) == SRIOV_POOL_VFIO;
 	if (!need || m->monitor)
 		return 0;
 	r = sriov_monitor_new(&m->monitor, NULL, manager_on_uevent, m);
@@ -360,6 +363,12 @@ void manager_pair_changed(Manager *m, Pair *p, PairState from)
 	snprintf(f_reason, sizeof(f_reason), "FAILOVERD_REASON=%s", p->reason);
 	if (!p->reason[0])
 		fields[5] = NULL;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		p->changed_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	}
 	log_full(&m->log, level, fields, "pair %s/%s: %s -> %s", p->instance->name, p->config.name,
 		 pair_state_to_string(from), pair_state_to_string(p->state));
 	manager_save_pair(m, p);
@@ -381,7 +390,7 @@ static int pair_state_path(Manager *m, Pair *p, char *buf, size_t size)
 
 void manager_save_pair(Manager *m, Pair *p)
 {
-	char path[512], bools[4][2], pid[16];
+	char path[512], bools[4][2], pid[16], changed[24];
 	StateEntry e[] = {
 		{ "state", pair_state_to_string(p->state) },
 		{ "reason", p->reason },
@@ -395,6 +404,7 @@ void manager_save_pair(Manager *m, Pair *p)
 		{ "pool", p->config.pool },
 		{ "mac", p->mac_str },
 		{ "qemu_pid", pid },
+		{ "changed_us", changed },
 	};
 	int r;
 
@@ -404,6 +414,7 @@ void manager_save_pair(Manager *m, Pair *p)
 	snprintf(bools[1], 2, "%d", p->primary_added);
 	snprintf(bools[2], 2, "%d", p->guest_negotiated);
 	snprintf(pid, sizeof(pid), "%d", (int)p->instance->pid);
+	snprintf(changed, sizeof(changed), "%llu", (unsigned long long)p->changed_us);
 	r = pair_state_path(m, p, path, sizeof(path));
 	if (r >= 0)
 		r = statefile_write(path, e, sizeof(e) / sizeof(e[0]));
@@ -569,6 +580,114 @@ int manager_start(Manager *m)
 	return 0;
 }
 
+/* --- control operations --- */
+
+static Instance *manager_require_instance(Manager *m, const char *name, char *err, size_t size)
+{
+	Instance *i = manager_find_instance(m, name);
+
+	if (!i)
+		snprintf(err, size, "no QEMU instance named '%s'", name);
+	return i;
+}
+
+int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, char *err,
+			size_t size)
+{
+	Instance *i = manager_require_instance(m, instance, err, size);
+	Pair *p;
+	int r;
+
+	if (!i)
+		return -ENOENT;
+	if (!manager_find_pool(m, c->pool)) {
+		snprintf(err, size, "no pool named '%s'", c->pool);
+		return -ENOENT;
+	}
+	for (Instance *j = m->instances; j; j = j->next)
+		for (Pair *q = j->pairs; q; q = q->next)
+			if (memcmp(q->config.mac, c->mac, 6) == 0) {
+				snprintf(err, size, "MAC address already used by pair %s/%s",
+					 j->name, q->config.name);
+				return -EEXIST;
+			}
+	r = instance_add_pair(i, c, &p);
+	if (r == -EEXIST) {
+		snprintf(err, size, "instance %s already has a pair named '%s'", instance, c->name);
+		return r;
+	}
+	if (r < 0) {
+		snprintf(err, size, "cannot create pair %s: %s", c->name, strerror(-r));
+		return r;
+	}
+	/* Ad-hoc pairs live as long as their instance: persist them like configured ones. */
+	i->configured = true;
+	pair_attach(p);
+	return 0;
+}
+
+int manager_detach_pair(Manager *m, const char *instance, const char *pair, char *err, size_t size)
+{
+	Instance *i = manager_require_instance(m, instance, err, size);
+	Pair *p;
+
+	if (!i)
+		return -ENOENT;
+	p = instance_find_pair(i, pair);
+	if (!p) {
+		snprintf(err, size, "instance %s has no pair named '%s'", instance, pair);
+		return -ENOENT;
+	}
+	pair_detach(p);
+	return 0;
+}
+
+int manager_prepare_incoming(Manager *m, const char *instance, char *err, size_t size)
+{
+	Instance *i = manager_require_instance(m, instance, err, size);
+
+	if (!i)
+		return -ENOENT;
+	if (!i->ready) {
+		snprintf(err, size, "instance %s is not connected", instance);
+		return -ENOTCONN;
+	}
+	if (!i->migrating_in) {
+		snprintf(err, size, "instance %s is not waiting for an incoming migration (%s)",
+			 instance, i->run_status);
+		return -EINVAL;
+	}
+	i->prepare_incoming = true;
+	for (Pair *p = i->pairs; p; p = p->next)
+		if (!p->has_vf || !p->primary_added)
+			pair_attach(p);
+	return 0;
+}
+
+size_t manager_get_n_pools(Manager *m)
+{
+	size_t n = 0;
+
+	for (ManagerPool *mp = m->pools; mp; mp = mp->next)
+		n++;
+	return n;
+}
+
+int manager_get_pool_info(Manager *m, size_t index, ManagerPoolInfo *info)
+{
+	ManagerPool *mp = m->pools;
+
+	while (mp && index--)
+		mp = mp->next;
+	if (!mp)
+		return -ENOENT;
+	info->name = mp->name;
+	info->driver = mp->driver;
+	info->emulated = sriov_pool_get_driver(vf_pool_get_sriov(mp->pool)) == SRIOV_POOL_EMULATED;
+	sriov_pool_count(vf_pool_get_sriov(mp->pool), &info->total, &info->free);
+	return 0;
+}
+
 /* --- loop --- */
 
 static void manager_on_signal(evutil_socket_t sig, short what, void *userdata)
@@ -687,6 +806,11 @@ int manager_run(Manager *m)
 struct event_base *manager_get_event_base(Manager *m)
 {
 	return m->base;
+}
+
+const char *manager_get_state_dir(const Manager *m)
+{
+	return m->state_dir;
 }
 
 const Log *manager_get_log(const Manager *m)

@@ -28,6 +28,7 @@ Manager *manager_free(Manager *m);
 int manager_run(Manager *m);
 struct event_base *manager_get_event_base(Manager *m);
 const Log *manager_get_log(const Manager *m);
+const char *manager_get_state_dir(const Manager *m);
 void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud);
 
 /* Pools come from configuration; @settings are its [SR-IOV] values. */
@@ -45,6 +46,26 @@ typedef struct ManagerInstanceConfig {
 int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **out);
 /* After pools and instances are added: restore state, recover, connect. */
 int manager_start(Manager *m);
+
+/* --- control operations (D-Bus, failoverctl); @err gets one readable line --- */
+
+/* Adds a pair to a known instance and starts attaching it. */
+int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, char *err,
+			size_t size);
+/* Unplugs the primary and gives the VF back; the pair is then forgotten. */
+int manager_detach_pair(Manager *m, const char *instance, const char *pair, char *err, size_t size);
+/* Pre-stages every pair of an -incoming instance now (zero degraded window). */
+int manager_prepare_incoming(Manager *m, const char *instance, char *err, size_t size);
+
+typedef struct ManagerPoolInfo {
+	const char *name;
+	const char *driver; /* the primary's QEMU driver: vfio-pci, e1000e, ... */
+	bool emulated;
+	unsigned total, free;
+} ManagerPoolInfo;
+
+size_t manager_get_n_pools(Manager *m);
+int manager_get_pool_info(Manager *m, size_t index, ManagerPoolInfo *info);
 
 Instance *manager_find_instance(Manager *m, const char *name);
 Instance *manager_get_instances(Manager *m);

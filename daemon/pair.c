@@ -51,15 +51,16 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 {
 	PairState from = p->state;
+	char reason[sizeof(p->reason)] = "";
 	va_list ap;
 
+	/* Via a copy: callers may pass the current reason as an argument. */
 	if (fmt) {
 		va_start(ap, fmt);
-		vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+		vsnprintf(reason, sizeof(reason), fmt, ap);
 		va_end(ap);
-	} else {
-		p->reason[0] = 0;
 	}
+	memcpy(p->reason, reason, sizeof(reason));
 	p->state = to;
 	manager_pair_changed(pair_manager(p), p, from);
 }

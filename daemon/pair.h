@@ -67,6 +67,7 @@ struct Pair {
 	struct event *timer;	/* unplug or negotiation deadline */
 	QmpTimestamp ts_unplug; /* QEMU's time of UNPLUG_PRIMARY */
 	int64_t degraded_ms;	/* last measured degraded window, -1 if none */
+	uint64_t changed_us;	/* CLOCK_REALTIME of the last transition */
 };
 
 int pair_new(Pair **out, Instance *instance, const PairConfig *config);

@@ -1,0 +1,169 @@
+#pragma once
+
+/*
+ * Configuration the systemd way: failoverd.conf, NAME.pool and NAME.vm in
+ * /etc/failoverd, /run/failoverd and /usr/lib/failoverd (the same name in an
+ * earlier directory masks a later one; a symlink to /dev/null masks), each
+ * with drop-ins X.d/NAME.conf applied in lexical order. Keys are parsed from
+ * tables; nothing here logs: problems are returned as diagnostics naming
+ * file and line.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONF_NAME_MAX	64
+#define CONF_PATH_MAX	108 /* unix socket paths */
+#define CONF_MAX_PFS	16
+#define CONF_MAX_RANGES 16
+#define CONF_MAX_PAIRS	32
+
+typedef enum ConfSeverity {
+	CONF_WARNING,
+	CONF_ERROR,
+} ConfSeverity;
+
+typedef struct ConfDiag {
+	ConfSeverity severity;
+	char file[256];
+	unsigned line; /* 0: about the whole file */
+	char message[256];
+} ConfDiag;
+
+typedef struct ConfDiags {
+	ConfDiag *items;
+	size_t n, cap;
+	size_t n_errors;
+} ConfDiags;
+
+void conf_diags_clear(ConfDiags *d);
+/* "file:line: error: message" */
+void conf_diag_format(const ConfDiag *d, char *buf, size_t size);
+
+typedef struct ConfDaemon {
+	char state_directory[256];
+	char listen_qmp[CONF_PATH_MAX];
+	char admin_group[CONF_NAME_MAX + 1];
+	int log_level; /* syslog level, LOG_INFO by default */
+	unsigned unplug_timeout_ms;
+	unsigned command_timeout_ms;
+	unsigned negotiate_timeout_ms;
+} ConfDaemon;
+
+typedef enum ConfPoolDriver {
+	CONF_POOL_VFIO,
+	CONF_POOL_EMULATED,
+} ConfPoolDriver;
+
+/* Bits of ConfSriov.set */
+enum {
+	CONF_SRIOV_VLAN = 1u << 0,
+	CONF_SRIOV_QOS = 1u << 1,
+	CONF_SRIOV_VLAN_PROTO = 1u << 2,
+	CONF_SRIOV_SPOOFCHK = 1u << 3,
+	CONF_SRIOV_RSS_QUERY = 1u << 4,
+	CONF_SRIOV_TRUST = 1u << 5,
+	CONF_SRIOV_LINK_STATE = 1u << 6,
+	CONF_SRIOV_MAX_TX_RATE = 1u << 7,
+	CONF_SRIOV_MIN_TX_RATE = 1u << 8,
+};
+
+typedef enum ConfLinkState {
+	CONF_LINK_AUTO,
+	CONF_LINK_ENABLE,
+	CONF_LINK_DISABLE,
+} ConfLinkState;
+
+/* [SR-IOV], named as systemd-networkd names its own [SR-IOV] keys. */
+typedef struct ConfSriov {
+	unsigned set;
+	unsigned vlan_id;  /* VLANId= 1..4094 */
+	unsigned qos;	   /* QualityOfService= 0..7 */
+	bool vlan_802_1ad; /* VLANProtocol=802.1ad (else 802.1Q) */
+	bool spoofchk;	   /* MACSpoofCheck= */
+	bool rss_query;	   /* QueryReceiveSideScaling= */
+	bool trust;	   /* Trust= */
+	ConfLinkState link_state;
+	unsigned max_tx_rate; /* MaxTxRateMbps= */
+	unsigned min_tx_rate; /* MinTxRateMbps= */
+} ConfSriov;
+
+typedef struct ConfRange {
+	unsigned first, last;
+} ConfRange;
+
+typedef struct ConfPool {
+	char name[CONF_NAME_MAX + 1];
+	char file[256];
+	ConfPoolDriver driver;
+	char model[32];
+	unsigned size; /* emulated: slots */
+	char pfs[CONF_MAX_PFS][32];
+	size_t n_pfs;
+	ConfRange ranges[CONF_MAX_RANGES];
+	size_t n_ranges;
+	ConfSriov sriov;
+} ConfPool;
+
+typedef struct ConfPair {
+	char name[CONF_NAME_MAX + 1];
+	char pool[CONF_NAME_MAX + 1];
+	uint8_t mac[6];
+	bool has_mac;
+	char standby[CONF_NAME_MAX + 1];
+	char standby_netdev[CONF_NAME_MAX + 1];
+	char standby_bus[CONF_NAME_MAX + 1];
+	unsigned line; /* where its [Pair] section started */
+	char file[256];
+} ConfPair;
+
+typedef struct ConfInstance {
+	char name[128];
+	char file[256];
+	char qmp[CONF_PATH_MAX];
+	unsigned unplug_timeout_ms; /* 0: the daemon's default */
+	unsigned negotiate_timeout_ms;
+	bool prepare_incoming;
+	ConfPair pairs[CONF_MAX_PAIRS];
+	size_t n_pairs;
+} ConfInstance;
+
+typedef struct ConfSet {
+	ConfDaemon daemon;
+	ConfPool *pools;
+	size_t n_pools;
+	ConfInstance *instances;
+	size_t n_instances;
+} ConfSet;
+
+/*
+ * Loads everything below @root ("" or NULL for /). Returns 0 with *@out
+ * set, or -EINVAL when any error diagnostic was recorded (then *@out is
+ * NULL and the caller keeps its last good configuration). -ENOMEM.
+ */
+int conf_load(const char *root, ConfSet **out, ConfDiags *diags);
+ConfSet *conf_set_free(ConfSet *s);
+
+/* Prints the effective configuration, in the files' own syntax. */
+void conf_set_dump(const ConfSet *s, FILE *f);
+
+const ConfPool *conf_set_find_pool(const ConfSet *s, const char *name);
+const ConfInstance *conf_set_find_instance(const ConfSet *s, const char *name);
+bool conf_pool_equal(const ConfPool *a, const ConfPool *b);
+bool conf_pair_equal(const ConfPair *a, const ConfPair *b);
+
+/* --- building blocks, exposed for tests --- */
+
+bool conf_parse_bool(const char *s, bool *ret);
+/* Seconds with an optional unit: "30", "2.5s", "500ms", "1min". */
+int conf_parse_duration_ms(const char *s, unsigned *ret);
+int conf_parse_mac(const char *s, uint8_t mac[6]);
+/* "0-3,6" */
+int conf_parse_ranges(const char *s, ConfRange *ranges, size_t max, size_t *n);
+
+static inline void conf_set_freep(ConfSet **s)
+{
+	conf_set_free(*s);
+}

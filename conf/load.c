@@ -1,0 +1,458 @@
+/* The search path, masking, drop-ins, defaults and cross-checks. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "conf/conf-internal.h"
+
+/* Earlier directories win, as in systemd. */
+static const char *const search_dirs[] = { "etc/failoverd", "run/failoverd", "usr/lib/failoverd" };
+#define N_DIRS (sizeof(search_dirs) / sizeof(search_dirs[0]))
+
+typedef struct NameList {
+	char (*names)[256];
+	char (*paths)[PATH_MAX];
+	size_t n, cap;
+} NameList;
+
+static void name_list_free(NameList *l)
+{
+	free(l->names);
+	free(l->paths);
+	memset(l, 0, sizeof(*l));
+}
+
+static int name_list_add(NameList *l, const char *name, const char *path)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->names[i], name) == 0)
+			return 0; /* masked by an earlier directory */
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		void *n = realloc(l->names, cap * sizeof(*l->names));
+
+		if (!n)
+			return -ENOMEM;
+		l->names = n;
+		n = realloc(l->paths, cap * sizeof(*l->paths));
+		if (!n)
+			return -ENOMEM;
+		l->paths = n;
+		l->cap = cap;
+	}
+	snprintf(l->names[l->n], sizeof(l->names[0]), "%s", name);
+	snprintf(l->paths[l->n], sizeof(l->paths[0]), "%s", path);
+	l->n++;
+	return 0;
+}
+
+static void name_list_sort(NameList *l)
+{
+	/* Sort names and paths together: a simple insertion sort, lists are short. */
+	for (size_t i = 1; i < l->n; i++)
+		for (size_t j = i; j > 0 && strcmp(l->names[j - 1], l->names[j]) > 0; j--) {
+			char tn[256], tp[PATH_MAX];
+
+			memcpy(tn, l->names[j], sizeof(tn));
+			memcpy(tp, l->paths[j], sizeof(tp));
+			memcpy(l->names[j], l->names[j - 1], sizeof(tn));
+			memcpy(l->paths[j], l->paths[j - 1], sizeof(tp));
+			memcpy(l->names[j - 1], tn, sizeof(tn));
+			memcpy(l->paths[j - 1], tp, sizeof(tp));
+		}
+}
+
+/* A symlink to /dev/null masks, as in systemd. */
+static bool is_masked(const char *path)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return false;
+	target[n] = 0;
+	return strcmp(target, "/dev/null") == 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a > b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Files in all directories ending with @suffix (or in subdir @sub), first wins. */
+static int collect(const char *root, const char *sub, const char *suffix, NameList *out)
+{
+	for (size_t d = 0; d < N_DIRS; d++) {
+		char dir[PATH_MAX];
+		struct dirent *de;
+		DIR *dh;
+
+		snprintf(dir, sizeof(dir), "%s/%s%s%s", root, search_dirs[d], sub ? "/" : "",
+			 sub ? sub : "");
+		dh = opendir(dir);
+		if (!dh)
+			continue;
+		while ((de = readdir(dh))) {
+			char path[PATH_MAX];
+			int r;
+
+			/* ".pool": any NAME.pool; "failoverd.conf": that file only. */
+			if (de->d_name[0] == '.' ||
+			    (suffix[0] == '.' ? !ends_with(de->d_name, suffix)
+					      : strcmp(de->d_name, suffix) != 0))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			r = name_list_add(out, de->d_name, path);
+			if (r < 0) {
+				closedir(dh);
+				return r;
+			}
+		}
+		closedir(dh);
+	}
+	name_list_sort(out);
+	return 0;
+}
+
+/* Applies the main file (if any and not masked) and then its drop-ins. */
+static int apply_unit(ConfCtx *c, const char *root, const char *name, const char *main_path)
+{
+	NameList dropins = { 0 };
+	char sub[300];
+	int r;
+
+	if (main_path) {
+		r = conf_parse_file(c, main_path);
+		if (r == -ENOMEM)
+			return r;
+	}
+	snprintf(sub, sizeof(sub), "%s.d", name);
+	r = collect(root, sub, ".conf", &dropins);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < dropins.n; i++)
+		if (!is_masked(dropins.paths[i]))
+			conf_parse_file(c, dropins.paths[i]);
+	name_list_free(&dropins);
+	return 0;
+}
+
+static void daemon_defaults(ConfDaemon *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->state_directory, sizeof(d->state_directory), "/var/lib/failoverd");
+	d->log_level = LOG_INFO;
+	d->unplug_timeout_ms = 30000;
+	d->command_timeout_ms = 10000;
+	d->negotiate_timeout_ms = 60000;
+}
+
+static void stem(const char *file, const char *suffix, char *buf, size_t size)
+{
+	size_t n = strlen(file) - strlen(suffix);
+
+	snprintf(buf, size, "%.*s", (int)n, file);
+}
+
+static bool valid_file_stem(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CONF_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
+
+static void check_pool(ConfCtx *c, ConfPool *p)
+{
+	c->file = p->file;
+	c->line = 0;
+	if (p->driver == CONF_POOL_VFIO) {
+		if (p->n_pfs == 0)
+			conf_diag(c, CONF_ERROR,
+				  "pool %s: PhysicalFunction= is required for Driver=vfio",
+				  p->name);
+		if (p->model[0])
+			conf_diag(c, CONF_WARNING,
+				  "pool %s: Model= only applies to Driver=emulated", p->name);
+	} else {
+		if (!p->model[0])
+			conf_diag(c, CONF_ERROR,
+				  "pool %s: Model= (e.g. e1000e) is required for Driver=emulated",
+				  p->name);
+		if (p->n_pfs || p->n_ranges)
+			conf_diag(c, CONF_WARNING,
+				  "pool %s: PhysicalFunction=/VirtualFunctions= are ignored for "
+				  "Driver=emulated",
+				  p->name);
+	}
+	if ((p->sriov.set & CONF_SRIOV_QOS) && !(p->sriov.set & CONF_SRIOV_VLAN))
+		conf_diag(c, CONF_ERROR, "pool %s: QualityOfService= needs VLANId=", p->name);
+	if ((p->sriov.set & CONF_SRIOV_VLAN_PROTO) && !(p->sriov.set & CONF_SRIOV_VLAN))
+		conf_diag(c, CONF_ERROR, "pool %s: VLANProtocol= needs VLANId=", p->name);
+	if ((p->sriov.set & CONF_SRIOV_MIN_TX_RATE) && (p->sriov.set & CONF_SRIOV_MAX_TX_RATE) &&
+	    p->sriov.max_tx_rate && p->sriov.min_tx_rate > p->sriov.max_tx_rate)
+		conf_diag(c, CONF_ERROR, "pool %s: MinTxRateMbps= exceeds MaxTxRateMbps=", p->name);
+}
+
+static void check_instance(ConfCtx *c, ConfSet *s, ConfInstance *in)
+{
+	for (size_t k = 0; k < in->n_pairs; k++) {
+		ConfPair *p = &in->pairs[k];
+
+		c->file = p->file;
+		c->line = p->line;
+		if (!p->name[0]) {
+			conf_diag(c, CONF_ERROR, "[Pair] without Name=");
+			continue;
+		}
+		if (!p->pool[0])
+			conf_diag(c, CONF_ERROR, "pair %s: Pool= is required", p->name);
+		else if (!conf_set_find_pool(s, p->pool))
+			conf_diag(c, CONF_ERROR, "pair %s: no pool named '%s'", p->name, p->pool);
+		if (!p->has_mac)
+			conf_diag(c, CONF_ERROR, "pair %s: MACAddress= is required", p->name);
+		if (!!p->standby[0] == !!p->standby_netdev[0])
+			conf_diag(c, CONF_ERROR,
+				  "pair %s: set either Standby= (an existing device) or "
+				  "StandbyNetdev= (to hotplug one), not %s",
+				  p->name, p->standby[0] ? "both" : "neither");
+		if (p->standby_bus[0] && !p->standby_netdev[0])
+			conf_diag(c, CONF_WARNING,
+				  "pair %s: StandbyBus= only applies with StandbyNetdev=", p->name);
+		for (size_t j = 0; j < k; j++)
+			if (strcmp(in->pairs[j].name, p->name) == 0)
+				conf_diag(c, CONF_ERROR, "pair %s: defined twice in instance %s",
+					  p->name, in->name);
+	}
+}
+
+/* MACs must be unique across every instance: one MAC is one guest NIC. */
+static void check_macs(ConfCtx *c, ConfSet *s)
+{
+	for (size_t a = 0; a < s->n_instances; a++)
+		for (size_t x = 0; x < s->instances[a].n_pairs; x++) {
+			ConfPair *p = &s->instances[a].pairs[x];
+
+			for (size_t b = a; b < s->n_instances; b++)
+				for (size_t y = b == a ? x + 1 : 0; y < s->instances[b].n_pairs;
+				     y++) {
+					ConfPair *q = &s->instances[b].pairs[y];
+
+					if (!p->has_mac || !q->has_mac || memcmp(p->mac, q->mac, 6))
+						continue;
+					c->file = q->file;
+					c->line = q->line;
+					conf_diag(c, CONF_ERROR,
+						  "pair %s: MAC address already used by pair %s in "
+						  "%s",
+						  q->name, p->name, p->file);
+				}
+		}
+}
+
+int conf_load(const char *root, ConfSet **out, ConfDiags *diags)
+{
+	NameList pools = { 0 }, vms = { 0 }, main_conf = { 0 };
+	ConfCtx c = { .diags = diags };
+	ConfSet *s;
+	size_t errors_before = diags->n_errors;
+	int r;
+
+	*out = NULL;
+	if (!root)
+		root = "";
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	daemon_defaults(&s->daemon);
+
+	/* failoverd.conf: optional, its drop-ins apply even without it. */
+	r = collect(root, NULL, "failoverd.conf", &main_conf);
+	if (r < 0)
+		goto fail;
+	c.kind = CONF_KIND_DAEMON;
+	c.object = &s->daemon;
+	for (size_t i = 0; i < main_conf.n; i++)
+		if (strcmp(main_conf.names[i], "failoverd.conf") == 0) {
+			r = apply_unit(&c, root, "failoverd.conf",
+				       is_masked(main_conf.paths[i]) ? NULL : main_conf.paths[i]);
+			goto daemon_done;
+		}
+	r = apply_unit(&c, root, "failoverd.conf", NULL);
+daemon_done:
+	if (r < 0)
+		goto fail;
+
+	r = collect(root, NULL, ".pool", &pools);
+	if (r < 0)
+		goto fail;
+	s->pools = calloc(pools.n ? pools.n : 1, sizeof(*s->pools));
+	if (!s->pools) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	c.kind = CONF_KIND_POOL;
+	for (size_t i = 0; i < pools.n; i++) {
+		ConfPool *p = &s->pools[s->n_pools];
+
+		if (is_masked(pools.paths[i]))
+			continue;
+		stem(pools.names[i], ".pool", p->name, sizeof(p->name));
+		c.file = pools.paths[i];
+		c.line = 0;
+		if (!valid_file_stem(p->name)) {
+			conf_diag(&c, CONF_ERROR,
+				  "pool name '%s' from the file name is invalid: use letters, "
+				  "digits, "
+				  "'_', '.', '-' (at most 64)",
+				  p->name);
+			continue;
+		}
+		snprintf(p->file, sizeof(p->file), "%s", pools.paths[i]);
+		p->size = 8;
+		c.object = p;
+		r = apply_unit(&c, root, pools.names[i], pools.paths[i]);
+		if (r < 0)
+			goto fail;
+		s->n_pools++;
+	}
+
+	r = collect(root, NULL, ".vm", &vms);
+	if (r < 0)
+		goto fail;
+	s->instances = calloc(vms.n ? vms.n : 1, sizeof(*s->instances));
+	if (!s->instances) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	c.kind = CONF_KIND_INSTANCE;
+	for (size_t i = 0; i < vms.n; i++) {
+		ConfInstance *in = &s->instances[s->n_instances];
+		char name[256];
+
+		if (is_masked(vms.paths[i]))
+			continue;
+		stem(vms.names[i], ".vm", name, sizeof(name));
+		c.file = vms.paths[i];
+		c.line = 0;
+		if (!valid_file_stem(name)) {
+			conf_diag(&c, CONF_ERROR,
+				  "instance file name '%s' is invalid: use letters, digits, '_', "
+				  "'.', '-' (at most 64)",
+				  name);
+			continue;
+		}
+		snprintf(in->name, sizeof(in->name), "%s", name);
+		snprintf(in->file, sizeof(in->file), "%s", vms.paths[i]);
+		in->prepare_incoming = true;
+		c.object = in;
+		r = apply_unit(&c, root, vms.names[i], vms.paths[i]);
+		if (r < 0)
+			goto fail;
+		s->n_instances++;
+	}
+
+	for (size_t i = 0; i < s->n_pools; i++)
+		check_pool(&c, &s->pools[i]);
+	for (size_t i = 0; i < s->n_instances; i++) {
+		check_instance(&c, s, &s->instances[i]);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(s->instances[j].name, s->instances[i].name) == 0) {
+				c.file = s->instances[i].file;
+				c.line = 0;
+				conf_diag(&c, CONF_ERROR, "instance name '%s' is also used by %s",
+					  s->instances[i].name, s->instances[j].file);
+			}
+	}
+	check_macs(&c, s);
+
+	name_list_free(&pools);
+	name_list_free(&vms);
+	name_list_free(&main_conf);
+	if (diags->n_errors > errors_before) {
+		conf_set_free(s);
+		return -EINVAL;
+	}
+	*out = s;
+	return 0;
+fail:
+	name_list_free(&pools);
+	name_list_free(&vms);
+	name_list_free(&main_conf);
+	conf_set_free(s);
+	return r;
+}
+
+ConfSet *conf_set_free(ConfSet *s)
+{
+	if (!s)
+		return NULL;
+	free(s->pools);
+	free(s->instances);
+	free(s);
+	return NULL;
+}
+
+void conf_diags_clear(ConfDiags *d)
+{
+	free(d->items);
+	memset(d, 0, sizeof(*d));
+}
+
+void conf_diag_format(const ConfDiag *d, char *buf, size_t size)
+{
+	const char *sev = d->severity == CONF_ERROR ? "error" : "warning";
+
+	if (d->line)
+		snprintf(buf, size, "%s:%u: %s: %s", d->file, d->line, sev, d->message);
+	else
+		snprintf(buf, size, "%s: %s: %s", d->file, sev, d->message);
+}
+
+const ConfPool *conf_set_find_pool(const ConfSet *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_pools; i++)
+		if (strcmp(s->pools[i].name, name) == 0)
+			return &s->pools[i];
+	return NULL;
+}
+
+const ConfInstance *conf_set_find_instance(const ConfSet *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_instances; i++)
+		if (strcmp(s->instances[i].name, name) == 0)
+			return &s->instances[i];
+	return NULL;
+}
+
+bool conf_pool_equal(const ConfPool *a, const ConfPool *b)
+{
+	/* Plain structs, zero-initialised: compare everything but the origin. */
+	ConfPool x = *a, y = *b;
+
+	memset(x.file, 0, sizeof(x.file));
+	memset(y.file, 0, sizeof(y.file));
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+bool conf_pair_equal(const ConfPair *a, const ConfPair *b)
+{
+	return strcmp(a->name, b->name) == 0 && strcmp(a->pool, b->pool) == 0 &&
+	       memcmp(a->mac, b->mac, 6) == 0 && strcmp(a->standby, b->standby) == 0 &&
+	       strcmp(a->standby_netdev, b->standby_netdev) == 0 &&
+	       strcmp(a->standby_bus, b->standby_bus) == 0;
+}
