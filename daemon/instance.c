@@ -411,8 +411,7 @@ static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char 
 	if (r < 0) {
 		log_error(instance_log(i), "instance %s: refusing QEMU: %s", i->name, reason);
 		for (Pair *p = i->pairs; p; p = p->next)
-			if (p->state == PAIR_WAITING)
-				snprintf(p->reason, sizeof(p->reason), "%s", reason);
+			pair_instance_refused(p, reason);
 		return;
 	}
 	args = json_object_new_object();

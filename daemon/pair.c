@@ -553,6 +553,15 @@ void pair_vf_gone(Pair *p, const char *why)
 	pair_set_state(p, PAIR_FAILED, "VF %s disappeared: %s", p->vf.id, why);
 }
 
+void pair_instance_refused(Pair *p, const char *why)
+{
+	pair_timer_stop(p);
+	p->busy = false;
+	if (!p->primary_added)
+		pair_release_vf(p);
+	pair_set_state(p, PAIR_FAILED, "%s", why);
+}
+
 void pair_instance_lost(Pair *p, const char *why)
 {
 	pair_timer_stop(p);

@@ -77,6 +77,8 @@ Pair *pair_free(Pair *p);
 void pair_attach(Pair *p);
 /* Unplug the primary (if QEMU can) and give the VF back. */
 void pair_detach(Pair *p);
+/* The instance's QEMU cannot do failover (probe): the pair cannot work there. */
+void pair_instance_refused(Pair *p, const char *why);
 /* The instance's QEMU is gone: give the VF back now. */
 void pair_instance_lost(Pair *p, const char *why);
 /* The VF vanished from the host (PF removed, sriov_numvfs changed). */

@@ -1,0 +1,149 @@
+/*
+ * Attach failures against a real (paused) QEMU: each must fail with a
+ * reason that names the object and the cause, and give the VF back.
+ */
+
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/lib/cluster.h"
+#include "tests/lib/harness.h"
+
+static TestDir *dir;
+static TestHost host;
+static TestQemu *qemu;
+
+static void setup(void)
+{
+	dir = test_dir_new();
+	ck_assert_ptr_nonnull(dir);
+	test_host_init(&host, test_dir_path(dir), "host");
+}
+
+static void teardown(void)
+{
+	test_host_kill(&host);
+	qemu = test_qemu_free(qemu);
+	dir = test_dir_free(dir);
+}
+
+static void start(unsigned n_root_ports, const char *standby_mac, const char *model)
+{
+	TestGuestOptions o = {
+		.qmp_path = test_dir_file(dir, "vm.qmp"),
+		.paused = true,
+		.standby = true,
+		.mac = standby_mac,
+		.n_root_ports = n_root_ports,
+		.name = "vm1",
+	};
+
+	qemu = test_guest_spawn(&o, test_dir_path(dir));
+	ck_assert_ptr_nonnull(qemu);
+	ck_assert_int_eq(test_qemu_wait_socket(qemu, o.qmp_path, 20000), 0);
+	test_host_write_conf(&host, "emu.pool", "[Pool]\nDriver=emulated\nModel=%s\nSize=2\n",
+			     model);
+	test_host_write_conf(&host, "vm1.vm",
+			     "[Instance]\nName=vm1\nQMP=%s\n[Pair]\nName=p0\nPool=emu\n"
+			     "MACAddress=" TEST_GUEST_MAC "\nStandby=net0\n",
+			     o.qmp_path);
+	test_host_start(&host);
+}
+
+/* The emulated pool records allocations as STATE/alloc/emu@emuN. */
+static int n_allocations(void)
+{
+	char path[400];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/alloc", host.state);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void assert_failed_and_released(const char *needle)
+{
+	char reason[300], vf[64];
+
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "failed", 20000), 0);
+	test_host_pair_get(&host, "vm1", "p0", "reason", reason, sizeof(reason));
+	test_host_pair_get(&host, "vm1", "p0", "vf", vf, sizeof(vf));
+	ck_assert_msg(strstr(reason, needle) != NULL, "reason: %s", reason);
+	ck_assert_str_eq(vf, "");
+	ck_assert_int_eq(n_allocations(), 0);
+	printf("failed as expected: %s\n", reason);
+}
+
+START_TEST(test_staged_on_paused_guest)
+{
+	char bus[32];
+
+	start(3, TEST_GUEST_MAC, "e1000e");
+	/* Not negotiated yet: QEMU hides the primary, the pair is staged. */
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "staged", 20000), 0);
+	test_host_pair_get(&host, "vm1", "p0", "primary_bus", bus, sizeof(bus));
+	ck_assert_str_eq(bus, "rp2");
+	ck_assert_int_eq(n_allocations(), 1);
+}
+END_TEST
+
+START_TEST(test_mac_mismatch)
+{
+	start(3, "52:54:00:aa:bb:99", "e1000e");
+	assert_failed_and_released("MAC mismatch");
+}
+END_TEST
+
+START_TEST(test_no_free_root_port)
+{
+	/* rp1 holds the standby: nothing left for the primary. */
+	start(1, TEST_GUEST_MAC, "e1000e");
+	assert_failed_and_released("no free pcie-root-port");
+}
+END_TEST
+
+START_TEST(test_qemu_without_the_primary_driver)
+{
+	char reason[300];
+
+	start(3, TEST_GUEST_MAC, "no-such-nic");
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "failed", 20000), 0);
+	test_host_pair_get(&host, "vm1", "p0", "reason", reason, sizeof(reason));
+	ck_assert_msg(strstr(reason, "missing primary property 'failover_pair_id'") != NULL,
+		      "reason: %s", reason);
+	ck_assert_int_eq(n_allocations(), 0);
+	ck_assert_int_eq(test_host_wait_log(&host, "refusing QEMU", 1000), 0);
+	printf("refused as expected: %s\n", reason);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("daemon-attach");
+	TCase *tc = tcase_create("paused-qemu");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_staged_on_paused_guest);
+	tcase_add_test(tc, test_mac_mismatch);
+	tcase_add_test(tc, test_no_free_root_port);
+	tcase_add_test(tc, test_qemu_without_the_primary_driver);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
