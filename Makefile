@@ -8,6 +8,8 @@
 #   tests/<module>/qemu-*.c      real-QEMU tests         -> make check-qemu
 #   tests/<module>/kernel-*.c    real-kernel igb tests   -> make check-kernel
 #   tests/<module>/e2e-*.c       two daemons, two QEMUs  -> make check-e2e
+#   tests/<module>/dbus-*.c      private dbus-daemon     -> make check-dbus
+#   tests/<module>/full-*.c      the whole stack on a real VF (nested) -> make check-full
 
 B        ?= build
 CC       ?= cc
@@ -29,17 +31,19 @@ MOD_LIBS := $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.c),$(B)/lib$(m).a))
 DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
 TESTLIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out tests/lib/unit-% tests/lib/qemu-% \
-                tests/lib/kernel-% tests/lib/e2e-%,$(wildcard tests/lib/*.c)))
+                tests/lib/kernel-% tests/lib/e2e-% tests/lib/dbus-%,$(wildcard tests/lib/*.c)))
 
 UNIT_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/unit-*.c))
 QEMU_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/qemu-*.c))
 KERNEL_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/*/kernel-*.c))
 E2E_TESTS    := $(patsubst %.c,$(B)/%,$(wildcard tests/*/e2e-*.c))
+DBUS_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/dbus-*.c))
+FULL_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/full-*.c))
 CTL_SRCS     := $(wildcard ctl/*.c)
 
 PROGRAMS := $(B)/failoverd $(if $(CTL_SRCS),$(B)/failoverctl)
 
-.PHONY: all deps check check-unit check-qemu check-kernel check-e2e tests format format-check \
+.PHONY: all deps check check-unit check-qemu check-kernel check-e2e check-full check-dbus tests format format-check \
         clean demo install valgrind-unit guest
 all: $(PROGRAMS)
 
@@ -71,7 +75,7 @@ $(B)/failoverctl: $(CTL_SRCS:%.c=$(B)/%.o) $(MOD_LIBS)
 $(B)/tests/%: $(B)/tests/%.o $(TESTLIB_OBJS) $(DAEMON_OBJS) $(MOD_LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
-tests: $(UNIT_TESTS) $(QEMU_TESTS) $(KERNEL_TESTS) $(E2E_TESTS)
+tests: $(UNIT_TESTS) $(QEMU_TESTS) $(KERNEL_TESTS) $(E2E_TESTS) $(FULL_TESTS) $(DBUS_TESTS)
 
 # Each tier runs its binaries through tests/run-tier.sh: own process group,
 # a hard timeout, and everything left in the group killed afterwards.
@@ -81,6 +85,8 @@ check: deps
 	@$(MAKE) --no-print-directory check-qemu
 	@$(MAKE) --no-print-directory check-kernel
 	@$(MAKE) --no-print-directory check-e2e
+	@$(MAKE) --no-print-directory check-full
+	@$(MAKE) --no-print-directory check-dbus
 
 check-unit: deps $(PROGRAMS) $(UNIT_TESTS)
 	@./tests/run-tier.sh unit 300 $(UNIT_TESTS)
@@ -105,6 +111,20 @@ ifneq ($(E2E_TESTS),)
 	  ./tests/run-tier.sh e2e 1500 $(E2E_TESTS)
 endif
 
+# Nested QEMUs inside the igb guest (~2-3 minutes); the runner holds the TCG
+# lock itself unless an ancestor (flock ... make check) already does.
+check-full: deps $(PROGRAMS) $(FULL_TESTS)
+ifneq ($(FULL_TESTS),)
+	@./tests/run-full-tier.sh $(FULL_TESTS)
+endif
+
+# A private dbus-daemon per test, paused QEMUs (under the TCG lock), a system
+# user for the unprivileged caller (created by the script if missing).
+check-dbus: deps $(PROGRAMS) $(DBUS_TESTS)
+ifneq ($(DBUS_TESTS),)
+	@./tests/run-dbus-tier.sh $(DBUS_TESTS)
+endif
+
 valgrind-unit: deps $(UNIT_TESTS)
 	@VALGRIND=1 ./tests/run-tier.sh unit 900 $(UNIT_TESTS)
 
@@ -117,8 +137,23 @@ format-check:
 demo: deps all
 	@./scripts/demo.sh
 
+# The unit's /usr/sbin and /usr/bin become $(PREFIX)'s. The D-Bus files go
+# where dbus-daemon looks for them with PREFIX=/usr.
 install: all
 	install -D -m 0755 $(B)/failoverd $(DESTDIR)$(PREFIX)/sbin/failoverd
+	install -D -m 0755 $(B)/failoverctl $(DESTDIR)$(PREFIX)/bin/failoverctl
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed -e 's|/usr/sbin/|$(PREFIX)/sbin/|' -e 's|/usr/bin/|$(PREFIX)/bin/|' \
+	  systemd/failoverd.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/failoverd.service
+	install -D -m 0644 systemd/org.failoverd1.conf \
+	  $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.failoverd1.conf
+	install -D -m 0644 systemd/org.failoverd1.service \
+	  $(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.failoverd1.service
+	install -D -m 0644 systemd/failoverd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/failoverd.conf
+	install -D -m 0644 docs/man/failoverd.8 $(DESTDIR)$(PREFIX)/share/man/man8/failoverd.8
+	install -D -m 0644 docs/man/failoverctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/failoverctl.1
+	install -d $(DESTDIR)$(PREFIX)/share/doc/failoverd/examples
+	install -m 0644 docs/examples/* $(DESTDIR)$(PREFIX)/share/doc/failoverd/examples/
 
 clean:
 	rm -rf $(B)

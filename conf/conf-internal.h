@@ -13,8 +13,9 @@ typedef enum ConfKind {
 typedef struct ConfCtx {
 	ConfDiags *diags;
 	ConfKind kind;
-	void *object;	/* ConfDaemon, ConfPool or ConfInstance */
-	ConfPair *pair; /* the current [Pair] */
+	void *object;	      /* ConfDaemon, ConfPool or ConfInstance */
+	const void *defaults; /* same type as object: what an empty assignment restores */
+	ConfPair *pair;	      /* the current [Pair] */
 	const char *file;
 	unsigned line;
 	char section[32];
@@ -24,4 +25,6 @@ typedef struct ConfCtx {
 void conf_diag(ConfCtx *c, ConfSeverity sev, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Applies one file to c->object; a missing file is an error diagnostic. */
+/* [A-Za-z0-9_.-], 1 to CONF_NAME_MAX characters. */
+bool conf_name_is_valid(const char *s);
 int conf_parse_file(ConfCtx *c, const char *path);

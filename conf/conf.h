@@ -3,10 +3,11 @@
 /*
  * Configuration the systemd way: failoverd.conf, NAME.pool and NAME.vm in
  * /etc/failoverd, /run/failoverd and /usr/lib/failoverd (the same name in an
- * earlier directory masks a later one; a symlink to /dev/null masks), each
- * with drop-ins X.d/NAME.conf applied in lexical order. Keys are parsed from
- * tables; nothing here logs: problems are returned as diagnostics naming
- * file and line.
+ * earlier directory masks a later one; a symlink to /dev/null or an empty
+ * file masks), each with drop-ins X.d/NAME.conf from all three directories
+ * applied in lexical order. Keys are parsed from tables; an empty assignment
+ * clears a list or restores a default. Nothing here logs: problems are
+ * returned as diagnostics naming file and line (docs/configuration.md).
  */
 
 #include <stdbool.h>
@@ -14,11 +15,19 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONF_NAME_MAX	64
-#define CONF_PATH_MAX	108 /* unix socket paths */
-#define CONF_MAX_PFS	16
-#define CONF_MAX_RANGES 16
-#define CONF_MAX_PAIRS	32
+#define CONF_NAME_MAX	     64
+#define CONF_PATH_MAX	     108 /* unix socket paths */
+#define CONF_MAX_PFS	     16
+#define CONF_MAX_RANGES	     16
+#define CONF_MAX_PAIRS	     32
+#define CONF_DURATION_MAX_MS (24u * 3600 * 1000)
+
+/* Defaults when a file does not say otherwise. */
+#define CONF_DEFAULT_STATE_DIRECTORY	  "/var/lib/failoverd"
+#define CONF_DEFAULT_UNPLUG_TIMEOUT_MS	  30000u
+#define CONF_DEFAULT_COMMAND_TIMEOUT_MS	  10000u
+#define CONF_DEFAULT_NEGOTIATE_TIMEOUT_MS 60000u
+#define CONF_POOL_DEFAULT_SIZE		  8u
 
 typedef enum ConfSeverity {
 	CONF_WARNING,
@@ -146,19 +155,47 @@ typedef struct ConfSet {
 int conf_load(const char *root, ConfSet **out, ConfDiags *diags);
 ConfSet *conf_set_free(ConfSet *s);
 
-/* Prints the effective configuration, in the files' own syntax. */
+/* Prints the effective configuration, in the files' own syntax: one block per
+ * file, each starting with a "# NAME (PATH)" comment. */
 void conf_set_dump(const ConfSet *s, FILE *f);
 
 const ConfPool *conf_set_find_pool(const ConfSet *s, const char *name);
 const ConfInstance *conf_set_find_instance(const ConfSet *s, const char *name);
+/* Equality of the effective settings; where they came from (file, line) is ignored. */
+bool conf_daemon_equal(const ConfDaemon *a, const ConfDaemon *b);
 bool conf_pool_equal(const ConfPool *a, const ConfPool *b);
 bool conf_pair_equal(const ConfPair *a, const ConfPair *b);
+bool conf_instance_equal(const ConfInstance *a, const ConfInstance *b);
+
+/* What a reload changed, per object (pools and instances by name). */
+typedef enum ConfObject {
+	CONF_OBJECT_DAEMON,
+	CONF_OBJECT_POOL,
+	CONF_OBJECT_INSTANCE,
+} ConfObject;
+
+typedef enum ConfChange {
+	CONF_ADDED,
+	CONF_REMOVED,
+	CONF_CHANGED,
+} ConfChange;
+
+typedef void (*ConfDiffFn)(ConfObject what, const char *name, ConfChange change, void *userdata);
+
+/*
+ * Calls @fn (may be NULL) for the daemon settings if they changed, then for
+ * every pool and instance added, removed or changed from @old_set to
+ * @new_set. Returns the number of changes.
+ */
+size_t conf_set_diff(const ConfSet *old_set, const ConfSet *new_set, ConfDiffFn fn, void *userdata);
 
 /* --- building blocks, exposed for tests --- */
 
 bool conf_parse_bool(const char *s, bool *ret);
-/* Seconds with an optional unit: "30", "2.5s", "500ms", "1min". */
+/* Seconds with an optional unit: "30", "2.5s", "500ms", "1min"; at most 24 h. */
 int conf_parse_duration_ms(const char *s, unsigned *ret);
+/* "0000:01:00.0" */
+bool conf_parse_pci_address(const char *s);
 int conf_parse_mac(const char *s, uint8_t mac[6]);
 /* "0-3,6" */
 int conf_parse_ranges(const char *s, ConfRange *ranges, size_t max, size_t *n);

@@ -1,5 +1,6 @@
 /* The effective configuration, printed back in the files' own syntax. */
 
+#include <string.h>
 #include <syslog.h>
 
 #include "conf/conf.h"
@@ -17,12 +18,21 @@ static void dump_ms(FILE *f, const char *key, unsigned ms)
 		fprintf(f, "%s=%u\n", key, ms / 1000);
 }
 
+/* "# a.pool (/etc/failoverd/a.pool)": which file, and where it was found. */
+static void dump_header(FILE *f, const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	fprintf(f, "\n# %s (%s)\n", base ? base + 1 : path, path);
+}
+
 static void dump_pool(const ConfPool *p, FILE *f)
 {
 	const ConfSriov *v = &p->sriov;
 	static const char *const link[] = { "auto", "yes", "no" };
 
-	fprintf(f, "\n# %s\n[Pool]\n", p->file);
+	dump_header(f, p->file);
+	fprintf(f, "[Pool]\n");
 	fprintf(f, "Driver=%s\n", p->driver == CONF_POOL_EMULATED ? "emulated" : "vfio");
 	for (size_t i = 0; i < p->n_pfs; i++)
 		fprintf(f, "PhysicalFunction=%s\n", p->pfs[i]);
@@ -35,8 +45,10 @@ static void dump_pool(const ConfPool *p, FILE *f)
 		}
 		fputc('\n', f);
 	}
-	if (p->driver == CONF_POOL_EMULATED)
-		fprintf(f, "Model=%s\nSize=%u\n", p->model, p->size);
+	if (p->model[0])
+		fprintf(f, "Model=%s\n", p->model);
+	if (p->driver == CONF_POOL_EMULATED || p->size != CONF_POOL_DEFAULT_SIZE)
+		fprintf(f, "Size=%u\n", p->size);
 	if (!v->set)
 		return;
 	fprintf(f, "[SR-IOV]\n");
@@ -62,7 +74,8 @@ static void dump_pool(const ConfPool *p, FILE *f)
 
 static void dump_instance(const ConfInstance *in, FILE *f)
 {
-	fprintf(f, "\n# %s\n[Instance]\nName=%s\n", in->file, in->name);
+	dump_header(f, in->file);
+	fprintf(f, "[Instance]\nName=%s\n", in->name);
 	if (in->qmp[0])
 		fprintf(f, "QMP=%s\n", in->qmp);
 	if (in->unplug_timeout_ms)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -69,16 +70,34 @@ static void name_list_sort(NameList *l)
 		}
 }
 
-/* A symlink to /dev/null masks, as in systemd. */
+/*
+ * As systemd treats unit files: a symlink to /dev/null (or /dev/null itself,
+ * however reached) masks, and so does an empty file.
+ */
 static bool is_masked(const char *path)
 {
 	char target[PATH_MAX];
 	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	struct stat st;
 
-	if (n < 0)
+	if (n >= 0) {
+		target[n] = 0;
+		if (strcmp(target, "/dev/null") == 0)
+			return true;
+	}
+	if (stat(path, &st) < 0)
 		return false;
-	target[n] = 0;
-	return strcmp(target, "/dev/null") == 0;
+	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+		return true;
+	return S_ISREG(st.st_mode) && st.st_size == 0;
+}
+
+/* Directories named like a file are skipped; anything else is read (and may fail). */
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -89,7 +108,7 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 /* Files in all directories ending with @suffix (or in subdir @sub), first wins. */
-static int collect(const char *root, const char *sub, const char *suffix, NameList *out)
+static int collect(ConfCtx *c, const char *root, const char *sub, const char *suffix, NameList *out)
 {
 	for (size_t d = 0; d < N_DIRS; d++) {
 		char dir[PATH_MAX];
@@ -99,8 +118,15 @@ static int collect(const char *root, const char *sub, const char *suffix, NameLi
 		snprintf(dir, sizeof(dir), "%s/%s%s%s", root, search_dirs[d], sub ? "/" : "",
 			 sub ? sub : "");
 		dh = opendir(dir);
-		if (!dh)
+		if (!dh) {
+			if (errno != ENOENT && errno != ENOTDIR) {
+				c->file = dir;
+				c->line = 0;
+				conf_diag(c, CONF_WARNING, "cannot read directory, skipping: %s",
+					  strerror(errno));
+			}
 			continue;
+		}
 		while ((de = readdir(dh))) {
 			char path[PATH_MAX];
 			int r;
@@ -111,6 +137,8 @@ static int collect(const char *root, const char *sub, const char *suffix, NameLi
 					      : strcmp(de->d_name, suffix) != 0))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			if (is_dir(path))
+				continue;
 			r = name_list_add(out, de->d_name, path);
 			if (r < 0) {
 				closedir(dh);
@@ -135,25 +163,30 @@ static int apply_unit(ConfCtx *c, const char *root, const char *name, const char
 		if (r == -ENOMEM)
 			return r;
 	}
+	/* Masked drop-ins stay in the list: they hide same-named ones in later directories. */
 	snprintf(sub, sizeof(sub), "%s.d", name);
-	r = collect(root, sub, ".conf", &dropins);
+	r = collect(c, root, sub, ".conf", &dropins);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < dropins.n; i++)
-		if (!is_masked(dropins.paths[i]))
-			conf_parse_file(c, dropins.paths[i]);
+		if (!is_masked(dropins.paths[i])) {
+			r = conf_parse_file(c, dropins.paths[i]);
+			if (r == -ENOMEM)
+				break;
+		}
 	name_list_free(&dropins);
-	return 0;
+	return r == -ENOMEM ? r : 0;
 }
 
 static void daemon_defaults(ConfDaemon *d)
 {
 	memset(d, 0, sizeof(*d));
-	snprintf(d->state_directory, sizeof(d->state_directory), "/var/lib/failoverd");
+	snprintf(d->state_directory, sizeof(d->state_directory), "%s",
+		 CONF_DEFAULT_STATE_DIRECTORY);
 	d->log_level = LOG_INFO;
-	d->unplug_timeout_ms = 30000;
-	d->command_timeout_ms = 10000;
-	d->negotiate_timeout_ms = 60000;
+	d->unplug_timeout_ms = CONF_DEFAULT_UNPLUG_TIMEOUT_MS;
+	d->command_timeout_ms = CONF_DEFAULT_COMMAND_TIMEOUT_MS;
+	d->negotiate_timeout_ms = CONF_DEFAULT_NEGOTIATE_TIMEOUT_MS;
 }
 
 static void stem(const char *file, const char *suffix, char *buf, size_t size)
@@ -161,19 +194,6 @@ static void stem(const char *file, const char *suffix, char *buf, size_t size)
 	size_t n = strlen(file) - strlen(suffix);
 
 	snprintf(buf, size, "%.*s", (int)n, file);
-}
-
-static bool valid_file_stem(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > CONF_NAME_MAX)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
-			return false;
-	return true;
 }
 
 static void check_pool(ConfCtx *c, ConfPool *p)
@@ -268,6 +288,9 @@ int conf_load(const char *root, ConfSet **out, ConfDiags *diags)
 {
 	NameList pools = { 0 }, vms = { 0 }, main_conf = { 0 };
 	ConfCtx c = { .diags = diags };
+	ConfDaemon daemon_def;
+	ConfPool *pool_def = NULL;
+	ConfInstance *instance_def = NULL;
 	ConfSet *s;
 	size_t errors_before = diags->n_errors;
 	int r;
@@ -281,11 +304,13 @@ int conf_load(const char *root, ConfSet **out, ConfDiags *diags)
 	daemon_defaults(&s->daemon);
 
 	/* failoverd.conf: optional, its drop-ins apply even without it. */
-	r = collect(root, NULL, "failoverd.conf", &main_conf);
+	r = collect(&c, root, NULL, "failoverd.conf", &main_conf);
 	if (r < 0)
 		goto fail;
 	c.kind = CONF_KIND_DAEMON;
 	c.object = &s->daemon;
+	daemon_defaults(&daemon_def);
+	c.defaults = &daemon_def;
 	for (size_t i = 0; i < main_conf.n; i++)
 		if (strcmp(main_conf.names[i], "failoverd.conf") == 0) {
 			r = apply_unit(&c, root, "failoverd.conf",
@@ -297,45 +322,51 @@ daemon_done:
 	if (r < 0)
 		goto fail;
 
-	r = collect(root, NULL, ".pool", &pools);
+	r = collect(&c, root, NULL, ".pool", &pools);
 	if (r < 0)
 		goto fail;
 	s->pools = calloc(pools.n ? pools.n : 1, sizeof(*s->pools));
-	if (!s->pools) {
+	pool_def = calloc(1, sizeof(*pool_def));
+	if (!s->pools || !pool_def) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	c.kind = CONF_KIND_POOL;
 	for (size_t i = 0; i < pools.n; i++) {
 		ConfPool *p = &s->pools[s->n_pools];
+		char name[256];
 
 		if (is_masked(pools.paths[i]))
 			continue;
-		stem(pools.names[i], ".pool", p->name, sizeof(p->name));
+		stem(pools.names[i], ".pool", name, sizeof(name));
 		c.file = pools.paths[i];
 		c.line = 0;
-		if (!valid_file_stem(p->name)) {
+		if (!conf_name_is_valid(name)) {
 			conf_diag(&c, CONF_ERROR,
 				  "pool name '%s' from the file name is invalid: use letters, "
-				  "digits, "
-				  "'_', '.', '-' (at most 64)",
-				  p->name);
+				  "digits, '_', '.', '-' (at most 64)",
+				  name);
 			continue;
 		}
+		memset(p, 0, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "%s", name);
 		snprintf(p->file, sizeof(p->file), "%s", pools.paths[i]);
-		p->size = 8;
+		p->size = CONF_POOL_DEFAULT_SIZE;
+		*pool_def = *p;
 		c.object = p;
+		c.defaults = pool_def;
 		r = apply_unit(&c, root, pools.names[i], pools.paths[i]);
 		if (r < 0)
 			goto fail;
 		s->n_pools++;
 	}
 
-	r = collect(root, NULL, ".vm", &vms);
+	r = collect(&c, root, NULL, ".vm", &vms);
 	if (r < 0)
 		goto fail;
 	s->instances = calloc(vms.n ? vms.n : 1, sizeof(*s->instances));
-	if (!s->instances) {
+	instance_def = calloc(1, sizeof(*instance_def));
+	if (!s->instances || !instance_def) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -349,7 +380,7 @@ daemon_done:
 		stem(vms.names[i], ".vm", name, sizeof(name));
 		c.file = vms.paths[i];
 		c.line = 0;
-		if (!valid_file_stem(name)) {
+		if (!conf_name_is_valid(name)) {
 			conf_diag(&c, CONF_ERROR,
 				  "instance file name '%s' is invalid: use letters, digits, '_', "
 				  "'.', '-' (at most 64)",
@@ -359,7 +390,9 @@ daemon_done:
 		snprintf(in->name, sizeof(in->name), "%s", name);
 		snprintf(in->file, sizeof(in->file), "%s", vms.paths[i]);
 		in->prepare_incoming = true;
+		*instance_def = *in;
 		c.object = in;
+		c.defaults = instance_def;
 		r = apply_unit(&c, root, vms.names[i], vms.paths[i]);
 		if (r < 0)
 			goto fail;
@@ -383,6 +416,8 @@ daemon_done:
 	name_list_free(&pools);
 	name_list_free(&vms);
 	name_list_free(&main_conf);
+	free(pool_def);
+	free(instance_def);
 	if (diags->n_errors > errors_before) {
 		conf_set_free(s);
 		return -EINVAL;
@@ -393,6 +428,8 @@ fail:
 	name_list_free(&pools);
 	name_list_free(&vms);
 	name_list_free(&main_conf);
+	free(pool_def);
+	free(instance_def);
 	conf_set_free(s);
 	return r;
 }
@@ -439,20 +476,114 @@ const ConfInstance *conf_set_find_instance(const ConfSet *s, const char *name)
 	return NULL;
 }
 
+static bool str_eq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+bool conf_daemon_equal(const ConfDaemon *a, const ConfDaemon *b)
+{
+	return str_eq(a->state_directory, b->state_directory) &&
+	       str_eq(a->listen_qmp, b->listen_qmp) && str_eq(a->admin_group, b->admin_group) &&
+	       a->log_level == b->log_level && a->unplug_timeout_ms == b->unplug_timeout_ms &&
+	       a->command_timeout_ms == b->command_timeout_ms &&
+	       a->negotiate_timeout_ms == b->negotiate_timeout_ms;
+}
+
+/* Only the settings that were given count: a reset leaves stale values behind. */
+static bool sriov_equal(const ConfSriov *a, const ConfSriov *b)
+{
+	unsigned set = a->set;
+
+	if (a->set != b->set)
+		return false;
+	return (!(set & CONF_SRIOV_VLAN) || a->vlan_id == b->vlan_id) &&
+	       (!(set & CONF_SRIOV_QOS) || a->qos == b->qos) &&
+	       (!(set & CONF_SRIOV_VLAN_PROTO) || a->vlan_802_1ad == b->vlan_802_1ad) &&
+	       (!(set & CONF_SRIOV_SPOOFCHK) || a->spoofchk == b->spoofchk) &&
+	       (!(set & CONF_SRIOV_RSS_QUERY) || a->rss_query == b->rss_query) &&
+	       (!(set & CONF_SRIOV_TRUST) || a->trust == b->trust) &&
+	       (!(set & CONF_SRIOV_LINK_STATE) || a->link_state == b->link_state) &&
+	       (!(set & CONF_SRIOV_MAX_TX_RATE) || a->max_tx_rate == b->max_tx_rate) &&
+	       (!(set & CONF_SRIOV_MIN_TX_RATE) || a->min_tx_rate == b->min_tx_rate);
+}
+
 bool conf_pool_equal(const ConfPool *a, const ConfPool *b)
 {
-	/* Plain structs, zero-initialised: compare everything but the origin. */
-	ConfPool x = *a, y = *b;
-
-	memset(x.file, 0, sizeof(x.file));
-	memset(y.file, 0, sizeof(y.file));
-	return memcmp(&x, &y, sizeof(x)) == 0;
+	if (!str_eq(a->name, b->name) || a->driver != b->driver || !str_eq(a->model, b->model) ||
+	    a->size != b->size || a->n_pfs != b->n_pfs || a->n_ranges != b->n_ranges ||
+	    !sriov_equal(&a->sriov, &b->sriov))
+		return false;
+	for (size_t i = 0; i < a->n_pfs; i++)
+		if (!str_eq(a->pfs[i], b->pfs[i]))
+			return false;
+	for (size_t i = 0; i < a->n_ranges; i++)
+		if (a->ranges[i].first != b->ranges[i].first ||
+		    a->ranges[i].last != b->ranges[i].last)
+			return false;
+	return true;
 }
 
 bool conf_pair_equal(const ConfPair *a, const ConfPair *b)
 {
-	return strcmp(a->name, b->name) == 0 && strcmp(a->pool, b->pool) == 0 &&
-	       memcmp(a->mac, b->mac, 6) == 0 && strcmp(a->standby, b->standby) == 0 &&
-	       strcmp(a->standby_netdev, b->standby_netdev) == 0 &&
-	       strcmp(a->standby_bus, b->standby_bus) == 0;
+	return str_eq(a->name, b->name) && str_eq(a->pool, b->pool) && a->has_mac == b->has_mac &&
+	       memcmp(a->mac, b->mac, 6) == 0 && str_eq(a->standby, b->standby) &&
+	       str_eq(a->standby_netdev, b->standby_netdev) &&
+	       str_eq(a->standby_bus, b->standby_bus);
+}
+
+bool conf_instance_equal(const ConfInstance *a, const ConfInstance *b)
+{
+	if (!str_eq(a->name, b->name) || !str_eq(a->qmp, b->qmp) ||
+	    a->unplug_timeout_ms != b->unplug_timeout_ms ||
+	    a->negotiate_timeout_ms != b->negotiate_timeout_ms ||
+	    a->prepare_incoming != b->prepare_incoming || a->n_pairs != b->n_pairs)
+		return false;
+	for (size_t i = 0; i < a->n_pairs; i++)
+		if (!conf_pair_equal(&a->pairs[i], &b->pairs[i]))
+			return false;
+	return true;
+}
+
+static size_t report(ConfDiffFn fn, void *userdata, ConfObject what, const char *name,
+		     ConfChange change)
+{
+	if (fn)
+		fn(what, name, change, userdata);
+	return 1;
+}
+
+size_t conf_set_diff(const ConfSet *old_set, const ConfSet *new_set, ConfDiffFn fn, void *userdata)
+{
+	size_t n = 0;
+
+	if (!conf_daemon_equal(&old_set->daemon, &new_set->daemon))
+		n += report(fn, userdata, CONF_OBJECT_DAEMON, "failoverd.conf", CONF_CHANGED);
+	for (size_t i = 0; i < old_set->n_pools; i++) {
+		const ConfPool *o = &old_set->pools[i];
+		const ConfPool *p = conf_set_find_pool(new_set, o->name);
+
+		if (!p)
+			n += report(fn, userdata, CONF_OBJECT_POOL, o->name, CONF_REMOVED);
+		else if (!conf_pool_equal(o, p))
+			n += report(fn, userdata, CONF_OBJECT_POOL, o->name, CONF_CHANGED);
+	}
+	for (size_t i = 0; i < new_set->n_pools; i++)
+		if (!conf_set_find_pool(old_set, new_set->pools[i].name))
+			n += report(fn, userdata, CONF_OBJECT_POOL, new_set->pools[i].name,
+				    CONF_ADDED);
+	for (size_t i = 0; i < old_set->n_instances; i++) {
+		const ConfInstance *o = &old_set->instances[i];
+		const ConfInstance *in = conf_set_find_instance(new_set, o->name);
+
+		if (!in)
+			n += report(fn, userdata, CONF_OBJECT_INSTANCE, o->name, CONF_REMOVED);
+		else if (!conf_instance_equal(o, in))
+			n += report(fn, userdata, CONF_OBJECT_INSTANCE, o->name, CONF_CHANGED);
+	}
+	for (size_t i = 0; i < new_set->n_instances; i++)
+		if (!conf_set_find_instance(old_set, new_set->instances[i].name))
+			n += report(fn, userdata, CONF_OBJECT_INSTANCE, new_set->instances[i].name,
+				    CONF_ADDED);
+	return n;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <syslog.h>
 
 #include "conf/conf-internal.h"
@@ -16,6 +17,8 @@ void conf_diag(ConfCtx *c, ConfSeverity sev, const char *fmt, ...)
 	ConfDiag *e;
 	va_list ap;
 
+	if (sev == CONF_ERROR)
+		d->n_errors++;
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 16;
 		ConfDiag *items = realloc(d->items, cap * sizeof(*items));
@@ -32,8 +35,6 @@ void conf_diag(ConfCtx *c, ConfSeverity sev, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
-	if (sev == CONF_ERROR)
-		d->n_errors++;
 }
 
 /* --- value parsers for the tables --- */
@@ -50,9 +51,11 @@ struct KeyEntry {
 	unsigned bit; /* [SR-IOV]: CONF_SRIOV_* */
 	unsigned min, max;
 	const char *accepted; /* how to say what is valid */
+	bool list;	      /* repeatable: appends; an empty value clears */
 };
 
-static bool valid_name(const char *s)
+/* Pool, pair and file names: they end up in paths and object paths. */
+bool conf_name_is_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -70,7 +73,7 @@ static bool valid_qemu_id(const char *s)
 {
 	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
 		return false;
-	return valid_name(s);
+	return conf_name_is_valid(s);
 }
 
 static bool invalid(ConfCtx *c, const KeyEntry *k, const char *value)
@@ -81,7 +84,7 @@ static bool invalid(ConfCtx *c, const KeyEntry *k, const char *value)
 
 static bool parse_name(ConfCtx *c, const KeyEntry *k, const char *value, void *field)
 {
-	if (!valid_name(value))
+	if (!conf_name_is_valid(value))
 		return invalid(c, k, value);
 	snprintf(field, k->size, "%s", value);
 	return true;
@@ -97,8 +100,10 @@ static bool parse_qemu_id(ConfCtx *c, const KeyEntry *k, const char *value, void
 
 static bool parse_abs_path(ConfCtx *c, const KeyEntry *k, const char *value, void *field)
 {
-	if (value[0] != '/' || strlen(value) >= k->size || strstr(value, "/../") ||
-	    strchr(value, '\n'))
+	size_t n = strlen(value);
+
+	if (value[0] != '/' || n >= k->size || strstr(value, "/../") ||
+	    (n >= 3 && strcmp(value + n - 3, "/..") == 0))
 		return invalid(c, k, value);
 	snprintf(field, k->size, "%s", value);
 	return true;
@@ -184,15 +189,6 @@ static bool parse_model(ConfCtx *c, const KeyEntry *k, const char *value, void *
 	return true;
 }
 
-static bool is_bdf(const char *s)
-{
-	unsigned d, b, dev, f;
-	char tail;
-
-	return strlen(s) == 12 && sscanf(s, "%4x:%2x:%2x.%1x%c", &d, &b, &dev, &f, &tail) == 4 &&
-	       s[4] == ':' && s[7] == ':' && s[10] == '.' && dev < 32 && f < 8;
-}
-
 static bool is_ifname(const char *s)
 {
 	size_t n = strlen(s);
@@ -213,7 +209,8 @@ static bool parse_pf(ConfCtx *c, const KeyEntry *k, const char *value, void *fie
 		p->n_pfs = 0;
 		return true;
 	}
-	if (!is_bdf(value) && !is_ifname(value))
+	/* Anything with a ':' must be a PCI address: netdev names cannot contain one. */
+	if (!conf_parse_pci_address(value) && !is_ifname(value))
 		return invalid(c, k, value);
 	if (p->n_pfs == CONF_MAX_PFS) {
 		conf_diag(c, CONF_ERROR, "too many %s= (at most %d)", k->key, CONF_MAX_PFS);
@@ -242,15 +239,12 @@ static bool parse_vf_ranges(ConfCtx *c, const KeyEntry *k, const char *value, vo
 static bool parse_mac_field(ConfCtx *c, const KeyEntry *k, const char *value, void *field)
 {
 	ConfPair *p = c->pair;
-	int r = conf_parse_mac(value, p->mac);
+	uint8_t mac[6];
 
-	if (r == -EADDRNOTAVAIL) {
-		conf_diag(c, CONF_ERROR, "invalid %s=%s: a pair needs a unicast, non-zero MAC",
-			  k->key, value);
-		return false;
-	}
-	if (r < 0)
+	/* Parsed aside: an invalid value leaves the previous one in place. */
+	if (conf_parse_mac(value, mac) < 0)
 		return invalid(c, k, value);
+	memcpy(p->mac, mac, sizeof(mac));
 	p->has_mac = true;
 	return true;
 }
@@ -297,79 +291,87 @@ static bool parse_link_state(ConfCtx *c, const KeyEntry *k, const char *value, v
 	return sriov_set(c, k, true);
 }
 
-#define DAEMON(f)   offsetof(ConfDaemon, f), sizeof(((ConfDaemon *)0)->f)
-#define POOL(f)	    offsetof(ConfPool, f), sizeof(((ConfPool *)0)->f)
-#define SRIOV(f)    offsetof(ConfPool, sriov.f), sizeof(((ConfPool *)0)->sriov.f)
-#define INSTANCE(f) offsetof(ConfInstance, f), sizeof(((ConfInstance *)0)->f)
-#define PAIR(f)	    offsetof(ConfPair, f), sizeof(((ConfPair *)0)->f)
+#define FIELD(type, f) .offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
+#define DAEMON(f)      FIELD(ConfDaemon, f)
+#define POOL(f)	       FIELD(ConfPool, f)
+#define SRIOV(f, b)    FIELD(ConfPool, sriov.f), .bit = (b)
+#define INSTANCE(f)    FIELD(ConfInstance, f)
+#define PAIR(f)	       FIELD(ConfPair, f)
+#define RANGE(lo, hi)  .min = (lo), .max = (hi)
 
 static const char BOOL[] = "a boolean (yes/no, true/false, on/off, 1/0)";
-static const char DURATION[] = "a positive duration in seconds, or with ms, s or min";
+static const char DURATION[] =
+	"a positive duration up to 24 h: seconds, or a number with ms, s or min (e.g. 500ms, 1.5s)";
 static const char NAME[] = "a name of letters, digits, '_', '.', '-' (at most 64)";
-static const char QEMU_ID[] = "a QEMU id: a letter, then letters, digits, '_', '.', '-'";
-static const char PATH[] = "an absolute path (shorter than 108 bytes for sockets)";
+static const char QEMU_ID[] =
+	"a QEMU id: a letter, then letters, digits, '_', '.', '-' (at most 64)";
+static const char PATH[] = "an absolute path without '..' (at most 255 bytes)";
+static const char SOCKET[] = "an absolute path without '..' (at most 107 bytes)";
 
 static const KeyEntry daemon_keys[] = {
-	{ "Daemon", "StateDirectory", parse_abs_path, DAEMON(state_directory), 0, 0, 0, PATH },
-	{ "Daemon", "ListenQMP", parse_abs_path, DAEMON(listen_qmp), 0, 0, 0, PATH },
-	{ "Daemon", "AdminGroup", parse_name, DAEMON(admin_group), 0, 0, 0, NAME },
-	{ "Daemon", "LogLevel", parse_log_level, DAEMON(log_level), 0, 0, 0,
-	  "err, warning, notice, info or debug" },
-	{ "Daemon", "UnplugTimeoutSec", parse_duration, DAEMON(unplug_timeout_ms), 0, 0, 0,
-	  DURATION },
-	{ "Daemon", "CommandTimeoutSec", parse_duration, DAEMON(command_timeout_ms), 0, 0, 0,
-	  DURATION },
-	{ "Daemon", "NegotiateTimeoutSec", parse_duration, DAEMON(negotiate_timeout_ms), 0, 0, 0,
-	  DURATION },
-	{},
+	{ "Daemon", "StateDirectory", parse_abs_path, DAEMON(state_directory), .accepted = PATH },
+	{ "Daemon", "ListenQMP", parse_abs_path, DAEMON(listen_qmp), .accepted = SOCKET },
+	{ "Daemon", "AdminGroup", parse_name, DAEMON(admin_group), .accepted = NAME },
+	{ "Daemon", "LogLevel", parse_log_level, DAEMON(log_level),
+	  .accepted = "err, warning, notice, info or debug" },
+	{ "Daemon", "UnplugTimeoutSec", parse_duration, DAEMON(unplug_timeout_ms),
+	  .accepted = DURATION },
+	{ "Daemon", "CommandTimeoutSec", parse_duration, DAEMON(command_timeout_ms),
+	  .accepted = DURATION },
+	{ "Daemon", "NegotiateTimeoutSec", parse_duration, DAEMON(negotiate_timeout_ms),
+	  .accepted = DURATION },
+	{ 0 },
 };
 
 static const KeyEntry pool_keys[] = {
-	{ "Pool", "PhysicalFunction", parse_pf, 0, 0, 0, 0, 0,
-	  "a netdev name or a PCI address like 0000:01:00.0" },
-	{ "Pool", "VirtualFunctions", parse_vf_ranges, 0, 0, 0, 0, 0,
-	  "VF index ranges like 0-3,6" },
-	{ "Pool", "Driver", parse_driver, POOL(driver), 0, 0, 0, "vfio or emulated" },
-	{ "Pool", "Model", parse_model, POOL(model), 0, 0, 0, "a QEMU NIC model such as e1000e" },
-	{ "Pool", "Size", parse_uint_field, POOL(size), 0, 1, 256, "an integer 1-256" },
-	{ "SR-IOV", "VLANId", parse_sriov_uint, SRIOV(vlan_id), CONF_SRIOV_VLAN, 1, 4094,
-	  "an integer 1-4094" },
-	{ "SR-IOV", "QualityOfService", parse_sriov_uint, SRIOV(qos), CONF_SRIOV_QOS, 0, 7,
-	  "an integer 0-7" },
-	{ "SR-IOV", "VLANProtocol", parse_vlan_proto, SRIOV(vlan_802_1ad), CONF_SRIOV_VLAN_PROTO, 0,
-	  0, "802.1Q or 802.1ad" },
-	{ "SR-IOV", "MACSpoofCheck", parse_sriov_bool, SRIOV(spoofchk), CONF_SRIOV_SPOOFCHK, 0, 0,
-	  BOOL },
-	{ "SR-IOV", "QueryReceiveSideScaling", parse_sriov_bool, SRIOV(rss_query),
-	  CONF_SRIOV_RSS_QUERY, 0, 0, BOOL },
-	{ "SR-IOV", "Trust", parse_sriov_bool, SRIOV(trust), CONF_SRIOV_TRUST, 0, 0, BOOL },
-	{ "SR-IOV", "LinkState", parse_link_state, SRIOV(link_state), CONF_SRIOV_LINK_STATE, 0, 0,
-	  "yes, no or auto" },
-	{ "SR-IOV", "MaxTxRateMbps", parse_sriov_uint, SRIOV(max_tx_rate), CONF_SRIOV_MAX_TX_RATE,
-	  0, 1000000, "an integer 0-1000000 (Mbit/s, 0 = unlimited)" },
-	{ "SR-IOV", "MinTxRateMbps", parse_sriov_uint, SRIOV(min_tx_rate), CONF_SRIOV_MIN_TX_RATE,
-	  0, 1000000, "an integer 0-1000000 (Mbit/s)" },
-	{},
+	{ "Pool", "PhysicalFunction", parse_pf, .list = true,
+	  .accepted = "a netdev name (at most 15 bytes, no '/', ':' or spaces) or a PCI address "
+		      "like 0000:01:00.0" },
+	{ "Pool", "VirtualFunctions", parse_vf_ranges, .list = true,
+	  .accepted = "VF index ranges like 0-3,6 (at most 16 ranges)" },
+	{ "Pool", "Driver", parse_driver, POOL(driver), .accepted = "vfio or emulated" },
+	{ "Pool", "Model", parse_model, POOL(model),
+	  .accepted = "a QEMU NIC model such as e1000e (at most 31 bytes)" },
+	{ "Pool", "Size", parse_uint_field, POOL(size), RANGE(1, 256),
+	  .accepted = "an integer 1-256" },
+	{ "SR-IOV", "VLANId", parse_sriov_uint, SRIOV(vlan_id, CONF_SRIOV_VLAN), RANGE(1, 4094),
+	  .accepted = "an integer 1-4094" },
+	{ "SR-IOV", "QualityOfService", parse_sriov_uint, SRIOV(qos, CONF_SRIOV_QOS), RANGE(0, 7),
+	  .accepted = "an integer 0-7 (the 802.1p priority)" },
+	{ "SR-IOV", "VLANProtocol", parse_vlan_proto, SRIOV(vlan_802_1ad, CONF_SRIOV_VLAN_PROTO),
+	  .accepted = "802.1Q or 802.1ad" },
+	{ "SR-IOV", "MACSpoofCheck", parse_sriov_bool, SRIOV(spoofchk, CONF_SRIOV_SPOOFCHK),
+	  .accepted = BOOL },
+	{ "SR-IOV", "QueryReceiveSideScaling", parse_sriov_bool,
+	  SRIOV(rss_query, CONF_SRIOV_RSS_QUERY), .accepted = BOOL },
+	{ "SR-IOV", "Trust", parse_sriov_bool, SRIOV(trust, CONF_SRIOV_TRUST), .accepted = BOOL },
+	{ "SR-IOV", "LinkState", parse_link_state, SRIOV(link_state, CONF_SRIOV_LINK_STATE),
+	  .accepted = "a boolean or auto" },
+	{ "SR-IOV", "MaxTxRateMbps", parse_sriov_uint, SRIOV(max_tx_rate, CONF_SRIOV_MAX_TX_RATE),
+	  RANGE(0, 1000000), .accepted = "an integer 0-1000000 (Mbit/s, 0 = unlimited)" },
+	{ "SR-IOV", "MinTxRateMbps", parse_sriov_uint, SRIOV(min_tx_rate, CONF_SRIOV_MIN_TX_RATE),
+	  RANGE(0, 1000000), .accepted = "an integer 0-1000000 (Mbit/s, 0 = no guarantee)" },
+	{ 0 },
 };
 
 static const KeyEntry instance_keys[] = {
-	{ "Instance", "Name", parse_instance_name, INSTANCE(name), 0, 0, 0,
-	  "QEMU's -name: printable, without '/'" },
-	{ "Instance", "QMP", parse_abs_path, INSTANCE(qmp), 0, 0, 0, PATH },
-	{ "Instance", "UnplugTimeoutSec", parse_duration, INSTANCE(unplug_timeout_ms), 0, 0, 0,
-	  DURATION },
-	{ "Instance", "NegotiateTimeoutSec", parse_duration, INSTANCE(negotiate_timeout_ms), 0, 0,
-	  0, DURATION },
-	{ "Instance", "PrepareIncoming", parse_bool_field, INSTANCE(prepare_incoming), 0, 0, 0,
-	  BOOL },
-	{ "Pair", "Name", parse_name, PAIR(name), 0, 0, 0, NAME },
-	{ "Pair", "Pool", parse_name, PAIR(pool), 0, 0, 0, NAME },
-	{ "Pair", "MACAddress", parse_mac_field, 0, 0, 0, 0, 0,
-	  "a MAC address like 52:54:00:aa:bb:01" },
-	{ "Pair", "Standby", parse_qemu_id, PAIR(standby), 0, 0, 0, QEMU_ID },
-	{ "Pair", "StandbyNetdev", parse_qemu_id, PAIR(standby_netdev), 0, 0, 0, QEMU_ID },
-	{ "Pair", "StandbyBus", parse_qemu_id, PAIR(standby_bus), 0, 0, 0, QEMU_ID },
-	{},
+	{ "Instance", "Name", parse_instance_name, INSTANCE(name),
+	  .accepted = "QEMU's -name: printable, without '/' (at most 127 bytes)" },
+	{ "Instance", "QMP", parse_abs_path, INSTANCE(qmp), .accepted = SOCKET },
+	{ "Instance", "UnplugTimeoutSec", parse_duration, INSTANCE(unplug_timeout_ms),
+	  .accepted = DURATION },
+	{ "Instance", "NegotiateTimeoutSec", parse_duration, INSTANCE(negotiate_timeout_ms),
+	  .accepted = DURATION },
+	{ "Instance", "PrepareIncoming", parse_bool_field, INSTANCE(prepare_incoming),
+	  .accepted = BOOL },
+	{ "Pair", "Name", parse_name, PAIR(name), .accepted = NAME },
+	{ "Pair", "Pool", parse_name, PAIR(pool), .accepted = NAME },
+	{ "Pair", "MACAddress", parse_mac_field, PAIR(mac),
+	  .accepted = "a unicast, non-zero MAC address like 52:54:00:aa:bb:01" },
+	{ "Pair", "Standby", parse_qemu_id, PAIR(standby), .accepted = QEMU_ID },
+	{ "Pair", "StandbyNetdev", parse_qemu_id, PAIR(standby_netdev), .accepted = QEMU_ID },
+	{ "Pair", "StandbyBus", parse_qemu_id, PAIR(standby_bus), .accepted = QEMU_ID },
+	{ 0 },
 };
 
 static const KeyEntry *const tables[] = {
@@ -390,6 +392,7 @@ static void assign(ConfCtx *c, const char *key, const char *value)
 {
 	const KeyEntry *k;
 	char *base;
+	bool pair;
 
 	for (k = tables[c->kind]; k->key; k++)
 		if (strcmp(k->section, c->section) == 0 && strcmp(k->key, key) == 0)
@@ -399,7 +402,20 @@ static void assign(ConfCtx *c, const char *key, const char *value)
 			  c->section);
 		return;
 	}
-	base = strcmp(c->section, "Pair") == 0 ? (char *)c->pair : (char *)c->object;
+	pair = strcmp(c->section, "Pair") == 0;
+	base = pair ? (char *)c->pair : (char *)c->object;
+	if (!*value && !k->list) {
+		/* An empty assignment restores the default, as in systemd. */
+		static const ConfPair no_pair;
+		const char *def = pair ? (const char *)&no_pair : c->defaults;
+
+		memcpy(base + k->offset, def + k->offset, k->size);
+		if (k->bit)
+			((ConfPool *)c->object)->sriov.set &= ~k->bit;
+		if (k->parse == parse_mac_field)
+			c->pair->has_mac = false;
+		return;
+	}
 	k->parse(c, k, value, base + k->offset);
 }
 
@@ -439,88 +455,95 @@ static char *strip(char *s)
 	return s;
 }
 
+static void parse_line(ConfCtx *c, char *s)
+{
+	char *eq;
+
+	if (*s == '[') {
+		char *end = strchr(s, ']');
+
+		if (!end || end[1] != 0 || end == s + 1)
+			conf_diag(c, CONF_ERROR, "invalid section header '%s'", s);
+		else {
+			*end = 0;
+			section_begin(c, s + 1);
+		}
+		return;
+	}
+	eq = strchr(s, '=');
+	if (!eq)
+		conf_diag(c, CONF_ERROR, "expected Key=Value, found '%s'", s);
+	else if (!c->section[0])
+		conf_diag(c, CONF_ERROR, "assignment outside of any section");
+	else if (c->section_known) {
+		*eq = 0;
+		assign(c, strip(s), strip(eq + 1));
+	}
+}
+
 int conf_parse_file(ConfCtx *c, const char *path)
 {
 	char *buf = NULL, *line = NULL;
 	size_t cap = 0, len = 0;
-	unsigned first_line = 0;
+	unsigned first_line = 0, cur;
+	ssize_t n;
 	FILE *f;
+	int r = 0;
 
-	f = fopen(path, "re");
-	if (!f) {
-		int r = -errno;
-
-		c->file = path;
-		c->line = 0;
-		conf_diag(c, CONF_ERROR, "cannot read: %s", strerror(-r));
-		return r;
-	}
 	c->file = path;
 	c->line = 0;
 	c->section[0] = 0;
 	c->section_known = false;
-	while (getline(&line, &cap, f) >= 0) {
-		char *s, *eq;
-		size_t n;
+	f = fopen(path, "re");
+	if (!f) {
+		r = -errno;
+		conf_diag(c, CONF_ERROR, "cannot read: %s", strerror(-r));
+		return r;
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		const char *t = line + strspn(line, " \t");
+		char *joined;
 
 		c->line++;
-		/* Trailing backslash: continue the assignment on the next line. */
-		n = strlen(line);
+		/* Comments never continue a line, and are skipped inside a continuation. */
+		if (*t == '#' || *t == ';')
+			continue;
 		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = 0;
-		{
-			char *joined = realloc(buf, len + n + 2);
-
-			if (!joined)
-				break;
-			buf = joined;
-			if (len == 0)
-				first_line = c->line;
-			memcpy(buf + len, line, n + 1);
-			len += n;
+		if (len == 0) {
+			if (!*t || *t == '\n' || *t == '\r')
+				continue;
+			first_line = c->line;
 		}
+		joined = realloc(buf, len + (size_t)n + 1);
+		if (!joined) {
+			r = -ENOMEM;
+			break;
+		}
+		buf = joined;
+		memcpy(buf + len, line, (size_t)n + 1);
+		len += (size_t)n;
+		/* A trailing backslash joins the next line, replaced by a space. */
 		if (len && buf[len - 1] == '\\') {
-			buf[--len] = ' ';
-			len++;
-			buf[len] = 0;
+			buf[len - 1] = ' ';
 			continue;
 		}
+		cur = c->line;
+		c->line = first_line;
+		parse_line(c, strip(buf));
+		c->line = cur;
 		len = 0;
-		{
-			unsigned cur = c->line;
-
-			c->line = first_line;
-			s = strip(buf);
-			if (!*s || *s == '#' || *s == ';') {
-				c->line = cur;
-				continue;
-			}
-			if (*s == '[') {
-				char *end = strchr(s, ']');
-
-				if (!end || end[1] != 0 || end == s + 1)
-					conf_diag(c, CONF_ERROR, "invalid section header '%s'", s);
-				else {
-					*end = 0;
-					section_begin(c, s + 1);
-				}
-				c->line = cur;
-				continue;
-			}
-			eq = strchr(s, '=');
-			if (!eq) {
-				conf_diag(c, CONF_ERROR, "expected Key=Value, found '%s'", s);
-			} else if (!c->section[0]) {
-				conf_diag(c, CONF_ERROR, "assignment outside of any section");
-			} else if (c->section_known) {
-				*eq = 0;
-				assign(c, strip(s), strip(eq + 1));
-			}
-			c->line = cur;
-		}
+	}
+	if (r == 0 && ferror(f)) {
+		r = -EIO;
+		conf_diag(c, CONF_ERROR, "read error");
+	}
+	if (r == 0 && len) { /* the file ended inside a continuation */
+		c->line = first_line;
+		parse_line(c, strip(buf));
 	}
 	free(line);
 	free(buf);
 	fclose(f);
-	return 0;
+	return r;
 }

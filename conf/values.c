@@ -30,37 +30,58 @@ int conf_parse_duration_ms(const char *s, unsigned *ret)
 {
 	static const struct {
 		const char *suffix;
-		double ms;
+		unsigned long long ms;
 	} units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "sec", 1000 }, { "m", 60000 }, { "min", 60000 },
+		{ "", 1000 },	 { "ms", 1 },	 { "msec", 1 },	   { "s", 1000 },
+		{ "sec", 1000 }, { "m", 60000 }, { "min", 60000 },
 	};
-	char *end;
-	double v;
+	unsigned long long whole = 0, frac = 0, frac_div = 1, v;
+	const char *p = s;
+	size_t k;
 
-	if (!*s || isspace((unsigned char)*s) || *s == '-')
+	/* Decimal only: strtod() would also take "nan", "inf", "0x1p3" and "1e3". */
+	if (!isdigit((unsigned char)*p) && !(*p == '.' && isdigit((unsigned char)p[1])))
 		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -EINVAL;
-	while (*end == ' ')
-		end++;
-	if (*end) {
-		size_t k;
-
-		for (k = 0; k < sizeof(units) / sizeof(units[0]); k++)
-			if (strcmp(end, units[k].suffix) == 0)
-				break;
-		if (k == sizeof(units) / sizeof(units[0]))
-			return -EINVAL;
-		v *= units[k].ms;
-	} else {
-		v *= 1000;
+	for (; isdigit((unsigned char)*p); p++) {
+		whole = whole * 10 + (unsigned long long)(*p - '0');
+		if (whole > 1000000000ULL)
+			return -ERANGE;
 	}
-	if (v > 24.0 * 3600 * 1000)
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++)
+			if (frac_div < 1000000ULL) {
+				frac = frac * 10 + (unsigned long long)(*p - '0');
+				frac_div *= 10;
+			}
+	}
+	while (*p == ' ')
+		p++;
+	for (k = 0; k < sizeof(units) / sizeof(units[0]); k++)
+		if (strcmp(p, units[k].suffix) == 0)
+			break;
+	if (k == sizeof(units) / sizeof(units[0]))
+		return -EINVAL;
+	v = whole * units[k].ms + (frac * units[k].ms + frac_div / 2) / frac_div;
+	if (v > CONF_DURATION_MAX_MS)
 		return -ERANGE;
-	*ret = (unsigned)(v + 0.5);
+	*ret = (unsigned)v;
 	return 0;
+}
+
+bool conf_parse_pci_address(const char *s)
+{
+	/* DDDD:BB:DD.F, hex digits, as sysfs names PCI functions. */
+	static const char form[] = "xxxx:xx:xx.x";
+	unsigned dev, fn;
+
+	if (strlen(s) != sizeof(form) - 1)
+		return false;
+	for (size_t i = 0; form[i]; i++)
+		if (form[i] == 'x' ? !isxdigit((unsigned char)s[i]) : s[i] != form[i])
+			return false;
+	dev = (unsigned)strtoul(s + 8, NULL, 16);
+	fn = (unsigned)strtoul(s + 11, NULL, 16);
+	return dev < 32 && fn < 8;
 }
 
 int conf_parse_mac(const char *s, uint8_t mac[6])
@@ -104,28 +125,34 @@ int conf_parse_ranges(const char *s, ConfRange *ranges, size_t max, size_t *n)
 {
 	size_t k = 0;
 
-	while (*s) {
+	/* Blanks around numbers are fine: a continuation line leaves one behind. */
+	for (;;) {
 		ConfRange r;
 		const char *e;
 
+		s += strspn(s, " \t");
 		if (parse_uint(s, &e, &r.first) < 0)
 			return -EINVAL;
 		r.last = r.first;
-		if (*e == '-' && parse_uint(e + 1, &e, &r.last) < 0)
-			return -EINVAL;
+		e += strspn(e, " \t");
+		if (*e == '-') {
+			e++;
+			e += strspn(e, " \t");
+			if (parse_uint(e, &e, &r.last) < 0)
+				return -EINVAL;
+			e += strspn(e, " \t");
+		}
 		if (r.last < r.first)
 			return -EINVAL;
 		if (k == max)
 			return -E2BIG;
 		ranges[k++] = r;
-		if (*e == ',')
-			e++;
-		else if (*e)
+		if (!*e)
+			break;
+		if (*e != ',')
 			return -EINVAL;
-		s = e;
+		s = e + 1;
 	}
-	if (k == 0)
-		return -EINVAL;
 	*n = k;
 	return 0;
 }

@@ -86,7 +86,18 @@ static int apply_pool(Manager *m, const ConfPool *p, const char *state_dir)
 	return manager_add_pool(m, &c, &settings);
 }
 
-int config_add_instance(Manager *m, const ConfInstance *in, const ConfDaemon *d)
+static void pair_config_from(const ConfPair *p, PairConfig *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", p->name);
+	snprintf(out->pool, sizeof(out->pool), "%s", p->pool);
+	memcpy(out->mac, p->mac, 6);
+	snprintf(out->standby, sizeof(out->standby), "%s", p->standby);
+	snprintf(out->standby_netdev, sizeof(out->standby_netdev), "%s", p->standby_netdev);
+	snprintf(out->standby_bus, sizeof(out->standby_bus), "%s", p->standby_bus);
+}
+
+int config_add_instance(Manager *m, const ConfInstance *in, const ConfDaemon *d, Instance **out)
 {
 	PairConfig pairs[CONF_MAX_PAIRS];
 	ManagerInstanceConfig c = {
@@ -101,19 +112,9 @@ int config_add_instance(Manager *m, const ConfInstance *in, const ConfDaemon *d)
 		.n_pairs = in->n_pairs,
 	};
 
-	for (size_t k = 0; k < in->n_pairs; k++) {
-		const ConfPair *p = &in->pairs[k];
-
-		memset(&pairs[k], 0, sizeof(pairs[k]));
-		snprintf(pairs[k].name, sizeof(pairs[k].name), "%s", p->name);
-		snprintf(pairs[k].pool, sizeof(pairs[k].pool), "%s", p->pool);
-		memcpy(pairs[k].mac, p->mac, 6);
-		snprintf(pairs[k].standby, sizeof(pairs[k].standby), "%s", p->standby);
-		snprintf(pairs[k].standby_netdev, sizeof(pairs[k].standby_netdev), "%s",
-			 p->standby_netdev);
-		snprintf(pairs[k].standby_bus, sizeof(pairs[k].standby_bus), "%s", p->standby_bus);
-	}
-	return manager_add_instance(m, &c, NULL);
+	for (size_t k = 0; k < in->n_pairs; k++)
+		pair_config_from(&in->pairs[k], &pairs[k]);
+	return manager_add_instance(m, &c, out);
 }
 
 int config_apply(Manager *m, const ConfSet *s)
@@ -130,7 +131,7 @@ int config_apply(Manager *m, const ConfSet *s)
 		}
 	}
 	for (size_t i = 0; i < s->n_instances; i++) {
-		r = config_add_instance(m, &s->instances[i], &s->daemon);
+		r = config_add_instance(m, &s->instances[i], &s->daemon, NULL);
 		if (r < 0) {
 			log_error(log, "instance %s (%s): cannot set up: %s", s->instances[i].name,
 				  s->instances[i].file, strerror(-r));
@@ -138,4 +139,141 @@ int config_apply(Manager *m, const ConfSet *s)
 		}
 	}
 	return 0;
+}
+
+/* --- reload: apply only what changed --- */
+
+typedef struct Reload {
+	Manager *m;
+	const ConfSet *old_set, *new_set;
+} Reload;
+
+static void reload_pool(Reload *rl, const char *name, ConfChange change)
+{
+	const Log *log = manager_get_log(rl->m);
+	const ConfPool *p = conf_set_find_pool(rl->new_set, name);
+	int r;
+
+	if (change != CONF_ADDED) {
+		r = manager_remove_pool(rl->m, name);
+		if (r == -EBUSY) {
+			/* Never pull a pool from under VFs in use; next reload retries. */
+			log_warning(log,
+				    "pool %s is in use: its %s takes effect once its VFs are "
+				    "released and the configuration is reloaded",
+				    name, change == CONF_REMOVED ? "removal" : "change");
+			return;
+		}
+	}
+	if (change == CONF_REMOVED) {
+		log_info(log, "pool %s removed", name);
+		return;
+	}
+	r = apply_pool(rl->m, p, manager_get_state_dir(rl->m));
+	if (r < 0)
+		log_error(log, "pool %s (%s): cannot set up: %s", name, p->file, strerror(-r));
+	else
+		log_info(log, "pool %s %s", name, change == CONF_ADDED ? "added" : "updated");
+}
+
+static void reload_pairs(Reload *rl, Instance *i, const ConfInstance *o, const ConfInstance *n)
+{
+	const Log *log = manager_get_log(rl->m);
+
+	for (size_t k = 0; k < o->n_pairs; k++) {
+		const ConfPair *op = &o->pairs[k];
+		const ConfPair *np = NULL;
+		Pair *p = instance_find_pair(i, op->name);
+
+		for (size_t j = 0; j < n->n_pairs; j++)
+			if (strcmp(n->pairs[j].name, op->name) == 0)
+				np = &n->pairs[j];
+		if (!p || (np && conf_pair_equal(op, np)))
+			continue; /* unchanged pairs are never disturbed */
+		if (!np) {
+			log_info(log, "pair %s/%s removed from the configuration: detaching",
+				 i->name, op->name);
+			pair_detach(p);
+		} else if (p->has_vf) {
+			log_warning(
+				log,
+				"pair %s/%s changed while it holds VF %s: detach it to apply the "
+				"change",
+				i->name, op->name, p->vf.id);
+		} else {
+			pair_config_from(np, &p->config);
+			pair_attach(p);
+		}
+	}
+	for (size_t j = 0; j < n->n_pairs; j++) {
+		PairConfig c;
+		Pair *p;
+
+		if (instance_find_pair(i, n->pairs[j].name))
+			continue;
+		pair_config_from(&n->pairs[j], &c);
+		if (instance_add_pair(i, &c, &p) == 0) {
+			log_info(log, "pair %s/%s added", i->name, c.name);
+			pair_attach(p);
+		}
+	}
+}
+
+static void reload_instance(Reload *rl, const char *name, ConfChange change)
+{
+	const Log *log = manager_get_log(rl->m);
+	const ConfInstance *o = conf_set_find_instance(rl->old_set, name);
+	const ConfInstance *n = conf_set_find_instance(rl->new_set, name);
+	Instance *i = manager_find_instance(rl->m, name);
+	int r;
+
+	if (change == CONF_ADDED) {
+		r = config_add_instance(rl->m, n, &rl->new_set->daemon, &i);
+		if (r < 0) {
+			log_error(log, "instance %s (%s): cannot set up: %s", name, n->file,
+				  strerror(-r));
+			return;
+		}
+		log_info(log, "instance %s added", name);
+		manager_connect_instance(rl->m, i);
+		return;
+	}
+	if (!i)
+		return;
+	if (change == CONF_REMOVED) {
+		log_info(log, "instance %s removed from the configuration: detaching its pairs",
+			 name);
+		manager_retire_instance(rl->m, i);
+		return;
+	}
+	i->prepare_incoming = n->prepare_incoming;
+	i->unplug_timeout_ms =
+		n->unplug_timeout_ms ? n->unplug_timeout_ms : rl->new_set->daemon.unplug_timeout_ms;
+	i->negotiate_timeout_ms = n->negotiate_timeout_ms
+					  ? n->negotiate_timeout_ms
+					  : rl->new_set->daemon.negotiate_timeout_ms;
+	if (strcmp(o->qmp, n->qmp) != 0)
+		log_warning(log, "instance %s: a new QMP= applies after a restart", name);
+	reload_pairs(rl, i, o, n);
+}
+
+static void reload_one(ConfObject what, const char *name, ConfChange change, void *userdata)
+{
+	Reload *rl = userdata;
+
+	if (what == CONF_OBJECT_POOL)
+		reload_pool(rl, name, change);
+	else if (what == CONF_OBJECT_INSTANCE)
+		reload_instance(rl, name, change);
+	else
+		log_warning(manager_get_log(rl->m),
+			    "failoverd.conf changed: [Daemon] settings apply after a restart");
+}
+
+void config_reload(Manager *m, const ConfSet *old_set, const ConfSet *new_set)
+{
+	Reload rl = { m, old_set, new_set };
+	size_t n = conf_set_diff(old_set, new_set, reload_one, &rl);
+
+	log_info(manager_get_log(m), "configuration reloaded: %zu change%s", n, n == 1 ? "" : "s");
 }

@@ -383,36 +383,51 @@ static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *e
 			    strerror(-r));
 }
 
+static void setup_identify(Instance *i)
+{
+	int r = instance_call(i, "query-name", NULL, setup_on_name, i);
+
+	if (r < 0)
+		log_warning(instance_log(i), "instance %s: query-name: %s", i->name, strerror(-r));
+}
+
 static void setup_on_events_cap(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
 {
 	Instance *i = ud;
 
 	if (r == -ECANCELED || r == -ECONNRESET)
 		return;
-	if (r < 0) {
-		/* Without events we would miss every migration. */
-		log_error(instance_log(i), "instance %s: cannot enable migration events: %s",
-			  i->name, err->desc);
-		qmp_conn_disconnect(c, -EOPNOTSUPP, "migration events unavailable");
-		return;
-	}
-	r = instance_call(i, "query-name", NULL, setup_on_name, i);
+	/*
+	 * QEMU refuses capability changes while a migration runs (e.g. we
+	 * restarted mid-migration on a QEMU that had them off): go on and
+	 * reconcile from query-migrate, but say that events will be missed.
+	 */
 	if (r < 0)
-		log_warning(instance_log(i), "instance %s: query-name: %s", i->name, strerror(-r));
+		log_error(instance_log(i),
+			  "instance %s: cannot enable migration events (%s): this migration is "
+			  "followed only through query-migrate on reconnection",
+			  i->name, err->desc);
+	setup_identify(i);
 }
 
-static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char *reason, void *ud)
+static void setup_on_caps(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
 {
 	Instance *i = ud;
 	json_object *args, *caps, *cap;
 
 	if (r == -ECANCELED || r == -ECONNRESET)
 		return;
-	if (r < 0) {
-		log_error(instance_log(i), "instance %s: refusing QEMU: %s", i->name, reason);
-		for (Pair *p = i->pairs; p; p = p->next)
-			pair_instance_refused(p, reason);
-		return;
+	/* Already on (set by us before a restart, or by the orchestrator)? */
+	for (size_t k = 0; r == 0 && k < json_object_array_length(ret); k++) {
+		json_object *e = json_object_array_get_idx(ret, k), *name, *state;
+
+		if (json_object_object_get_ex(e, "capability", &name) &&
+		    json_object_object_get_ex(e, "state", &state) &&
+		    strcmp(json_object_get_string(name), "events") == 0 &&
+		    json_object_get_boolean(state)) {
+			setup_identify(i);
+			return;
+		}
 	}
 	args = json_object_new_object();
 	caps = json_object_new_array();
@@ -422,6 +437,23 @@ static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char 
 	json_object_array_add(caps, cap);
 	json_object_object_add(args, "capabilities", caps);
 	r = instance_call(i, "migrate-set-capabilities", args, setup_on_events_cap, i);
+	if (r < 0)
+		log_warning(instance_log(i), "instance %s: %s", i->name, strerror(-r));
+}
+
+static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char *reason, void *ud)
+{
+	Instance *i = ud;
+
+	if (r == -ECANCELED || r == -ECONNRESET)
+		return;
+	if (r < 0) {
+		log_error(instance_log(i), "instance %s: refusing QEMU: %s", i->name, reason);
+		for (Pair *p = i->pairs; p; p = p->next)
+			pair_instance_refused(p, reason);
+		return;
+	}
+	r = instance_call(i, "query-migrate-capabilities", NULL, setup_on_caps, i);
 	if (r < 0)
 		log_warning(instance_log(i), "instance %s: %s", i->name, strerror(-r));
 }

@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf/conf.h"
+#include "daemon/bus.h"
 #include "daemon/config.h"
 #include "daemon/manager.h"
+#include "daemon/service.h"
 
 static void help(void)
 {
@@ -24,7 +27,13 @@ static void help(void)
 	       "                         (default /var/lib/failoverd)\n"
 	       "     --root=DIR          Read configuration below DIR instead of /\n"
 	       "     --check-config      Print the effective configuration and every\n"
-	       "                         diagnostic; exit 0 only if it is valid\n");
+	       "                         diagnostic; exit 0 only if it is valid\n"
+	       "     --bus=BUS           Serve org.failoverd1 on BUS: system, session or a\n"
+	       "                         D-Bus address (default: system when started by\n"
+	       "                         systemd as a service, no bus otherwise)\n"
+	       "     --no-bus            Do not connect to D-Bus\n"
+	       "     --admin-group=GROUP Members of GROUP may call mutating D-Bus methods\n"
+	       "                         (default: [Daemon] AdminGroup=; root always may)\n");
 }
 
 int main(int argc, char **argv)
@@ -37,11 +46,24 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "root", required_argument, NULL, 'R' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "bus", required_argument, NULL, 'B' },
+		{ "no-bus", no_argument, NULL, 'N' },
+		{ "admin-group", required_argument, NULL, 'G' },
 		{},
 	};
 	ManagerOptions opts = { .log_level = -1 };
 	__attribute__((cleanup(manager_freep))) Manager *m = NULL;
 	__attribute__((cleanup(conf_set_freep))) ConfSet *conf = NULL;
+	/* After the manager: freed first, they hold events on its loop. */
+	__attribute__((cleanup(service_freep))) Service *service = NULL;
+	__attribute__((cleanup(bus_freep))) Bus *bus = NULL;
+	/*
+	 * Started by systemd as a service's main process (INVOCATION_ID, parent
+	 * PID 1): serve the system bus. Not for processes a unit merely spawns
+	 * (tests in a CI unit), which would compete for the name.
+	 */
+	const char *bus_address = getenv("INVOCATION_ID") && getppid() == 1 ? "system" : NULL;
+	const char *admin_group = NULL;
 	bool check_config = false;
 	Log log;
 	int c, r;
@@ -73,6 +95,15 @@ int main(int argc, char **argv)
 		case 'C':
 			check_config = true;
 			break;
+		case 'B':
+			bus_address = optarg;
+			break;
+		case 'N':
+			bus_address = NULL;
+			break;
+		case 'G':
+			admin_group = optarg;
+			break;
 		default:
 			return 2;
 		}
@@ -101,6 +132,8 @@ int main(int argc, char **argv)
 		opts.state_dir = conf->daemon.state_directory;
 	if (!opts.listen_qmp && conf->daemon.listen_qmp[0])
 		opts.listen_qmp = conf->daemon.listen_qmp;
+	if (!admin_group)
+		admin_group = conf->daemon.admin_group;
 
 	r = manager_new(&m, &opts);
 	if (r < 0) {
@@ -110,11 +143,33 @@ int main(int argc, char **argv)
 	r = config_apply(m, conf);
 	if (r < 0)
 		return 1;
+	/* The manager keeps it as the last good configuration for reloads. */
+	manager_set_config(m, conf);
+	conf = NULL;
+	r = service_new(&service, m);
+	if (r < 0) {
+		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));
+		return 1;
+	}
+	/* Before manager_start(): transitions during reconciliation are signalled too. */
+	if (bus_address) {
+		BusOptions bo = {
+			.address = bus_address,
+			.admin_group = admin_group,
+			.service = service,
+		};
+
+		r = bus_new(&bus, m, &bo);
+		if (r < 0)
+			return 1; /* logged */
+	}
 	r = manager_start(m);
 	if (r < 0) {
 		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));
 		return 1;
 	}
+	service_ready(service);
 	r = manager_run(m);
+	service_stopping(service);
 	return r < 0 ? 1 : 0;
 }

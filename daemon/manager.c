@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/config.h"
 #include "daemon/manager.h"
 #include "daemon/statefile.h"
 #include "daemon/vf.h"
@@ -25,6 +26,8 @@ struct ManagerPool {
 };
 
 struct Manager {
+	ConfSet *conf; /* the last good configuration */
+	struct event *sig_hup;
 	ManagerPool *pools;
 	SriovMonitor *monitor;
 	struct event *ev_monitor;
@@ -286,6 +289,30 @@ static int manager_start_monitor(Manager *m)
 		return -ENOMEM;
 	event_add(m->ev_monitor, NULL);
 	return 0;
+}
+
+bool manager_pool_in_use(Manager *m, const char *pool)
+{
+	for (Instance *i = m->instances; i; i = i->next)
+		for (Pair *p = i->pairs; p; p = p->next)
+			if (p->has_vf && strcmp(p->config.pool, pool) == 0)
+				return true;
+	return false;
+}
+
+int manager_remove_pool(Manager *m, const char *name)
+{
+	for (ManagerPool **mp = &m->pools; *mp; mp = &(*mp)->next)
+		if (strcmp((*mp)->name, name) == 0) {
+			ManagerPool *dead = *mp;
+
+			if (manager_pool_in_use(m, name))
+				return -EBUSY;
+			*mp = dead->next;
+			manager_pool_free(dead);
+			return 0;
+		}
+	return -ENOENT;
 }
 
 const char *manager_pool_driver(Manager *m, const char *pool)
@@ -568,14 +595,8 @@ int manager_start(Manager *m)
 	r = manager_start_monitor(m);
 	if (r < 0)
 		log_warning(&m->log, "cannot watch for PF/VF removal (udev): %s", strerror(-r));
-	for (Instance *i = m->instances; i; i = i->next) {
-		if (!i->qmp_path[0])
-			continue; /* zero-config: QEMU connects to us */
-		r = instance_connect(i, i->qmp_path);
-		if (r < 0)
-			log_error(&m->log, "instance %s: cannot connect to %s: %s", i->name,
-				  i->qmp_path, strerror(-r));
-	}
+	for (Instance *i = m->instances; i; i = i->next)
+		manager_connect_instance(m, i); /* zero-config ones: QEMU connects to us */
 	log_info(&m->log, "failoverd started (state in %s)", m->state_dir);
 	return 0;
 }
@@ -688,6 +709,61 @@ int manager_get_pool_info(Manager *m, size_t index, ManagerPoolInfo *info)
 	return 0;
 }
 
+void manager_set_config(Manager *m, ConfSet *conf)
+{
+	conf_set_free(m->conf);
+	m->conf = conf;
+}
+
+int manager_reload(Manager *m, char *err, size_t size)
+{
+	ConfSet *conf = NULL;
+	int r;
+
+	log_info(&m->log, "reloading configuration");
+	r = config_load(m->config_root, &m->log, &conf);
+	if (r < 0) {
+		snprintf(err, size,
+			 "the new configuration is invalid (see the log); keeping the last good "
+			 "one");
+		log_error(&m->log, "%s", err);
+		return r;
+	}
+	if (m->conf)
+		config_reload(m, m->conf, conf);
+	manager_set_config(m, conf);
+	return 0;
+}
+
+static void manager_on_sighup(evutil_socket_t sig, short what, void *userdata)
+{
+	Manager *m = userdata;
+	char err[256];
+
+	manager_reload(m, err, sizeof(err));
+}
+
+int manager_connect_instance(Manager *m, Instance *i)
+{
+	int r;
+
+	if (!i->qmp_path[0] || i->conn)
+		return 0;
+	r = instance_connect(i, i->qmp_path);
+	if (r < 0)
+		log_error(&m->log, "instance %s: cannot connect to %s: %s", i->name, i->qmp_path,
+			  strerror(-r));
+	return r;
+}
+
+void manager_retire_instance(Manager *m, Instance *i)
+{
+	/* Pairs are detached (VFs back); the connection goes once none holds one. */
+	for (Pair *p = i->pairs; p; p = p->next)
+		pair_detach(p);
+	i->configured = false;
+}
+
 /* --- loop --- */
 
 static void manager_on_signal(evutil_socket_t sig, short what, void *userdata)
@@ -742,6 +818,9 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 	}
 	evsignal_add(m->sig_term, NULL);
 	evsignal_add(m->sig_int, NULL);
+	m->sig_hup = evsignal_new(m->base, SIGHUP, manager_on_sighup, m);
+	if (m->sig_hup)
+		evsignal_add(m->sig_hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	snprintf(path, sizeof(path), "%s/pairs", m->state_dir);
@@ -778,6 +857,9 @@ Manager *manager_free(Manager *m)
 		instance_free(i);
 	}
 	qmp_listener_free(m->listener);
+	conf_set_free(m->conf);
+	if (m->sig_hup)
+		event_free(m->sig_hup);
 	if (m->ev_monitor)
 		event_free(m->ev_monitor);
 	sriov_monitor_free(m->monitor);

@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <stddef.h>
 
+#include "conf/conf.h"
 #include "daemon/instance.h"
 #include "daemon/log.h"
 #include "daemon/pair.h"
@@ -46,6 +47,16 @@ typedef struct ManagerInstanceConfig {
 int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **out);
 /* After pools and instances are added: restore state, recover, connect. */
 int manager_start(Manager *m);
+
+/* Takes ownership of the configuration the manager was set up from. */
+void manager_set_config(Manager *m, ConfSet *conf);
+/* SIGHUP / D-Bus Reload: apply only what changed; invalid → keep the last good one. */
+int manager_reload(Manager *m, char *err, size_t size);
+bool manager_pool_in_use(Manager *m, const char *pool);
+int manager_remove_pool(Manager *m, const char *name);
+int manager_connect_instance(Manager *m, Instance *i);
+/* Removed from the configuration: detach its pairs and stop persisting it. */
+void manager_retire_instance(Manager *m, Instance *i);
 
 /* --- control operations (D-Bus, failoverctl); @err gets one readable line --- */
 

@@ -336,7 +336,6 @@ static void standby_on_port(Instance *i, int r, const char *port, const char *wh
 	}
 	args = json_object_new_object();
 	json_object_object_add(args, "driver", json_object_new_string("virtio-net-pci"));
-	snprintf(p->standby_bus, sizeof(p->standby_bus), "%s", port);
 	json_object_object_add(args, "id", json_object_new_string(p->standby_id));
 	json_object_object_add(args, "netdev", json_object_new_string(p->config.standby_netdev));
 	json_object_object_add(args, "mac", json_object_new_string(p->mac_str));
@@ -378,6 +377,12 @@ void pair_attach(Pair *p)
 	}
 	if (p->config.standby[0]) {
 		attach_check_standby(p);
+		return;
+	}
+	if (p->config.standby_bus[0]) {
+		/* The admin chose the port: use it as is, QEMU will say if it is taken. */
+		snprintf(p->standby_bus, sizeof(p->standby_bus), "%s", p->config.standby_bus);
+		standby_on_port(p->instance, 0, p->standby_bus, NULL, p);
 		return;
 	}
 	r = instance_find_free_port(p->instance, p->standby_bus, sizeof(p->standby_bus),

@@ -6,7 +6,7 @@ set -eu
 BUILD_PKGS="build-essential pkg-config libjson-c-dev libnl-3-dev libnl-route-3-dev
 libudev-dev libevent-dev libsystemd-dev check valgrind clang-format"
 TEST_PKGS="kmod cpio gzip xz-utils busybox-static dbus-daemon dbus-bin iproute2
-procps util-linux systemd socat"
+procps util-linux systemd socat man-db dbus-system-bus-common passwd"
 BACKPORTS_PKGS="qemu-system-x86"
 
 missing() {

@@ -8,9 +8,14 @@
 #   flock /tmp/failoverd-tcg.lock tests/run-kernel-tier.sh build/tests/*/kernel-*
 #
 # The caller holds the TCG lock (make check-kernel is run under it), as for
-# the other guest tiers. FOVD_KERNEL_TIMEOUT: hard limit for the whole boot.
+# the other guest tiers. FOVD_KERNEL_TIMEOUT: hard limit for the whole boot;
+# FOVD_TEST_TIMEOUT: per binary. tests/run-full-tier.sh reuses this runner
+# with FOVD_TIER (the name printed), FOVD_TIER_CWD (where the binaries run)
+# and FOVD_TIER_ENV (shell exports for them).
 set -u
 limit=${FOVD_KERNEL_TIMEOUT:-1200}
+tier=${FOVD_TIER:-kernel}
+test_limit=${FOVD_TEST_TIMEOUT:-600}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [ $# -gt 0 ] || {
 	echo "usage: $0 TEST-BINARY..." >&2
@@ -40,16 +45,17 @@ trap 'exit 130' INT TERM
 # the script and the binaries are reachable by their host paths.
 script=$work/run.sh
 {
-	echo 'cd /tmp'
+	printf 'cd %q || exit 1\n' "${FOVD_TIER_CWD:-/tmp}"
+	[ -n "${FOVD_TIER_ENV:-}" ] && printf '%s\n' "$FOVD_TIER_ENV"
 	for t in "$@"; do
 		abs=$(readlink -f "$t")
 		[ -x "$abs" ] || {
-			echo "!! kernel: $t is not an executable" >&2
+			echo "!! $tier: $t is not an executable" >&2
 			exit 2
 		}
 		name=${abs#*/tests/}
-		printf 'echo "== kernel: %s"\n' "$name"
-		printf 'timeout -k 5 600 %q </dev/null 2>&1\n' "$abs"
+		printf 'echo "== %s: %s"\n' "$tier" "$name"
+		printf 'timeout -k 5 %s %q </dev/null 2>&1\n' "$test_limit" "$abs"
 		printf 'echo "FOVD-TEST-RC %s $?"\n' "$name"
 	done
 	echo 'exit 0'
@@ -59,7 +65,7 @@ chmod 0755 "$script"
 log=$work/serial.log
 : >"$log"
 start=$(date +%s)
-echo "== kernel: booting the igb guest ($(basename "$FOVD_GUEST_KERNEL"))"
+echo "== $tier: booting the igb guest ($(basename "$FOVD_GUEST_KERNEL"))"
 timeout -k 5 "$limit" qemu-system-x86_64 -accel tcg -M q35,kernel-irqchip=split -m 2048 -smp 2 \
 	-nodefaults -display none -no-reboot -serial "file:$log" \
 	-device intel-iommu,intremap=on,caching-mode=on \
@@ -80,7 +86,7 @@ tpid=
 
 passed=0 failed=0 broken=0
 if ! grep -q '^FOVD-EXIT=' "$log"; then
-	echo "!! kernel: the guest did not finish (QEMU status $qrc)"
+	echo "!! $tier: the guest did not finish (QEMU status $qrc)"
 	sed 's/^/   qemu: /' "$work/qemu.out"
 	broken=1
 fi
@@ -88,8 +94,8 @@ for t in "$@"; do
 	name=$(readlink -f "$t")
 	name=${name#*/tests/}
 	# Check's summary follows the binary's own "== kernel:" header.
-	line=$(tr -d '\r' <"$log" | awk -v n="== kernel: $name" '$0 == n { on = 1; next }
-		/^== kernel: / { on = 0 }
+	line=$(tr -d '\r' <"$log" | awk -v n="== $tier: $name" -v h="== $tier: " '$0 == n { on = 1; next }
+		index($0, h) == 1 { on = 0 }
 		on && /Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+/ { l = $0 } END { print l }')
 	rc=$(tr -d '\r' <"$log" | awk -v n="$name" '$1 == "FOVD-TEST-RC" && $2 == n { print $3 }')
 	if [ -n "$line" ]; then
@@ -100,11 +106,11 @@ for t in "$@"; do
 		failed=$((failed + f + e))
 	fi
 	if [ "${rc:-none}" != 0 ]; then
-		echo "!! kernel: $name exited with status ${rc:-unknown}"
+		echo "!! $tier: $name exited with status ${rc:-unknown}"
 		[ -z "$line" ] && failed=$((failed + 1))
 		broken=1
 	fi
 done
-echo "== kernel tier: $(($(date +%s) - start)) s"
-echo "kernel: $passed passed, $failed failed"
+echo "== $tier tier: $(($(date +%s) - start)) s"
+echo "$tier: $passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$broken" = 0 ]

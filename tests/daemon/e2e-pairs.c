@@ -382,9 +382,17 @@ START_TEST(test_6_daemon_killed_and_restarted)
 	test_host_start(&t.b);
 	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "incoming", 30000), 0);
 
-	/* Source daemon dies during the migration. */
+	/*
+	 * Source daemon dies in "unplugging" and again in "migrating"; a
+	 * bandwidth cap keeps the stream flowing long enough to be caught.
+	 */
+	ck_assert_int_eq(vm_call(&t.src, "migrate-set-parameters", "{\"max-bandwidth\": 8000000}"),
+			 0);
 	migrate();
 	ck_assert_int_ge(vm_wait_event(&t.src, "UNPLUG_PRIMARY", "fo-p0", 30000), 0);
+	test_host_kill(&t.a);
+	test_host_start(&t.a);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "migrating", 30000), 0);
 	test_host_kill(&t.a);
 	test_host_start(&t.a);
 	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "active", 60000), 0);

@@ -5,8 +5,10 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
@@ -31,7 +33,10 @@ static void teardown(void)
 
 static void start(unsigned n_root_ports, const char *standby_mac, const char *model)
 {
+	/* A spare netdev for standbys the daemon hotplugs itself. */
+	static const char *const extra[] = { "-netdev", "user,id=hn1,restrict=on", NULL };
 	TestGuestOptions o = {
+		.extra_args = extra,
 		.qmp_path = test_dir_file(dir, "vm.qmp"),
 		.paused = true,
 		.standby = true,
@@ -127,6 +132,50 @@ START_TEST(test_qemu_without_the_primary_driver)
 }
 END_TEST
 
+START_TEST(test_reload_applies_only_changes)
+{
+	char before[32], after[32], reason[300];
+	const char *vm = "[Instance]\nName=vm1\nQMP=%s\n"
+			 "[Pair]\nName=p0\nPool=emu\nMACAddress=" TEST_GUEST_MAC "\nStandby=net0\n";
+
+	start(4, TEST_GUEST_MAC, "e1000e");
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "staged", 20000), 0);
+	test_host_pair_get(&host, "vm1", "p0", "changed_us", before, sizeof(before));
+
+	/* A second pair (a standby hotplugged by the daemon) through a drop-in. */
+	test_host_write_conf(&host, "vm1.vm", vm, test_dir_file(dir, "vm.qmp"));
+	{
+		char d[400];
+
+		snprintf(d, sizeof(d), "%s/etc/failoverd/vm1.vm.d", host.root);
+		mkdir(d, 0755);
+	}
+	test_host_write_conf(&host, "vm1.vm.d/50-p1.conf",
+			     "[Pair]\nName=p1\nPool=emu\nMACAddress=52:54:00:aa:bb:02\n"
+			     "StandbyNetdev=hn1\n");
+	kill(test_qemu_pid(host.daemon), SIGHUP);
+	ck_assert_int_eq(test_host_wait_log(&host, "pair vm1/p1 added", 10000), 0);
+
+	/* An invalid file: the last good configuration stays. */
+	test_host_write_conf(&host, "emu.pool", "[Pool]\nDriver=emulated\nModel=e1000e\nSize=0\n");
+	kill(test_qemu_pid(host.daemon), SIGHUP);
+	ck_assert_int_eq(test_host_wait_log(&host, "keeping the last good one", 10000), 0);
+	ck_assert_int_eq(test_host_wait_log(&host, "emu.pool:4: error: invalid Size=0", 1000), 0);
+
+	/* Remove p1 again: it is detached; p0 was never disturbed. */
+	test_host_write_conf(&host, "emu.pool", "[Pool]\nDriver=emulated\nModel=e1000e\nSize=2\n");
+	test_host_write_conf(&host, "vm1.vm.d/50-p1.conf", "# nothing\n");
+	kill(test_qemu_pid(host.daemon), SIGHUP);
+	ck_assert_int_eq(test_host_wait_log(&host, "pair vm1/p1 removed", 10000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p1", "released", 10000), 0);
+	test_host_pair_get(&host, "vm1", "p1", "reason", reason, sizeof(reason));
+	test_host_pair_get(&host, "vm1", "p0", "changed_us", after, sizeof(after));
+	ck_assert_str_eq(before, after);
+	ck_assert_int_eq(n_allocations(), 1);
+	printf("reload: p1 added then removed (%s); p0 untouched\n", reason);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("daemon-attach");
@@ -140,6 +189,7 @@ int main(void)
 	tcase_add_test(tc, test_mac_mismatch);
 	tcase_add_test(tc, test_no_free_root_port);
 	tcase_add_test(tc, test_qemu_without_the_primary_driver);
+	tcase_add_test(tc, test_reload_applies_only_changes);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -116,3 +116,61 @@ void test_ip_vf_line(const TestIgb *igb, unsigned vf, char *buf, size_t size)
 		}
 	}
 }
+
+void test_vf_snapshot(const TestIgb *igb, unsigned vf, TestVfSnapshot *s)
+{
+	SriovError se = { "" };
+	NlVfError ne = { .message = "" };
+	NlVfSocket *nl = NULL;
+	SriovPf pf;
+	SriovVf v;
+
+	memset(s, 0, sizeof(*s));
+	ck_assert_int_eq(sriov_pf_find(NULL, igb->bdf, &pf, &se), 0);
+	ck_assert_msg(sriov_vf_find(NULL, &pf, vf, &v, &se) == 0, "%s", se.message);
+	snprintf(s->bdf, sizeof(s->bdf), "%s", v.bdf);
+	snprintf(s->driver, sizeof(s->driver), "%s", v.driver);
+	snprintf(s->driver_override, sizeof(s->driver_override), "%s", v.driver_override);
+	if (v.ifname[0]) {
+		char path[128];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/class/net/%s/address", v.ifname);
+		f = fopen(path, "r");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_ptr_nonnull(fgets(s->netdev_mac, sizeof(s->netdev_mac), f));
+		fclose(f);
+	}
+	ck_assert_int_eq(nl_vf_socket_new(&nl), 0);
+	ck_assert_msg(nl_vf_get(nl, igb->ifname, vf, &s->config, &ne) == 0, "%s", ne.message);
+	nl_vf_socket_free(nl);
+	test_ip_vf_line(igb, vf, s->ip, sizeof(s->ip));
+}
+
+void test_vf_assert_restored(const TestIgb *igb, unsigned vf, const TestVfSnapshot *before)
+{
+	static const uint8_t zero[6];
+	TestVfSnapshot now;
+
+	test_vf_snapshot(igb, vf, &now);
+	ck_assert_str_eq(now.driver, before->driver);
+	ck_assert_str_eq(now.driver_override, before->driver_override);
+	ck_assert_uint_eq(now.config.set, before->config.set);
+	if (memcmp(before->config.mac, zero, 6) == 0 && memcmp(now.config.mac, zero, 6) != 0) {
+		char mac[18], *p = strstr(now.ip, "link/ether ");
+
+		nl_vf_config_format(&now.config, NL_VF_MAC, mac, sizeof(mac));
+		ck_assert_msg(now.netdev_mac[0] && strncmp(mac, now.netdev_mac, 17) == 0,
+			      "VF %u: MAC %s is neither the saved 00:00:00:00:00:00 nor its "
+			      "driver's own (%s)",
+			      vf, mac, now.netdev_mac);
+		memset(now.config.mac, 0, 6);
+		ck_assert_ptr_nonnull(p);
+		memcpy(p + strlen("link/ether "), "00:00:00:00:00:00", 17);
+	}
+	ck_assert_str_eq(now.ip, before->ip);
+	for (int i = 0; i < _NL_VF_SETTING_MAX; i++)
+		if (before->config.set & NL_VF_BIT(i))
+			ck_assert_msg(nl_vf_config_equal(&now.config, &before->config, i),
+				      "VF %u: %s not restored", vf, nl_vf_setting_to_string(i));
+}

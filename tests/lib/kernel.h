@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "netlink/nlvf.h"
+
 typedef struct TestIgb {
 	char ifname[16];
 	char bdf[16];
@@ -23,3 +25,20 @@ void test_igb_set_vfs(const TestIgb *igb, unsigned n, bool autoprobe);
 int test_run(const char *cmd, char *out, size_t size);
 /* The line of `ip -d link show PF` for VF @vf, "" if missing. */
 void test_ip_vf_line(const TestIgb *igb, unsigned vf, char *buf, size_t size);
+
+/* What a VF looks like from the outside: its driver, the MAC its own
+ * netdev uses, our netlink read-back and iproute2's line for it. */
+typedef struct TestVfSnapshot {
+	char bdf[16];
+	char driver[64];
+	char driver_override[64];
+	char netdev_mac[18]; /* "" without a netdev */
+	NlVfConfig config;
+	char ip[512];
+} TestVfSnapshot;
+
+void test_vf_snapshot(const TestIgb *igb, unsigned vf, TestVfSnapshot *s);
+/* Fails the test unless VF @vf looks exactly as in @before: same driver,
+ * same settings (read back and in `ip -d link show`). An all-zero saved
+ * MAC may come back as the one the re-probed VF driver chose itself. */
+void test_vf_assert_restored(const TestIgb *igb, unsigned vf, const TestVfSnapshot *before);

@@ -1,0 +1,788 @@
+/* failoverctl: the command-line client of failoverd's D-Bus API (SPEC §6). */
+
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+
+#include "ctl/table.h"
+
+#define BUS_NAME      "org.failoverd1"
+#define BUS_PATH      "/org/failoverd1"
+#define IFACE_MANAGER "org.failoverd1.Manager"
+#define IFACE_PAIR    "org.failoverd1.Pair"
+#define ERROR_PREFIX  "org.failoverd1.Error."
+#define ADDRESS_ENV   "FAILOVERD_BUS_ADDRESS"
+
+/* Exit codes, documented in --help and the README. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,      /* the daemon refused or the operation failed */
+	EXIT_USAGE = 2,	      /* bad command line, or InvalidArgs from the daemon */
+	EXIT_UNREACHABLE = 3, /* no bus, or failoverd not running */
+	EXIT_DENIED = 4,      /* AccessDenied */
+	EXIT_NOT_FOUND = 5,   /* no such instance, pair or pool */
+};
+
+typedef struct Ctl {
+	const char *command;
+	bool json;
+	bool legend;
+	const char *address;
+	const char *pool, *mac, *standby, *standby_netdev, *standby_bus;
+	sd_bus *bus;
+} Ctl;
+
+static void message_unrefp(sd_bus_message **m)
+{
+	sd_bus_message_unref(*m);
+}
+
+static void json_putp(json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+
+#define _cleanup_msg_  __attribute__((cleanup(message_unrefp)))
+#define _cleanup_json_ __attribute__((cleanup(json_putp)))
+#define _cleanup_err_  __attribute__((cleanup(sd_bus_error_free)))
+
+/* --- errors: one line for people, a JSON object for programs --- */
+
+static const struct {
+	const char *name;
+	int code;
+} error_codes[] = {
+	{ SD_BUS_ERROR_ACCESS_DENIED, EXIT_DENIED },
+	{ SD_BUS_ERROR_INVALID_ARGS, EXIT_USAGE },
+	{ ERROR_PREFIX "NotFound", EXIT_NOT_FOUND },
+	{ SD_BUS_ERROR_UNKNOWN_OBJECT, EXIT_NOT_FOUND },
+	{ SD_BUS_ERROR_SERVICE_UNKNOWN, EXIT_UNREACHABLE },
+	{ SD_BUS_ERROR_NAME_HAS_NO_OWNER, EXIT_UNREACHABLE },
+	{ SD_BUS_ERROR_NO_REPLY, EXIT_UNREACHABLE },
+	{ SD_BUS_ERROR_DISCONNECTED, EXIT_UNREACHABLE },
+	{ SD_BUS_ERROR_TIMEOUT, EXIT_UNREACHABLE },
+};
+
+static int fail(Ctl *c, int code, const char *name, const char *message)
+{
+	if (c->json) {
+		_cleanup_json_ json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "command", json_object_new_string(c->command));
+		json_object_object_add(o, "error", json_object_new_string(name));
+		json_object_object_add(o, "message", json_object_new_string(message));
+		json_object_object_add(o, "exit_code", json_object_new_int(code));
+		fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	} else {
+		fprintf(stderr, "failoverctl %s: %s\n", c->command, message);
+	}
+	return code;
+}
+
+static int fail_bus(Ctl *c, const sd_bus_error *e, int r)
+{
+	char msg[512];
+
+	if (!sd_bus_error_is_set(e)) {
+		snprintf(msg, sizeof(msg), "%s", strerror(-r));
+		return fail(c,
+			    r == -ETIMEDOUT || r == -ECONNREFUSED || r == -ENOENT ? EXIT_UNREACHABLE
+										  : EXIT_FAILED,
+			    "org.freedesktop.DBus.Error.Failed", msg);
+	}
+	for (size_t k = 0; k < sizeof(error_codes) / sizeof(error_codes[0]); k++)
+		if (strcmp(error_codes[k].name, e->name) == 0) {
+			const char *m = e->message ? e->message : e->name;
+
+			if (error_codes[k].code == EXIT_UNREACHABLE) {
+				snprintf(msg, sizeof(msg), "failoverd is not reachable: %s", m);
+				m = msg;
+			}
+			return fail(c, error_codes[k].code, e->name, m);
+		}
+	return fail(c, EXIT_FAILED, e->name, e->message ? e->message : e->name);
+}
+
+static int usage_error(Ctl *c, const char *fmt, const char *arg)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	if (c->command && c->json)
+		return fail(c, EXIT_USAGE, "usage", msg);
+	fprintf(stderr, "failoverctl%s%s: %s (see --help)\n", c->command ? " " : "",
+		c->command ? c->command : "", msg);
+	return EXIT_USAGE;
+}
+
+/* --- bus --- */
+
+static int ctl_connect(Ctl *c)
+{
+	const char *address = c->address ? c->address : getenv(ADDRESS_ENV);
+	char msg[600];
+	int r;
+
+	if (address && *address) {
+		r = sd_bus_new(&c->bus);
+		if (r >= 0)
+			r = sd_bus_set_address(c->bus, address);
+		if (r >= 0)
+			r = sd_bus_set_bus_client(c->bus, 1);
+		if (r >= 0)
+			r = sd_bus_start(c->bus);
+	} else {
+		address = "the system bus";
+		r = sd_bus_open_system(&c->bus);
+	}
+	if (r < 0) {
+		snprintf(msg, sizeof(msg), "cannot connect to %s: %s", address, strerror(-r));
+		return fail(c, EXIT_UNREACHABLE, "org.freedesktop.DBus.Error.NoServer", msg);
+	}
+	return 0;
+}
+
+static int ctl_call(Ctl *c, const char *method, sd_bus_message **reply, const char *types, ...)
+{
+	_cleanup_msg_ sd_bus_message *m = NULL;
+	_cleanup_err_ sd_bus_error e = SD_BUS_ERROR_NULL;
+	va_list ap;
+	int r;
+
+	r = sd_bus_message_new_method_call(c->bus, &m, BUS_NAME, BUS_PATH, IFACE_MANAGER, method);
+	if (r >= 0 && types) {
+		va_start(ap, types);
+		r = sd_bus_message_appendv(m, types, ap);
+		va_end(ap);
+	}
+	if (r >= 0)
+		r = sd_bus_call(c->bus, m, 0, &e, reply);
+	if (r < 0)
+		return fail_bus(c, &e, r);
+	return 0;
+}
+
+static int parse_error(Ctl *c, int r)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "cannot parse the daemon's reply: %s", strerror(-r));
+	return fail(c, EXIT_FAILED, "org.freedesktop.DBus.Error.InvalidSignature", msg);
+}
+
+static void print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void format_time(uint64_t usec, char *buf, size_t size)
+{
+	time_t t = (time_t)(usec / 1000000u);
+	struct tm tm;
+
+	if (!usec || !localtime_r(&t, &tm)) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* --- commands --- */
+
+typedef struct PoolRow {
+	const char *name, *driver, *path;
+	int emulated;
+	uint32_t total, free;
+} PoolRow;
+
+static int read_pool(sd_bus_message *m, PoolRow *p)
+{
+	return sd_bus_message_read(m, "(ssbuuo)", &p->name, &p->driver, &p->emulated, &p->total,
+				   &p->free, &p->path);
+}
+
+static int cmd_pools(Ctl *c, int argc, char **argv)
+{
+	static const char *const head[] = { "POOL", "DRIVER", "KIND", "FREE", "TOTAL" };
+	__attribute__((cleanup(table_freep))) Table *t = table_new(5, head);
+	_cleanup_msg_ sd_bus_message *reply = NULL;
+	_cleanup_json_ json_object *arr = json_object_new_array();
+	PoolRow p;
+	int r;
+
+	r = ctl_call(c, "ListPools", &reply, NULL);
+	if (r)
+		return r;
+	r = sd_bus_message_enter_container(reply, 'a', "(ssbuuo)");
+	while (r >= 0 && (r = read_pool(reply, &p)) > 0) {
+		char total[16], free_[16];
+		const char *row[] = { p.name, p.driver, p.emulated ? "emulated" : "vfio", free_,
+				      total };
+		json_object *o = json_object_new_object();
+
+		snprintf(total, sizeof(total), "%u", p.total);
+		snprintf(free_, sizeof(free_), "%u", p.free);
+		table_add_row(t, row);
+		json_object_object_add(o, "name", json_object_new_string(p.name));
+		json_object_object_add(o, "driver", json_object_new_string(p.driver));
+		json_object_object_add(o, "emulated", json_object_new_boolean(p.emulated));
+		json_object_object_add(o, "free", json_object_new_int64(p.free));
+		json_object_object_add(o, "total", json_object_new_int64(p.total));
+		json_object_object_add(o, "path", json_object_new_string(p.path));
+		json_object_array_add(arr, o);
+	}
+	if (r < 0)
+		return parse_error(c, r);
+	if (c->json)
+		print_json(arr);
+	else
+		table_print(t, stdout, c->legend);
+	return 0;
+}
+
+typedef struct InstanceRow {
+	const char *name, *qmp, *run, *migration, *path;
+	int connected;
+	uint32_t n_pairs;
+} InstanceRow;
+
+static int read_instance(sd_bus_message *m, InstanceRow *i)
+{
+	return sd_bus_message_read(m, "(ssbssuo)", &i->name, &i->qmp, &i->connected, &i->run,
+				   &i->migration, &i->n_pairs, &i->path);
+}
+
+static int cmd_instances(Ctl *c, int argc, char **argv)
+{
+	static const char *const head[] = { "INSTANCE",	 "CONNECTED", "STATUS",
+					    "MIGRATION", "PAIRS",     "QMP" };
+	__attribute__((cleanup(table_freep))) Table *t = table_new(6, head);
+	_cleanup_msg_ sd_bus_message *reply = NULL;
+	_cleanup_json_ json_object *arr = json_object_new_array();
+	InstanceRow i;
+	int r;
+
+	r = ctl_call(c, "ListInstances", &reply, NULL);
+	if (r)
+		return r;
+	r = sd_bus_message_enter_container(reply, 'a', "(ssbssuo)");
+	while (r >= 0 && (r = read_instance(reply, &i)) > 0) {
+		char n[16];
+		const char *row[] = { i.name, i.connected ? "yes" : "no",
+				      i.run,  i.migration,
+				      n,      i.qmp[0] ? i.qmp : "(connected to us)" };
+		json_object *o = json_object_new_object();
+
+		snprintf(n, sizeof(n), "%u", i.n_pairs);
+		table_add_row(t, row);
+		json_object_object_add(o, "name", json_object_new_string(i.name));
+		json_object_object_add(o, "connected", json_object_new_boolean(i.connected));
+		json_object_object_add(o, "run_status", json_object_new_string(i.run));
+		json_object_object_add(o, "migration_status", json_object_new_string(i.migration));
+		json_object_object_add(o, "pairs", json_object_new_int64(i.n_pairs));
+		json_object_object_add(o, "qmp_socket", json_object_new_string(i.qmp));
+		json_object_object_add(o, "path", json_object_new_string(i.path));
+		json_object_array_add(arr, o);
+	}
+	if (r < 0)
+		return parse_error(c, r);
+	if (c->json)
+		print_json(arr);
+	else
+		table_print(t, stdout, c->legend);
+	return 0;
+}
+
+typedef struct PairRow {
+	const char *instance, *name, *state, *pool, *vf, *mac, *reason, *path;
+	int negotiated;
+	uint64_t changed_usec;
+} PairRow;
+
+static int read_pair(sd_bus_message *m, PairRow *p)
+{
+	return sd_bus_message_read(m, "(sssssssbto)", &p->instance, &p->name, &p->state, &p->pool,
+				   &p->vf, &p->mac, &p->reason, &p->negotiated, &p->changed_usec,
+				   &p->path);
+}
+
+static json_object *pair_json(const PairRow *p)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "instance", json_object_new_string(p->instance));
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "state", json_object_new_string(p->state));
+	json_object_object_add(o, "pool", json_object_new_string(p->pool));
+	json_object_object_add(o, "vf", json_object_new_string(p->vf));
+	json_object_object_add(o, "mac_address", json_object_new_string(p->mac));
+	json_object_object_add(o, "guest_negotiated", json_object_new_boolean(p->negotiated));
+	json_object_object_add(o, "last_error", json_object_new_string(p->reason));
+	json_object_object_add(o, "state_changed_usec", json_object_new_uint64(p->changed_usec));
+	json_object_object_add(o, "path", json_object_new_string(p->path));
+	return o;
+}
+
+static int cmd_pairs(Ctl *c, int argc, char **argv)
+{
+	static const char *const head[] = { "INSTANCE", "PAIR",	 "STATE", "POOL",  "VF",
+					    "MAC",	"GUEST", "SINCE", "REASON" };
+	__attribute__((cleanup(table_freep))) Table *t = table_new(9, head);
+	_cleanup_msg_ sd_bus_message *reply = NULL;
+	_cleanup_json_ json_object *arr = json_object_new_array();
+	const char *only = argc > 0 ? argv[0] : NULL;
+	PairRow p;
+	int r;
+
+	r = ctl_call(c, "ListPairs", &reply, NULL);
+	if (r)
+		return r;
+	r = sd_bus_message_enter_container(reply, 'a', "(sssssssbto)");
+	while (r >= 0 && (r = read_pair(reply, &p)) > 0) {
+		char since[32];
+		const char *row[] = { p.instance,
+				      p.name,
+				      p.state,
+				      p.pool,
+				      p.vf,
+				      p.mac,
+				      p.negotiated ? "negotiated" : "no",
+				      since,
+				      p.reason };
+
+		if (only && strcmp(only, p.instance) != 0)
+			continue;
+		format_time(p.changed_usec, since, sizeof(since));
+		table_add_row(t, row);
+		json_object_array_add(arr, pair_json(&p));
+	}
+	if (r < 0)
+		return parse_error(c, r);
+	if (c->json)
+		print_json(arr);
+	else
+		table_print(t, stdout, c->legend);
+	return 0;
+}
+
+static int cmd_status(Ctl *c, int argc, char **argv)
+{
+	_cleanup_msg_ sd_bus_message *pools = NULL, *instances = NULL, *pairs = NULL;
+	_cleanup_err_ sd_bus_error e = SD_BUS_ERROR_NULL;
+	_cleanup_json_ json_object *o = json_object_new_object();
+	json_object *by_state = json_object_new_object();
+	char *version = NULL, *state_dir = NULL, *group = NULL;
+	unsigned n_pools = 0, n_inst = 0, n_conn = 0, n_pairs = 0, vf_free = 0, vf_total = 0;
+	InstanceRow i;
+	PoolRow pl;
+	PairRow p;
+	int r;
+
+	json_object_object_add(o, "pairs_by_state", by_state);
+	r = sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, IFACE_MANAGER, "Version", &e,
+				       &version);
+	if (r < 0)
+		return fail_bus(c, &e, r);
+	sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, IFACE_MANAGER, "StateDirectory",
+				   NULL, &state_dir);
+	sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, IFACE_MANAGER, "AdminGroup", NULL,
+				   &group);
+	r = ctl_call(c, "ListPools", &pools, NULL);
+	if (!r)
+		r = ctl_call(c, "ListInstances", &instances, NULL);
+	if (!r)
+		r = ctl_call(c, "ListPairs", &pairs, NULL);
+	if (r)
+		goto out;
+	r = sd_bus_message_enter_container(pools, 'a', "(ssbuuo)");
+	while (r >= 0 && (r = read_pool(pools, &pl)) > 0)
+		n_pools++, vf_free += pl.free, vf_total += pl.total;
+	if (r >= 0)
+		r = sd_bus_message_enter_container(instances, 'a', "(ssbssuo)");
+	while (r >= 0 && (r = read_instance(instances, &i)) > 0)
+		n_inst++, n_conn += i.connected ? 1 : 0;
+	if (r >= 0)
+		r = sd_bus_message_enter_container(pairs, 'a', "(sssssssbto)");
+	while (r >= 0 && (r = read_pair(pairs, &p)) > 0) {
+		json_object *n;
+
+		n_pairs++;
+		if (json_object_object_get_ex(by_state, p.state, &n))
+			json_object_int_inc(n, 1);
+		else
+			json_object_object_add(by_state, p.state, json_object_new_int(1));
+	}
+	if (r < 0) {
+		r = parse_error(c, r);
+		goto out;
+	}
+	r = 0;
+	if (c->json) {
+		json_object_object_add(o, "version", json_object_new_string(version));
+		json_object_object_add(o, "state_directory",
+				       json_object_new_string(state_dir ? state_dir : ""));
+		json_object_object_add(o, "admin_group",
+				       json_object_new_string(group ? group : ""));
+		json_object_object_add(o, "pools", json_object_new_int64(n_pools));
+		json_object_object_add(o, "vfs_free", json_object_new_int64(vf_free));
+		json_object_object_add(o, "vfs_total", json_object_new_int64(vf_total));
+		json_object_object_add(o, "instances", json_object_new_int64(n_inst));
+		json_object_object_add(o, "instances_connected", json_object_new_int64(n_conn));
+		json_object_object_add(o, "pairs", json_object_new_int64(n_pairs));
+		print_json(o);
+		goto out;
+	}
+	printf("failoverd %s on %s\n", version, BUS_NAME);
+	printf("  State directory: %s\n", state_dir ? state_dir : "-");
+	printf("      Admin group: %s\n", group && group[0] ? group : "- (root only)");
+	printf("            Pools: %u (%u of %u VFs free)\n", n_pools, vf_free, vf_total);
+	printf("        Instances: %u (%u connected)\n", n_inst, n_conn);
+	printf("            Pairs: %u", n_pairs);
+	{
+		const char *sep = " (";
+
+		json_object_object_foreach(by_state, key, val)
+		{
+			printf("%s%d %s", sep, json_object_get_int(val), key);
+			sep = ", ";
+		}
+		printf("%s\n", n_pairs ? ")" : "");
+	}
+out:
+	free(version);
+	free(state_dir);
+	free(group);
+	return r;
+}
+
+static int cmd_attach(Ctl *c, int argc, char **argv)
+{
+	_cleanup_msg_ sd_bus_message *m = NULL, *reply = NULL;
+	_cleanup_err_ sd_bus_error e = SD_BUS_ERROR_NULL;
+	_cleanup_json_ json_object *o = NULL;
+	const char *path;
+	char *state = NULL;
+	int r;
+
+	if (!c->pool || !c->mac)
+		return usage_error(c, "%s", "--pool= and --mac= are required");
+	if (!c->standby && !c->standby_netdev)
+		return usage_error(c, "%s", "give --standby=ID or --standby-netdev=NETDEV");
+	r = sd_bus_message_new_method_call(c->bus, &m, BUS_NAME, BUS_PATH, IFACE_MANAGER,
+					   "AttachPair");
+	if (r >= 0)
+		r = sd_bus_message_append(m, "sssss", argv[0], argv[1], c->pool, c->mac,
+					  c->standby ? c->standby : "");
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "{sv}");
+	if (r >= 0 && c->standby_netdev)
+		r = sd_bus_message_append(m, "{sv}", "StandbyNetdev", "s", c->standby_netdev);
+	if (r >= 0 && c->standby_bus)
+		r = sd_bus_message_append(m, "{sv}", "StandbyBus", "s", c->standby_bus);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r >= 0)
+		r = sd_bus_call(c->bus, m, 0, &e, &reply);
+	if (r < 0)
+		return fail_bus(c, &e, r);
+	r = sd_bus_message_read(reply, "o", &path);
+	if (r < 0)
+		return parse_error(c, r);
+	sd_bus_get_property_string(c->bus, BUS_NAME, path, IFACE_PAIR, "State", NULL, &state);
+	if (c->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "instance", json_object_new_string(argv[0]));
+		json_object_object_add(o, "name", json_object_new_string(argv[1]));
+		json_object_object_add(o, "state", json_object_new_string(state ? state : ""));
+		json_object_object_add(o, "path", json_object_new_string(path));
+		print_json(o);
+	} else {
+		printf("Attaching %s/%s (now %s); follow with 'failoverctl monitor'\n", argv[0],
+		       argv[1], state ? state : "?");
+	}
+	free(state);
+	return 0;
+}
+
+static int cmd_detach(Ctl *c, int argc, char **argv)
+{
+	_cleanup_msg_ sd_bus_message *reply = NULL;
+	int r = ctl_call(c, "DetachPair", &reply, "ss", argv[0], argv[1]);
+
+	if (!r && !c->json)
+		printf("Detaching %s/%s\n", argv[0], argv[1]);
+	return r;
+}
+
+static int cmd_prepare_incoming(Ctl *c, int argc, char **argv)
+{
+	_cleanup_msg_ sd_bus_message *reply = NULL;
+	int r = ctl_call(c, "PrepareIncoming", &reply, "s", argv[0]);
+
+	if (!r && !c->json)
+		printf("Pre-staging the pairs of %s for the incoming migration\n", argv[0]);
+	return r;
+}
+
+static int cmd_reload(Ctl *c, int argc, char **argv)
+{
+	_cleanup_msg_ sd_bus_message *reply = NULL;
+
+	return ctl_call(c, "Reload", &reply, NULL);
+}
+
+static int on_state_changed(sd_bus_message *m, void *ud, sd_bus_error *error)
+{
+	Ctl *c = ud;
+	const char *instance, *pair, *from, *to, *reason;
+	struct timespec ts;
+	uint64_t usec;
+	char when[40];
+
+	if (sd_bus_message_read(m, "sssss", &instance, &pair, &from, &to, &reason) < 0)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	if (c->json) {
+		_cleanup_json_ json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "time_usec", json_object_new_uint64(usec));
+		json_object_object_add(o, "instance", json_object_new_string(instance));
+		json_object_object_add(o, "pair", json_object_new_string(pair));
+		json_object_object_add(o, "from", json_object_new_string(from));
+		json_object_object_add(o, "to", json_object_new_string(to));
+		json_object_object_add(o, "reason", json_object_new_string(reason));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	} else {
+		format_time(usec, when, sizeof(when));
+		printf("%s.%03u  %s/%s  %s -> %s%s%s\n", when, (unsigned)(usec / 1000u % 1000u),
+		       instance, pair, from, to, reason[0] ? "  " : "", reason);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+static int cmd_monitor(Ctl *c, int argc, char **argv)
+{
+	_cleanup_err_ sd_bus_error e = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = sd_bus_match_signal(c->bus, NULL, BUS_NAME, BUS_PATH, IFACE_MANAGER, "PairStateChanged",
+				on_state_changed, c);
+	if (r < 0)
+		return fail_bus(c, &e, r);
+	/* Only now are changes delivered: tell whoever waits for us. */
+	fprintf(stderr, "Monitoring pair state changes of %s (Ctrl-C to stop)\n", BUS_NAME);
+	for (;;) {
+		r = sd_bus_process(c->bus, NULL);
+		if (r > 0)
+			continue;
+		if (r == 0)
+			r = sd_bus_wait(c->bus, UINT64_MAX);
+		if (r < 0 && r != -EINTR)
+			return fail(c, EXIT_UNREACHABLE, SD_BUS_ERROR_DISCONNECTED,
+				    "lost the connection to the bus");
+	}
+}
+
+/* --- command line --- */
+
+enum {
+	OPT_NONE = 0,
+	OPT_ATTACH = 1 << 0, /* options only attach takes */
+};
+
+typedef struct Command {
+	const char *name;
+	int min_args, max_args;
+	unsigned options;
+	int (*run)(Ctl *c, int argc, char **argv);
+	const char *args, *summary, *help;
+} Command;
+
+static const Command commands[] = {
+	{ "status", 0, 0, OPT_NONE, cmd_status, "",
+	  "Show the daemon, its pools, instances and pairs",
+	  "Counts pools, VFs, instances and pairs (by state).\n" },
+	{ "pools", 0, 0, OPT_NONE, cmd_pools, "", "List the VF pools",
+	  "One line per pool: its QEMU driver, vfio or emulated, free and total VFs.\n" },
+	{ "instances", 0, 0, OPT_NONE, cmd_instances, "", "List the QEMU instances",
+	  "One line per instance: whether its monitor is connected, QEMU's run\n"
+	  "and migration status, its number of pairs and its QMP socket.\n" },
+	{ "pairs", 0, 1, OPT_NONE, cmd_pairs, "[INSTANCE]", "List the failover pairs",
+	  "One line per pair (of INSTANCE only, if given): state, pool, VF, MAC,\n"
+	  "whether the guest negotiated failover, since when, and the last reason.\n" },
+	{ "attach", 2, 2, OPT_ATTACH, cmd_attach,
+	  "INSTANCE PAIR --pool=POOL --mac=MAC "
+	  "{--standby=ID | --standby-netdev=NETDEV [--standby-bus=BUS]}",
+	  "Add a pair to an instance and start attaching it",
+	  "Reserves a VF from POOL, programs MAC on it and plugs it as the primary\n"
+	  "of the standby virtio-net device ID (which must have failover=on), or of a\n"
+	  "standby that failoverd hotplugs on NETDEV.\n\n"
+	  "      --pool=POOL            Pool to take the VF from\n"
+	  "      --mac=MAC              MAC address of the pair (unicast)\n"
+	  "      --standby=ID           Existing virtio-net-pci,failover=on device id\n"
+	  "      --standby-netdev=NETDEV  Hotplug a standby on this netdev instead\n"
+	  "      --standby-bus=BUS      ... on this PCIe root port\n" },
+	{ "detach", 2, 2, OPT_NONE, cmd_detach, "INSTANCE PAIR",
+	  "Unplug a pair's primary and give its VF back", "" },
+	{ "prepare-incoming", 1, 1, OPT_NONE, cmd_prepare_incoming, "INSTANCE",
+	  "Pre-stage the primaries of an -incoming QEMU",
+	  "Reserves VFs and adds the hidden primaries before the migration stream\n"
+	  "arrives, so QEMU plugs them at load (no added degraded window).\n" },
+	{ "reload", 0, 0, OPT_NONE, cmd_reload, "", "Reload the configuration",
+	  "A configuration with errors is refused and the running one kept.\n" },
+	{ "monitor", 0, 0, OPT_NONE, cmd_monitor, "", "Print pair state changes as they happen",
+	  "One line per transition (one JSON object per line with --json) until\n"
+	  "interrupted.\n" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void help(void)
+{
+	printf("Usage: failoverctl [OPTIONS] COMMAND [ARGS...]\n\n"
+	       "Control failoverd, the SR-IOV failover pair daemon, over D-Bus.\n\n"
+	       "Commands:\n");
+	for (size_t k = 0; k < N_COMMANDS; k++)
+		printf("  %-18s %s\n", commands[k].name, commands[k].summary);
+	printf("\nOptions:\n"
+	       "  -h --help                Show this help (COMMAND --help: that command's)\n"
+	       "     --version            Show the version\n"
+	       "     --json               Machine-readable output (errors too, on stderr)\n"
+	       "     --no-legend          Omit table headers\n"
+	       "     --bus-address=ADDR   Talk to this D-Bus instead of the system bus\n"
+	       "                          (also $" ADDRESS_ENV ")\n\n"
+	       "Exit status: 0 success, 1 the operation failed, 2 invalid arguments,\n"
+	       "3 failoverd not reachable, 4 access denied, 5 no such object.\n");
+}
+
+static void command_help(const Command *cmd)
+{
+	printf("Usage: failoverctl [OPTIONS] %s%s%s\n\n%s.\n%s%s", cmd->name,
+	       cmd->args[0] ? " " : "", cmd->args, cmd->summary, cmd->help[0] ? "\n" : "",
+	       cmd->help);
+	printf("\nGlobal options: --json, --no-legend, --bus-address=ADDR (see failoverctl "
+	       "--help).\n");
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		ARG_VERSION = 0x100,
+		ARG_JSON,
+		ARG_NO_LEGEND,
+		ARG_BUS,
+		ARG_POOL,
+		ARG_MAC,
+		ARG_STANDBY,
+		ARG_STANDBY_NETDEV,
+		ARG_STANDBY_BUS
+	};
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{ "json", no_argument, NULL, ARG_JSON },
+		{ "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+		{ "bus-address", required_argument, NULL, ARG_BUS },
+		{ "pool", required_argument, NULL, ARG_POOL },
+		{ "mac", required_argument, NULL, ARG_MAC },
+		{ "standby", required_argument, NULL, ARG_STANDBY },
+		{ "standby-netdev", required_argument, NULL, ARG_STANDBY_NETDEV },
+		{ "standby-bus", required_argument, NULL, ARG_STANDBY_BUS },
+		{},
+	};
+	Ctl c = { .legend = true };
+	const Command *cmd = NULL;
+	bool want_help = false;
+	unsigned used = OPT_NONE;
+	int opt, r, n_args;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (opt) {
+		case 'h':
+			want_help = true;
+			break;
+		case ARG_VERSION:
+			printf("failoverctl %s\n", FAILOVERD_VERSION);
+			return 0;
+		case ARG_JSON:
+			c.json = true;
+			break;
+		case ARG_NO_LEGEND:
+			c.legend = false;
+			break;
+		case ARG_BUS:
+			c.address = optarg;
+			break;
+		case ARG_POOL:
+			c.pool = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_MAC:
+			c.mac = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_STANDBY:
+			c.standby = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_STANDBY_NETDEV:
+			c.standby_netdev = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_STANDBY_BUS:
+			c.standby_bus = optarg, used |= OPT_ATTACH;
+			break;
+		default:
+			if (optopt)
+				fprintf(stderr,
+					"failoverctl: option -%c is unknown or needs a value (see "
+					"--help)\n",
+					optopt);
+			else
+				fprintf(stderr, "failoverctl: unknown option '%s' (see --help)\n",
+					argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		if (want_help) {
+			help();
+			return 0;
+		}
+		fprintf(stderr, "failoverctl: missing command (see --help)\n");
+		return EXIT_USAGE;
+	}
+	for (size_t k = 0; k < N_COMMANDS; k++)
+		if (strcmp(commands[k].name, argv[optind]) == 0)
+			cmd = &commands[k];
+	if (!cmd) {
+		fprintf(stderr, "failoverctl: unknown command '%s' (see --help)\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	c.command = cmd->name;
+	if (want_help) {
+		command_help(cmd);
+		return 0;
+	}
+	n_args = argc - optind - 1;
+	if (n_args < cmd->min_args)
+		return usage_error(&c, "%s", "missing arguments");
+	if (n_args > cmd->max_args)
+		return usage_error(&c, "unexpected argument '%s'",
+				   argv[optind + 1 + cmd->max_args]);
+	if (used & ~cmd->options)
+		return usage_error(&c, "%s", "--pool, --mac and --standby* are options of attach");
+	r = ctl_connect(&c);
+	if (r)
+		return r;
+	r = cmd->run(&c, n_args, argv + optind + 1);
+	sd_bus_flush_close_unref(c.bus);
+	return r;
+}

@@ -1,0 +1,88 @@
+/* systemd service integration: sd_notify and a loop-driven watchdog. */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon/service.h"
+
+struct Service {
+	Manager *manager;
+	struct event *watchdog;
+	struct timeval interval;
+};
+
+static void service_on_watchdog(evutil_socket_t fd, short what, void *ud)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+int service_new(Service **out, Manager *m)
+{
+	Service *s = calloc(1, sizeof(*s));
+	uint64_t usec = 0;
+
+	if (!s)
+		return -ENOMEM;
+	s->manager = m;
+	/* Ping at half the interval: one late loop iteration must not kill us. */
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+		usec /= 2;
+		s->interval.tv_sec = (time_t)(usec / 1000000u);
+		s->interval.tv_usec = (suseconds_t)(usec % 1000000u);
+		s->watchdog = event_new(manager_get_event_base(m), -1, EV_PERSIST,
+					service_on_watchdog, s);
+		if (!s->watchdog) {
+			free(s);
+			return -ENOMEM;
+		}
+		event_add(s->watchdog, &s->interval);
+		log_debug(manager_get_log(m), "watchdog enabled, pinging every %llu ms",
+			  (unsigned long long)(usec / 1000));
+	}
+	*out = s;
+	return 0;
+}
+
+Service *service_free(Service *s)
+{
+	if (!s)
+		return NULL;
+	if (s->watchdog)
+		event_free(s->watchdog);
+	free(s);
+	return NULL;
+}
+
+void service_ready(Service *s)
+{
+	if (s)
+		sd_notify(0, "READY=1\nSTATUS=Managing failover pairs");
+}
+
+void service_reloading(Service *s)
+{
+	if (s)
+		sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
+}
+
+void service_stopping(Service *s)
+{
+	if (s)
+		sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
+}
+
+void service_status(Service *s, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (!s)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	sd_notifyf(0, "STATUS=%s", buf);
+}

@@ -1,0 +1,28 @@
+#pragma once
+
+/*
+ * Running as a systemd service: readiness, reload and stop notifications,
+ * and watchdog pings sent from the event loop itself (so a stuck loop is
+ * noticed). Without NOTIFY_SOCKET every call is a cheap no-op, and without
+ * WatchdogSec= no timer exists: the daemon stays idle when nothing happens.
+ */
+
+#include "daemon/manager.h"
+
+typedef struct Service Service;
+
+int service_new(Service **out, Manager *m);
+Service *service_free(Service *s);
+
+/* READY=1 once configuration is applied and pairs are reconciled. */
+void service_ready(Service *s);
+/* RELOADING=1 ... READY=1 around a configuration reload. */
+void service_reloading(Service *s);
+void service_stopping(Service *s);
+/* STATUS=, shown by systemctl status. */
+void service_status(Service *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline void service_freep(Service **s)
+{
+	service_free(*s);
+}

@@ -1,0 +1,986 @@
+/*
+ * The D-Bus control plane through a real bus: a private dbus-daemon, the
+ * real failoverd on it, a paused QEMU (firmware only) whose pairs the
+ * emulated pool serves, and callers of every method — sd-bus from this
+ * test, failoverctl, and an unprivileged user (run-dbus-tier.sh creates
+ * FOVD_TEST_USER and FOVD_TEST_ADMIN_GROUP) through setpriv.
+ */
+
+#include <check.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/lib/cluster.h"
+#include "tests/lib/harness.h"
+
+#define NAME	  "org.failoverd1"
+#define PATH	  "/org/failoverd1"
+#define MANAGER	  "org.failoverd1.Manager"
+#define PAIR	  "org.failoverd1.Pair"
+#define POOL	  "org.failoverd1.Pool"
+#define INSTANCE  "org.failoverd1.Instance"
+#define P0_PATH	  "/org/failoverd1/pair/vm1_2fp0"
+#define P1_PATH	  "/org/failoverd1/pair/vm1_2fp1"
+#define POOL_PATH "/org/failoverd1/pool/emu"
+#define MAC0	  "52:54:00:aa:bb:01"
+#define MAC1	  "52:54:00:aa:bb:02"
+
+static struct {
+	TestDir *dir;
+	char address[400];
+	char qmp[300];
+	TestHost host;
+	TestQemu *dbus, *qemu, *monitor;
+	sd_bus *bus;
+	char user[64], admin_group[64];
+	/* signals seen */
+	char seen[64][200];
+	int n_seen;
+} t;
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+/* --- the private bus --- */
+
+static const char permissive_policy[] = "  <policy context=\"default\">\n"
+					"    <allow user=\"*\"/>\n"
+					"    <allow own=\"*\"/>\n"
+					"    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+					"    <allow eavesdrop=\"true\"/>\n"
+					"  </policy>\n";
+
+/* Debian's system.conf defaults, so the shipped policy is what decides. */
+static const char system_policy[] =
+	"  <policy context=\"default\">\n"
+	"    <allow user=\"*\"/>\n"
+	"    <deny own=\"*\"/>\n"
+	"    <deny send_type=\"method_call\"/>\n"
+	"    <allow send_type=\"signal\"/>\n"
+	"    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+	"    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+	"    <allow receive_type=\"method_call\"/>\n"
+	"    <allow receive_type=\"method_return\"/>\n"
+	"    <allow receive_type=\"error\"/>\n"
+	"    <allow receive_type=\"signal\"/>\n"
+	"    <allow send_destination=\"org.freedesktop.DBus\"\n"
+	"           send_interface=\"org.freedesktop.DBus\"/>\n"
+	"    <allow send_destination=\"org.freedesktop.DBus\"\n"
+	"           send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
+	"  </policy>\n";
+
+static void bus_start(bool shipped_policy)
+{
+	char conf[400], sock[400], policy[PATH_MAX];
+	const char *argv[] = { "dbus-daemon", "--nofork", "--nopidfile", NULL, NULL };
+	char arg[500];
+	FILE *f;
+
+	snprintf(conf, sizeof(conf), "%s/bus.conf", test_dir_path(t.dir));
+	snprintf(sock, sizeof(sock), "%s/bus.sock", test_dir_path(t.dir));
+	snprintf(t.address, sizeof(t.address), "unix:path=%s", sock);
+	f = fopen(conf, "we");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration "
+		"1.0//EN\"\n \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+		"<busconfig>\n  <listen>%s</listen>\n  <auth>EXTERNAL</auth>\n%s",
+		t.address, shipped_policy ? system_policy : permissive_policy);
+	if (shipped_policy) {
+		ck_assert_ptr_nonnull(realpath("systemd/org.failoverd1.conf", policy));
+		fprintf(f, "  <include>%s</include>\n", policy);
+	}
+	fprintf(f, "</busconfig>\n");
+	fclose(f);
+	snprintf(arg, sizeof(arg), "--config-file=%s", conf);
+	argv[3] = arg;
+	t.dbus = test_qemu_spawn(argv, test_dir_file(t.dir, "dbus-daemon.log"));
+	ck_assert_ptr_nonnull(t.dbus);
+	ck_assert_int_eq(test_qemu_wait_socket(t.dbus, sock, 10000), 0);
+	setenv("FAILOVERD_BUS_ADDRESS", t.address, 1);
+}
+
+static sd_bus *bus_connect(void)
+{
+	sd_bus *bus = NULL;
+
+	ck_assert_int_ge(sd_bus_new(&bus), 0);
+	ck_assert_int_ge(sd_bus_set_address(bus, t.address), 0);
+	ck_assert_int_ge(sd_bus_set_bus_client(bus, 1), 0);
+	ck_assert_int_ge(sd_bus_start(bus), 0);
+	return bus;
+}
+
+/* --- the daemon and its QEMU --- */
+
+static void qemu_start(bool incoming)
+{
+	const char *extra[] = { "-netdev", "user,id=hn1", "-device",
+				"virtio-net-pci,id=net1,netdev=hn1,mac=" MAC1
+				",bus=rp3,failover=on",
+				NULL };
+	TestGuestOptions o = { 0 };
+
+	snprintf(t.qmp, sizeof(t.qmp), "%s/vm1.qmp", test_dir_path(t.dir));
+	o.qmp_path = t.qmp;
+	o.name = "vm1";
+	o.standby = true;
+	o.paused = true;
+	o.incoming = incoming;
+	o.n_root_ports = 4;
+	o.extra_args = extra;
+	t.qemu = test_guest_spawn(&o, test_dir_path(t.dir));
+	ck_assert_ptr_nonnull(t.qemu);
+	ck_assert_int_eq(test_qemu_wait_socket(t.qemu, t.qmp, 20000), 0);
+}
+
+static void daemon_start(const char *extra_instance)
+{
+	char bus_arg[450], group_arg[100];
+	const char *argv[] = { "build/failoverd", "--log-level=debug", "--root",
+			       t.host.root,	  "--state-dir",       t.host.state,
+			       bus_arg,		  group_arg,	       NULL };
+
+	test_host_write_conf(&t.host, "emu.pool",
+			     "[Pool]\nDriver=emulated\nModel=e1000e\nSize=4\n");
+	test_host_write_conf(&t.host, "vm1.vm",
+			     "[Instance]\nName=vm1\nQMP=%s\n%s\n"
+			     "[Pair]\nName=p0\nPool=emu\nMACAddress=" MAC0 "\nStandby=net0\n",
+			     t.qmp, extra_instance ? extra_instance : "");
+	snprintf(bus_arg, sizeof(bus_arg), "--bus=%s", t.address);
+	snprintf(group_arg, sizeof(group_arg), "--admin-group=%s", t.admin_group);
+	t.host.daemon = test_qemu_spawn(argv, t.host.log);
+	ck_assert_ptr_nonnull(t.host.daemon);
+	ck_assert_msg(test_log_wait(t.host.log, "failoverd started", 10000) == 0,
+		      "daemon did not start (see %s)", t.host.log);
+}
+
+static void setup_common(void)
+{
+	memset(&t, 0, sizeof(t));
+	snprintf(t.user, sizeof(t.user), "%s", env_or("FOVD_TEST_USER", "failoverd-test"));
+	snprintf(t.admin_group, sizeof(t.admin_group), "%s",
+		 env_or("FOVD_TEST_ADMIN_GROUP", "failoverd-testadm"));
+	t.dir = test_dir_new();
+	ck_assert_ptr_nonnull(t.dir);
+	/* The unprivileged caller must reach the bus socket and the binaries. */
+	chmod(test_dir_path(t.dir), 0755);
+	test_host_init(&t.host, test_dir_path(t.dir), "host");
+}
+
+static int pair_state_is(const char *path, const char *state, unsigned timeout_ms);
+
+static void setup(void)
+{
+	setup_common();
+	bus_start(false);
+	qemu_start(false);
+	daemon_start(NULL);
+	t.bus = bus_connect();
+	/* Paused guest: the primary is added, hidden until the guest negotiates. */
+	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 30000), 0);
+}
+
+static void setup_incoming(void)
+{
+	setup_common();
+	bus_start(false);
+	qemu_start(true);
+	daemon_start("PrepareIncoming=no");
+	t.bus = bus_connect();
+}
+
+static void setup_policy(void)
+{
+	setup_common();
+	bus_start(true);
+	qemu_start(false);
+	daemon_start(NULL);
+	t.bus = bus_connect();
+	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 30000), 0);
+}
+
+static void teardown(void)
+{
+	sd_bus_flush_close_unref(t.bus);
+	t.monitor = test_qemu_free(t.monitor);
+	test_host_stop(&t.host);
+	t.qemu = test_qemu_free(t.qemu);
+	t.dbus = test_qemu_free(t.dbus);
+	test_dir_free(t.dir);
+}
+
+/* --- D-Bus helpers --- */
+
+static char *get_string(const char *path, const char *iface, const char *prop)
+{
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	char *s = NULL;
+	int r = sd_bus_get_property_string(t.bus, NAME, path, iface, prop, &e, &s);
+
+	ck_assert_msg(r >= 0, "Get %s.%s on %s: %s", iface, prop, path, e.message);
+	sd_bus_error_free(&e);
+	return s;
+}
+
+static uint32_t get_u32(const char *path, const char *iface, const char *prop)
+{
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	uint32_t v = 0;
+	int r = sd_bus_get_property_trivial(t.bus, NAME, path, iface, prop, &e, 'u', &v);
+
+	ck_assert_msg(r >= 0, "Get %s.%s on %s: %s", iface, prop, path, e.message);
+	return v;
+}
+
+static int pair_state_is(const char *path, const char *state, unsigned timeout_ms)
+{
+	uint64_t end = ms_now() + timeout_ms;
+	char *cur = NULL;
+
+	do {
+		sd_bus_error e = SD_BUS_ERROR_NULL;
+
+		free(cur);
+		cur = NULL;
+		if (sd_bus_get_property_string(t.bus, NAME, path, PAIR, "State", &e, &cur) >= 0 &&
+		    strcmp(cur, state) == 0) {
+			free(cur);
+			return 0;
+		}
+		sd_bus_error_free(&e);
+		usleep(50000);
+	} while (ms_now() < end);
+	fprintf(stderr, "%s: state '%s', wanted '%s'\n", path, cur ? cur : "(none)", state);
+	free(cur);
+	return -ETIMEDOUT;
+}
+
+/* ListPairs as one comparable line per pair: "instance/name state vf". */
+static void list_pairs(char *buf, size_t size)
+{
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	sd_bus_message *reply = NULL;
+	const char *inst, *name, *state, *pool, *vf, *mac, *reason, *path;
+	int neg, r;
+	uint64_t changed;
+
+	buf[0] = 0;
+	r = sd_bus_call_method(t.bus, NAME, PATH, MANAGER, "ListPairs", &e, &reply, NULL);
+	ck_assert_msg(r >= 0, "ListPairs: %s", e.message);
+	ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "(sssssssbto)"), 0);
+	while ((r = sd_bus_message_read(reply, "(sssssssbto)", &inst, &name, &state, &pool, &vf,
+					&mac, &reason, &neg, &changed, &path)) > 0)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%s/%s %s %s %s %s %s|", inst, name,
+			 state, pool, vf, mac, path);
+	ck_assert_int_ge(r, 0);
+	sd_bus_message_unref(reply);
+}
+
+static int on_signal(sd_bus_message *m, void *ud, sd_bus_error *error)
+{
+	const char *member = sd_bus_message_get_member(m);
+
+	if (t.n_seen >= 64)
+		return 0;
+	if (strcmp(member, "PairStateChanged") == 0) {
+		const char *i, *p, *from, *to, *reason;
+
+		if (sd_bus_message_read(m, "sssss", &i, &p, &from, &to, &reason) >= 0)
+			snprintf(t.seen[t.n_seen++], sizeof(t.seen[0]),
+				 "PairStateChanged %s/%s %s->%s", i, p, from, to);
+	} else if (strcmp(member, "PropertiesChanged") == 0) {
+		const char *iface, *prop, *contents;
+		char line[200];
+
+		if (sd_bus_message_read(m, "s", &iface) < 0 ||
+		    sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
+			return 0;
+		snprintf(line, sizeof(line), "PropertiesChanged %s %s", sd_bus_message_get_path(m),
+			 iface);
+		while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+			char type;
+
+			sd_bus_message_read(m, "s", &prop);
+			sd_bus_message_peek_type(m, &type, &contents);
+			if (strcmp(contents, "s") == 0) {
+				const char *v;
+
+				sd_bus_message_read(m, "v", "s", &v);
+				snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s=%s",
+					 prop, v);
+			} else if (strcmp(contents, "u") == 0) {
+				uint32_t v;
+
+				sd_bus_message_read(m, "v", "u", &v);
+				snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s=%u",
+					 prop, v);
+			} else {
+				sd_bus_message_skip(m, "v");
+			}
+			sd_bus_message_exit_container(m);
+		}
+		snprintf(t.seen[t.n_seen++], sizeof(t.seen[0]), "%s", line);
+	}
+	return 0;
+}
+
+/* Waits for a seen signal containing all of @needle's words in order. */
+static int wait_seen(const char *needle, unsigned timeout_ms)
+{
+	uint64_t end = ms_now() + timeout_ms;
+
+	for (;;) {
+		for (int k = 0; k < t.n_seen; k++)
+			if (strstr(t.seen[k], needle))
+				return k;
+		if (ms_now() >= end)
+			break;
+		if (sd_bus_process(t.bus, NULL) == 0)
+			sd_bus_wait(t.bus, 100000);
+	}
+	for (int k = 0; k < t.n_seen; k++)
+		fprintf(stderr, "seen: %s\n", t.seen[k]);
+	return -1;
+}
+
+/* Calls AttachPair; returns the error name ("" on success) in @err_name. */
+static int attach(const char *inst, const char *pair, const char *pool, const char *mac,
+		  const char *standby, const char *opt_key, const char *opt_sig,
+		  const void *opt_val, char *err_name, size_t size, char *err_msg, size_t msize)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	int r;
+
+	ck_assert_int_ge(
+		sd_bus_message_new_method_call(t.bus, &m, NAME, PATH, MANAGER, "AttachPair"), 0);
+	ck_assert_int_ge(sd_bus_message_append(m, "sssss", inst, pair, pool, mac, standby), 0);
+	ck_assert_int_ge(sd_bus_message_open_container(m, 'a', "{sv}"), 0);
+	if (opt_key) {
+		ck_assert_int_ge(sd_bus_message_open_container(m, 'e', "sv"), 0);
+		ck_assert_int_ge(sd_bus_message_append(m, "s", opt_key), 0);
+		ck_assert_int_ge(sd_bus_message_open_container(m, 'v', opt_sig), 0);
+		if (opt_sig[0] == 's')
+			ck_assert_int_ge(sd_bus_message_append(m, "s", (const char *)opt_val), 0);
+		else
+			ck_assert_int_ge(sd_bus_message_append(m, "u", *(const uint32_t *)opt_val),
+					 0);
+		ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+		ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+	}
+	ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+	r = sd_bus_call(t.bus, m, 0, &e, &reply);
+	snprintf(err_name, size, "%s", r < 0 && e.name ? e.name : "");
+	if (err_msg)
+		snprintf(err_msg, msize, "%s", r < 0 && e.message ? e.message : "");
+	sd_bus_error_free(&e);
+	sd_bus_message_unref(m);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+static int call_error(const char *method, char *err_name, size_t size, char *msg, size_t msize,
+		      const char *types, ...)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	va_list ap;
+	int r;
+
+	ck_assert_int_ge(sd_bus_message_new_method_call(t.bus, &m, NAME, PATH, MANAGER, method), 0);
+	if (types) {
+		va_start(ap, types);
+		ck_assert_int_ge(sd_bus_message_appendv(m, types, ap), 0);
+		va_end(ap);
+	}
+	r = sd_bus_call(t.bus, m, 0, &e, &reply);
+	snprintf(err_name, size, "%s", r < 0 && e.name ? e.name : "");
+	if (msg)
+		snprintf(msg, msize, "%s", r < 0 && e.message ? e.message : "");
+	sd_bus_error_free(&e);
+	sd_bus_message_unref(m);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+/* --- running commands --- */
+
+typedef struct Run {
+	int status;
+	char *out, *err;
+} Run;
+
+static void run_free(Run *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Runs a shell command line; its stdout/stderr are captured. */
+static Run run(const char *fmt, ...)
+{
+	char cmd[2048], line[3000];
+	const char *out = test_dir_file(t.dir, "cmd.out"), *err = test_dir_file(t.dir, "cmd.err");
+	va_list ap;
+	Run r;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof(line), "%s >%s 2>%s </dev/null", cmd, out, err);
+	st = system(line);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	r.out = test_log_read(out);
+	r.err = test_log_read(err);
+	ck_assert_ptr_nonnull(r.out);
+	ck_assert_ptr_nonnull(r.err);
+	return r;
+}
+
+static const char *unprivileged(char *buf, size_t size, bool admin)
+{
+	if (admin)
+		snprintf(buf, size, "setpriv --reuid=%s --regid=%s --groups=%s", t.user, t.user,
+			 t.admin_group);
+	else
+		snprintf(buf, size, "setpriv --reuid=%s --regid=%s --clear-groups", t.user, t.user);
+	return buf;
+}
+
+/* ================= tests ================= */
+
+START_TEST(test_introspect_and_read)
+{
+	char pairs[2000];
+	char *s;
+	Run r;
+
+	r = run("busctl --address=%s introspect " NAME " " PATH, t.address);
+	ck_assert_msg(r.status == 0, "busctl introspect: %s", r.err);
+	for (const char *const *w =
+		     (const char *const[]){ ".AttachPair", ".DetachPair", ".ListPairs",
+					    ".ListPools", ".ListInstances", ".PrepareIncoming",
+					    ".Reload", ".PairStateChanged", "sssssa{sv}", NULL };
+	     *w; w++)
+		ck_assert_msg(strstr(r.out, *w), "introspection lacks %s:\n%s", *w, r.out);
+	run_free(&r);
+	r = run("busctl --address=%s introspect " NAME " " P0_PATH " " PAIR, t.address);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, ".State") && strstr(r.out, "emits-change") &&
+			      strstr(r.out, ".GuestNegotiated") && strstr(r.out, ".LastError") &&
+			      strstr(r.out, ".VF"),
+		      "%s", r.out);
+	run_free(&r);
+	r = run("busctl --address=%s tree " NAME, t.address);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, P0_PATH) && strstr(r.out, POOL_PATH) &&
+			      strstr(r.out, "/org/failoverd1/instance/vm1"),
+		      "%s", r.out);
+	run_free(&r);
+
+	list_pairs(pairs, sizeof(pairs));
+	ck_assert_msg(strstr(pairs, "vm1/p0 staged emu emu") && strstr(pairs, MAC0 " " P0_PATH),
+		      "%s", pairs);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 3);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Total"), 4);
+	s = get_string(POOL_PATH, POOL, "Driver");
+	ck_assert_str_eq(s, "e1000e");
+	free(s);
+	s = get_string(P0_PATH, PAIR, "MACAddress");
+	ck_assert_str_eq(s, MAC0);
+	free(s);
+	s = get_string(P0_PATH, PAIR, "Instance");
+	ck_assert_str_eq(s, "vm1");
+	free(s);
+	s = get_string(P0_PATH, PAIR, "VF");
+	ck_assert_str_ne(s, "");
+	free(s);
+	s = get_string("/org/failoverd1/instance/vm1", INSTANCE, "RunStatus");
+	ck_assert_str_eq(s, "prelaunch");
+	free(s);
+	s = get_string(PATH, MANAGER, "Version");
+	ck_assert_str_ne(s, "");
+	free(s);
+	{
+		sd_bus_error e = SD_BUS_ERROR_NULL;
+		sd_bus_message *reply = NULL;
+		const char *name, *qmp, *run_st, *mig, *path;
+		int connected;
+		uint32_t n;
+
+		ck_assert_int_ge(sd_bus_call_method(t.bus, NAME, PATH, MANAGER, "ListInstances", &e,
+						    &reply, NULL),
+				 0);
+		ck_assert_int_gt(sd_bus_message_read(reply, "a(ssbssuo)", 1, &name, &qmp,
+						     &connected, &run_st, &mig, &n, &path),
+				 0);
+		ck_assert_str_eq(name, "vm1");
+		ck_assert_str_eq(qmp, t.qmp);
+		ck_assert(connected);
+		ck_assert_uint_eq(n, 1);
+		sd_bus_message_unref(reply);
+	}
+	{
+		sd_bus_error e = SD_BUS_ERROR_NULL;
+		sd_bus_message *reply = NULL;
+		const char *name, *driver, *path;
+		int emulated;
+		uint32_t total, free_;
+
+		ck_assert_int_ge(sd_bus_call_method(t.bus, NAME, PATH, MANAGER, "ListPools", &e,
+						    &reply, NULL),
+				 0);
+		ck_assert_int_gt(sd_bus_message_read(reply, "a(ssbuuo)", 1, &name, &driver,
+						     &emulated, &total, &free_, &path),
+				 0);
+		ck_assert_str_eq(name, "emu");
+		ck_assert(emulated);
+		ck_assert_uint_eq(free_, 3);
+		ck_assert_str_eq(path, POOL_PATH);
+		sd_bus_message_unref(reply);
+	}
+}
+END_TEST
+
+START_TEST(test_attach_detach_signals)
+{
+	char err[200], path_vf[64];
+	char *vf;
+
+	ck_assert_int_ge(sd_bus_match_signal(t.bus, NULL, NAME, PATH, MANAGER, "PairStateChanged",
+					     on_signal, NULL),
+			 0);
+	ck_assert_int_ge(sd_bus_match_signal(t.bus, NULL, NAME, NULL,
+					     "org.freedesktop.DBus.Properties", "PropertiesChanged",
+					     on_signal, NULL),
+			 0);
+	ck_assert_int_ge(attach("vm1", "p1", "emu", MAC1, "net1", NULL, NULL, NULL, err,
+				sizeof(err), NULL, 0),
+			 0);
+	ck_assert_int_ge(wait_seen("PairStateChanged vm1/p1 waiting->staged", 20000), 0);
+	ck_assert_int_ge(wait_seen("PropertiesChanged " P1_PATH " " PAIR " State=staged", 5000), 0);
+	ck_assert_int_ge(wait_seen("PropertiesChanged " POOL_PATH " " POOL " Free=2", 5000), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 2);
+	vf = get_string(P1_PATH, PAIR, "VF");
+	snprintf(path_vf, sizeof(path_vf), "%s", vf);
+	free(vf);
+	ck_assert_str_ne(path_vf, "");
+
+	ck_assert_int_ge(call_error("DetachPair", err, sizeof(err), NULL, 0, "ss", "vm1", "p1"), 0);
+	ck_assert_int_ge(wait_seen("PairStateChanged vm1/p1 staged->released", 20000), 0);
+	ck_assert_int_ge(wait_seen("PropertiesChanged " P1_PATH " " PAIR " State=released", 5000),
+			 0);
+	ck_assert_int_ge(wait_seen("PropertiesChanged " POOL_PATH " " POOL " Free=3", 5000), 0);
+	vf = get_string(P1_PATH, PAIR, "VF");
+	ck_assert_str_eq(vf, "");
+	free(vf);
+	/* p0 never moved. */
+	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 1000), 0);
+}
+END_TEST
+
+START_TEST(test_invalid_args_change_nothing)
+{
+	static const uint32_t one = 1;
+	static const struct {
+		const char *inst, *pair, *pool, *mac, *standby, *key, *sig;
+		const void *val;
+		const char *argument;
+	} bad[] = {
+		{ "vm1", "p1", "emu", "52:54:00:aa:bb", "net1", NULL, NULL, NULL, "mac_address" },
+		{ "vm1", "p1", "emu", "01:00:5e:00:00:01", "net1", NULL, NULL, NULL,
+		  "mac_address" },
+		{ "vm1", "p1", "emu", "00:00:00:00:00:00", "net1", NULL, NULL, NULL,
+		  "mac_address" },
+		{ "vm1", "p/1", "emu", MAC1, "net1", NULL, NULL, NULL, "pair" },
+		{ "vm1", "", "emu", MAC1, "net1", NULL, NULL, NULL, "pair" },
+		{ "vm1", "p1", "", MAC1, "net1", NULL, NULL, NULL, "pool" },
+		{ "", "p1", "emu", MAC1, "net1", NULL, NULL, NULL, "instance" },
+		{ "vm1", "p1", "emu", MAC1, "1net", NULL, NULL, NULL, "standby" },
+		{ "vm1", "p1", "emu", MAC1, "", NULL, NULL, NULL, "standby" },
+		{ "vm1", "p1", "emu", MAC1, "net1", "StandbyNetdev", "s", "hn1", "standby" },
+		{ "vm1", "p1", "emu", MAC1, "net1", "Bogus", "s", "x", "options" },
+		{ "vm1", "p1", "emu", MAC1, "", "StandbyNetdev", "u", &one, "options" },
+		{ "vm1", "p1", "emu", MAC1, "", "StandbyBus", "s", "rp4", "options" },
+	};
+	char before[2000], after[2000], name[200], msg[400], want[64];
+
+	list_pairs(before, sizeof(before));
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		ck_assert_int_lt(attach(bad[k].inst, bad[k].pair, bad[k].pool, bad[k].mac,
+					bad[k].standby, bad[k].key, bad[k].sig, bad[k].val, name,
+					sizeof(name), msg, sizeof(msg)),
+				 0);
+		ck_assert_msg(strcmp(name, SD_BUS_ERROR_INVALID_ARGS) == 0, "case %zu: %s: %s", k,
+			      name, msg);
+		snprintf(want, sizeof(want), "argument %s", bad[k].argument);
+		ck_assert_msg(strstr(msg, want), "case %zu: '%s' does not name %s", k, msg,
+			      bad[k].argument);
+	}
+	ck_assert_int_lt(
+		call_error("DetachPair", name, sizeof(name), msg, sizeof(msg), "ss", "", "p0"), 0);
+	ck_assert_str_eq(name, SD_BUS_ERROR_INVALID_ARGS);
+	ck_assert_ptr_nonnull(strstr(msg, "argument instance"));
+	ck_assert_int_lt(
+		call_error("DetachPair", name, sizeof(name), msg, sizeof(msg), "ss", "vm1", "p 0"),
+		0);
+	ck_assert_str_eq(name, SD_BUS_ERROR_INVALID_ARGS);
+	ck_assert_ptr_nonnull(strstr(msg, "argument pair"));
+	ck_assert_int_lt(
+		call_error("PrepareIncoming", name, sizeof(name), msg, sizeof(msg), "s", ""), 0);
+	ck_assert_str_eq(name, SD_BUS_ERROR_INVALID_ARGS);
+	/* Wrong signature: sd-bus refuses before the daemon's code runs. */
+	ck_assert_int_lt(
+		call_error("AttachPair", name, sizeof(name), msg, sizeof(msg), "ss", "vm1", "p1"),
+		0);
+	ck_assert_str_eq(name, SD_BUS_ERROR_INVALID_ARGS);
+	/* Well-formed, but naming nothing: not InvalidArgs. */
+	ck_assert_int_lt(attach("vm9", "p1", "emu", MAC1, "net1", NULL, NULL, NULL, name,
+				sizeof(name), msg, sizeof(msg)),
+			 0);
+	ck_assert_str_eq(name, "org.failoverd1.Error.NotFound");
+	ck_assert_int_lt(attach("vm1", "p1", "nopool", MAC1, "net1", NULL, NULL, NULL, name,
+				sizeof(name), msg, sizeof(msg)),
+			 0);
+	ck_assert_str_eq(name, "org.failoverd1.Error.NotFound");
+	ck_assert_int_lt(attach("vm1", "p1", "emu", MAC0, "net1", NULL, NULL, NULL, name,
+				sizeof(name), msg, sizeof(msg)),
+			 0);
+	ck_assert_str_eq(name, "org.failoverd1.Error.Exists");
+	ck_assert_int_lt(
+		call_error("DetachPair", name, sizeof(name), msg, sizeof(msg), "ss", "vm1", "p7"),
+		0);
+	ck_assert_str_eq(name, "org.failoverd1.Error.NotFound");
+	ck_assert_int_lt(
+		call_error("PrepareIncoming", name, sizeof(name), msg, sizeof(msg), "s", "vm1"), 0);
+	ck_assert_str_eq(name, "org.failoverd1.Error.WrongState");
+
+	usleep(300000);
+	list_pairs(after, sizeof(after));
+	ck_assert_str_eq(before, after);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 3);
+}
+END_TEST
+
+START_TEST(test_unprivileged_denied_but_reads)
+{
+	static const char *const mutating[] = {
+		"attach vm1 p1 --pool=emu --mac=" MAC1 " --standby=net1",
+		"attach vm1 p1 --pool=emu --mac=bogus --standby=net1", /* denied before parsed */
+		"detach vm1 p0",
+		"prepare-incoming vm1",
+		"reload",
+	};
+	static const char *const reads[] = { "status", "pools", "instances", "pairs" };
+	char before[2000], after[2000], who[300];
+	Run r;
+
+	list_pairs(before, sizeof(before));
+	unprivileged(who, sizeof(who), false);
+	for (size_t k = 0; k < sizeof(mutating) / sizeof(mutating[0]); k++) {
+		r = run("%s build/failoverctl --json %s", who, mutating[k]);
+		ck_assert_msg(r.status == 4, "'%s' exited %d: %s", mutating[k], r.status, r.err);
+		ck_assert_msg(
+			strstr(r.err, "\"error\":\"org.freedesktop.DBus.Error.AccessDenied\""),
+			"'%s': %s", mutating[k], r.err);
+		run_free(&r);
+	}
+	/* Straight through the bus too, not only through failoverctl. */
+	r = run("%s busctl --address=%s call " NAME " " PATH " " MANAGER " DetachPair ss vm1 p0",
+		who, t.address);
+	ck_assert_int_ne(r.status, 0);
+	run_free(&r);
+	ck_assert_int_eq(test_log_wait(t.host.log, "DetachPair() denied to uid", 2000), 0);
+
+	for (size_t k = 0; k < sizeof(reads) / sizeof(reads[0]); k++) {
+		r = run("%s build/failoverctl %s", who, reads[k]);
+		ck_assert_msg(r.status == 0, "'%s' exited %d: %s", reads[k], r.status, r.err);
+		run_free(&r);
+	}
+	r = run("%s build/failoverctl pairs", who);
+	ck_assert_msg(strstr(r.out, "p0") && strstr(r.out, "staged"), "%s", r.out);
+	run_free(&r);
+	r = run("%s busctl --address=%s get-property " NAME " " P0_PATH " " PAIR " State", who,
+		t.address);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "s \"staged\"\n");
+	run_free(&r);
+
+	list_pairs(after, sizeof(after));
+	ck_assert_str_eq(before, after);
+}
+END_TEST
+
+START_TEST(test_admin_group_may_mutate)
+{
+	char who[300];
+	Run r;
+
+	unprivileged(who, sizeof(who), true);
+	r = run("%s build/failoverctl detach vm1 p0", who);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	run_free(&r);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "released", 20000), 0);
+	r = run("%s build/failoverctl reload", who);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	run_free(&r);
+}
+END_TEST
+
+/* Column @col of @line starts at the same offset as in @header. */
+static void assert_aligned(const char *header, const char *line, const char *col, const char *cell)
+{
+	const char *h = strstr(header, col), *c = strstr(line, cell);
+
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(h - header, c - line);
+}
+
+START_TEST(test_failoverctl)
+{
+	const char *mon_argv[] = { "build/failoverctl", "--json", "monitor", NULL };
+	const char *mon_out = test_dir_file(t.dir, "monitor.out");
+	json_object *o, *e;
+	char *nl;
+	Run r;
+
+	/* Tables for people. */
+	r = run("build/failoverctl pools");
+	ck_assert_int_eq(r.status, 0);
+	nl = strchr(r.out, '\n');
+	ck_assert_ptr_nonnull(nl);
+	*nl = 0;
+	ck_assert_str_eq(r.out, "POOL  DRIVER  KIND      FREE  TOTAL");
+	ck_assert_str_eq(nl + 1, "emu   e1000e  emulated  3     4\n");
+	run_free(&r);
+	r = run("build/failoverctl pairs");
+	ck_assert_int_eq(r.status, 0);
+	nl = strchr(r.out, '\n');
+	*nl = 0;
+	assert_aligned(r.out, nl + 1, "STATE", "staged");
+	assert_aligned(r.out, nl + 1, "MAC", MAC0);
+	assert_aligned(r.out, nl + 1, "REASON", "primary hidden");
+	run_free(&r);
+	r = run("build/failoverctl --no-legend instances");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_eq(strstr(r.out, "vm1"), r.out);
+	run_free(&r);
+
+	/* JSON for programs. */
+	r = run("build/failoverctl --json pairs vm1");
+	ck_assert_int_eq(r.status, 0);
+	o = json_tokener_parse(r.out);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(json_object_array_length(o), 1);
+	e = json_object_array_get_idx(o, 0);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(e, "state")), "staged");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(e, "mac_address")), MAC0);
+	json_object_put(o);
+	run_free(&r);
+	r = run("build/failoverctl --json status");
+	ck_assert_int_eq(r.status, 0);
+	o = json_tokener_parse(r.out);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(o, "vfs_free")), 3);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(
+				 json_object_object_get(o, "pairs_by_state"), "staged")),
+			 1);
+	json_object_put(o);
+	run_free(&r);
+
+	/* monitor streams what attach and detach do. */
+	t.monitor = test_qemu_spawn(mon_argv, mon_out);
+	ck_assert_ptr_nonnull(t.monitor);
+	ck_assert_int_eq(test_log_wait(mon_out, "Monitoring pair state changes", 5000), 0);
+	r = run("build/failoverctl attach vm1 p1 --pool=emu --mac=" MAC1 " --standby=net1");
+	ck_assert_msg(r.status == 0, "attach: %s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "vm1/p1"));
+	run_free(&r);
+	ck_assert_int_eq(test_log_wait(mon_out,
+				       "\"instance\":\"vm1\",\"pair\":\"p1\",\"from\":\"waiting\","
+				       "\"to\":\"staged\"",
+				       20000),
+			 0);
+	r = run("build/failoverctl detach vm1 p1");
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+	ck_assert_int_eq(test_log_wait(mon_out, "\"from\":\"staged\",\"to\":\"released\"", 20000),
+			 0);
+
+	/* Errors: one line, meaningful exit codes. */
+	r = run("build/failoverctl attach vm1 p2 --pool=emu --mac=zz --standby=net1");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "failoverctl attach: argument mac_address: 'zz' is not a MAC "
+				"address like 52:54:00:aa:bb:01\n");
+	run_free(&r);
+	r = run("build/failoverctl detach vm1 nope");
+	ck_assert_int_eq(r.status, 5);
+	ck_assert_str_eq(r.err, "failoverctl detach: instance vm1 has no pair named 'nope'\n");
+	run_free(&r);
+	r = run("build/failoverctl prepare-incoming vm1");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "not waiting for an incoming migration"));
+	run_free(&r);
+	r = run("build/failoverctl attach vm1 p2");
+	ck_assert_int_eq(r.status, 2);
+	run_free(&r);
+	r = run("build/failoverctl frobnicate");
+	ck_assert_int_eq(r.status, 2);
+	run_free(&r);
+	r = run("build/failoverctl --bus-address=unix:path=%s/nothing.sock status",
+		test_dir_path(t.dir));
+	ck_assert_int_eq(r.status, 3);
+	ck_assert_msg(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "cannot connect to unix:path="));
+	run_free(&r);
+	r = run("build/failoverctl attach --help");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "--standby-netdev"));
+	run_free(&r);
+	r = run("build/failoverctl reload");
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(test_reload)
+{
+	char name[200], msg[300];
+	Run r;
+
+	test_host_write_conf(&t.host, "emu2.pool",
+			     "[Pool]\nDriver=emulated\nModel=e1000e\nSize=2\n");
+	ck_assert_int_ge(call_error("Reload", name, sizeof(name), msg, sizeof(msg), NULL), 0);
+	r = run("build/failoverctl --no-legend pools");
+	ck_assert_msg(strstr(r.out, "emu2 "), "%s", r.out);
+	run_free(&r);
+	/* A broken configuration is refused; the last good one stays. */
+	test_host_write_conf(&t.host, "emu3.pool", "[Pool]\nDriver=warp\n");
+	ck_assert_int_lt(call_error("Reload", name, sizeof(name), msg, sizeof(msg), NULL), 0);
+	ck_assert_str_eq(name, "org.failoverd1.Error.InvalidConfiguration");
+	r = run("build/failoverctl --no-legend pools");
+	ck_assert_msg(strstr(r.out, "emu2 ") && !strstr(r.out, "emu3"), "%s", r.out);
+	run_free(&r);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 1000), 0);
+}
+END_TEST
+
+START_TEST(test_prepare_incoming)
+{
+	char name[200], msg[300];
+
+	int r = -1;
+
+	/* PrepareIncoming=no: the pair waits for the stream until asked. */
+	ck_assert_int_eq(pair_state_is(P0_PATH, "waiting", 30000), 0);
+	/* "waiting" is also the state before QEMU is connected: retry until it is. */
+	for (int i = 0; i < 200 && r < 0; i++) {
+		r = call_error("PrepareIncoming", name, sizeof(name), msg, sizeof(msg), "s", "vm1");
+		if (r < 0 && strcmp(name, "org.failoverd1.Error.NotConnected") != 0)
+			break;
+		if (r < 0)
+			usleep(100000);
+	}
+	ck_assert_msg(r >= 0, "PrepareIncoming: %s: %s", name, msg);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "incoming", 20000), 0);
+}
+END_TEST
+
+START_TEST(test_shipped_policy)
+{
+	char who[300], before[2000], after[2000];
+	Run r;
+
+	/* root: everything (the daemon owns the name under the shipped policy). */
+	list_pairs(before, sizeof(before));
+	r = run("build/failoverctl reload");
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	run_free(&r);
+	unprivileged(who, sizeof(who), false);
+	for (const char *const *c =
+		     (const char *const[]){ "pairs", "pools", "instances", "status", NULL };
+	     *c; c++) {
+		r = run("%s build/failoverctl %s", who, *c);
+		ck_assert_msg(r.status == 0, "%s: %s", *c, r.err);
+		run_free(&r);
+	}
+	r = run("%s busctl --address=%s introspect " NAME " " P0_PATH, who, t.address);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	run_free(&r);
+	for (const char *const *c = (const char *const[]){ "detach vm1 p0", "reload",
+							   "prepare-incoming vm1", NULL };
+	     *c; c++) {
+		r = run("%s build/failoverctl --json %s", who, *c);
+		ck_assert_msg(r.status == 4, "%s: %d %s", *c, r.status, r.err);
+		ck_assert_ptr_nonnull(strstr(r.err, "org.freedesktop.DBus.Error.AccessDenied"));
+		run_free(&r);
+	}
+	/* The bus refused them: the daemon never saw the calls. */
+	r = run("grep -c 'denied to uid' %s", t.host.log);
+	ck_assert_str_eq(r.out, "0\n");
+	run_free(&r);
+	list_pairs(after, sizeof(after));
+	ck_assert_str_eq(before, after);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("dbus-api");
+	TCase *tc = tcase_create("api");
+	TCase *ti = tcase_create("incoming");
+	TCase *tp = tcase_create("policy");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_introspect_and_read);
+	tcase_add_test(tc, test_attach_detach_signals);
+	tcase_add_test(tc, test_invalid_args_change_nothing);
+	tcase_add_test(tc, test_unprivileged_denied_but_reads);
+	tcase_add_test(tc, test_admin_group_may_mutate);
+	tcase_add_test(tc, test_failoverctl);
+	tcase_add_test(tc, test_reload);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(ti, setup_incoming, teardown);
+	tcase_set_timeout(ti, 120);
+	tcase_add_test(ti, test_prepare_incoming);
+	suite_add_tcase(s, ti);
+	tcase_add_checked_fixture(tp, setup_policy, teardown);
+	tcase_set_timeout(tp, 120);
+	tcase_add_test(tp, test_shipped_policy);
+	suite_add_tcase(s, tp);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,262 @@
+/*
+ * failoverd as a systemd service: the sd_notify protocol as systemd sees it
+ * (READY=1 after start-up, WATCHDOG=1 from the loop only when asked for,
+ * RELOADING=1/READY=1 around Reload(), STOPPING=1), and the installed unit,
+ * bus policy and activation file as `make install` lays them out, checked
+ * by systemd-analyze verify.
+ */
+
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/lib/cluster.h"
+#include "tests/lib/harness.h"
+
+static struct {
+	TestDir *dir;
+	TestHost host;
+	TestQemu *dbus;
+	char address[400];
+	int notify_fd;
+	char msgs[256][64];
+	int n_msgs;
+} t;
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void setup(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char conf[400], sock[400], arg[500];
+	const char *argv[] = { "dbus-daemon", "--nofork", "--nopidfile", arg, NULL };
+	FILE *f;
+
+	memset(&t, 0, sizeof(t));
+	t.notify_fd = -1;
+	t.dir = test_dir_new();
+	ck_assert_ptr_nonnull(t.dir);
+	test_host_init(&t.host, test_dir_path(t.dir), "host");
+	test_host_write_conf(&t.host, "emu.pool",
+			     "[Pool]\nDriver=emulated\nModel=e1000e\nSize=2\n");
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify.sock", test_dir_path(t.dir));
+	t.notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(t.notify_fd, 0);
+	ck_assert_int_eq(bind(t.notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	unsetenv("INVOCATION_ID");
+
+	snprintf(conf, sizeof(conf), "%s/bus.conf", test_dir_path(t.dir));
+	snprintf(sock, sizeof(sock), "%s/bus.sock", test_dir_path(t.dir));
+	snprintf(t.address, sizeof(t.address), "unix:path=%s", sock);
+	f = fopen(conf, "we");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"<busconfig><listen>%s</listen><auth>EXTERNAL</auth>"
+		"<policy context=\"default\"><allow user=\"*\"/><allow own=\"*\"/>"
+		"<allow send_destination=\"*\"/><allow eavesdrop=\"true\"/></policy></busconfig>\n",
+		t.address);
+	fclose(f);
+	snprintf(arg, sizeof(arg), "--config-file=%s", conf);
+	t.dbus = test_qemu_spawn(argv, test_dir_file(t.dir, "dbus-daemon.log"));
+	ck_assert_ptr_nonnull(t.dbus);
+	ck_assert_int_eq(test_qemu_wait_socket(t.dbus, sock, 10000), 0);
+}
+
+static void teardown(void)
+{
+	test_host_kill(&t.host);
+	t.dbus = test_qemu_free(t.dbus);
+	if (t.notify_fd >= 0)
+		close(t.notify_fd);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	test_dir_free(t.dir);
+}
+
+static void daemon_start(void)
+{
+	char bus_arg[450];
+	const char *argv[] = { "build/failoverd", "--log-level=debug", "--root", t.host.root,
+			       "--state-dir",	  t.host.state,	       bus_arg,	 NULL };
+
+	snprintf(bus_arg, sizeof(bus_arg), "--bus=%s", t.address);
+	t.host.daemon = test_qemu_spawn(argv, t.host.log);
+	ck_assert_ptr_nonnull(t.host.daemon);
+}
+
+/* Collects notifications for @ms; each datagram's lines become messages. */
+static void collect(unsigned ms)
+{
+	uint64_t end = ms_now() + ms;
+	char buf[4096];
+
+	for (uint64_t now = ms_now(); now < end; now = ms_now()) {
+		struct pollfd p = { t.notify_fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, (int)(end - now)) <= 0)
+			continue;
+		n = recv(t.notify_fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l && t.n_msgs < 256;
+		     l = strtok_r(NULL, "\n", &save))
+			snprintf(t.msgs[t.n_msgs++], sizeof(t.msgs[0]), "%s", l);
+	}
+}
+
+static int count(const char *msg)
+{
+	int n = 0;
+
+	for (int k = 0; k < t.n_msgs; k++)
+		n += strcmp(t.msgs[k], msg) == 0;
+	return n;
+}
+
+static int find(const char *msg, int from)
+{
+	for (int k = from; k < t.n_msgs; k++)
+		if (strcmp(t.msgs[k], msg) == 0)
+			return k;
+	return -1;
+}
+
+START_TEST(test_notify_protocol)
+{
+	char cmd[700];
+	int ready, reloading, status;
+
+	setenv("WATCHDOG_USEC", "400000", 1);
+	daemon_start();
+	ck_assert_int_eq(test_log_wait(t.host.log, "failoverd started", 10000), 0);
+	collect(1200);
+	ready = find("READY=1", 0);
+	ck_assert_msg(ready >= 0, "no READY=1 (%d messages)", t.n_msgs);
+	/* Pinged at half the interval from the loop: ~6 in 1.2 s. */
+	ck_assert_int_ge(count("WATCHDOG=1"), 3);
+
+	snprintf(cmd, sizeof(cmd), "build/failoverctl --bus-address=%s reload", t.address);
+	ck_assert_int_eq(system(cmd), 0);
+	collect(300);
+	reloading = find("RELOADING=1", ready + 1);
+	ck_assert_int_ge(reloading, 0);
+	ck_assert_int_ge(find("READY=1", reloading + 1), 0);
+
+	kill(test_qemu_pid(t.host.daemon), SIGTERM);
+	ck_assert_int_eq(test_qemu_wait_exit(t.host.daemon, 5000, &status), 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	t.host.daemon = test_qemu_free(t.host.daemon);
+	collect(100);
+	ck_assert_int_ge(find("STOPPING=1", reloading + 1), 0);
+}
+END_TEST
+
+START_TEST(test_no_watchdog_no_timer)
+{
+	daemon_start();
+	ck_assert_int_eq(test_log_wait(t.host.log, "failoverd started", 10000), 0);
+	collect(1000);
+	ck_assert_int_ge(find("READY=1", 0), 0);
+	ck_assert_int_eq(count("WATCHDOG=1"), 0);
+}
+END_TEST
+
+START_TEST(test_install_and_verify_unit)
+{
+	static const char *const files[] = {
+		"usr/sbin/failoverd",
+		"usr/bin/failoverctl",
+		"usr/lib/systemd/system/failoverd.service",
+		"usr/share/dbus-1/system.d/org.failoverd1.conf",
+		"usr/share/dbus-1/system-services/org.failoverd1.service",
+		"usr/lib/sysusers.d/failoverd.conf",
+		"usr/share/man/man8/failoverd.8",
+		"usr/share/man/man1/failoverctl.1",
+		"usr/share/doc/failoverd/examples/failoverd.conf",
+	};
+	const char *dir = test_dir_path(t.dir);
+	char cmd[1500], path[600];
+	char *unit, *err;
+	struct stat st;
+
+	/* Installed with PREFIX inside the test directory: the unit then names real binaries. */
+	snprintf(cmd, sizeof(cmd),
+		 "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s install DESTDIR= PREFIX=%s/usr "
+		 ">%s/install.log 2>&1",
+		 dir, dir);
+	ck_assert_msg(system(cmd) == 0, "make install failed (see %s/install.log)", dir);
+	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[k]);
+		ck_assert_msg(stat(path, &st) == 0, "%s was not installed", files[k]);
+	}
+	snprintf(path, sizeof(path), "%s/usr/lib/systemd/system/failoverd.service", dir);
+	unit = test_log_read(path);
+	ck_assert_ptr_nonnull(unit);
+	snprintf(cmd, sizeof(cmd), "ExecStart=%s/usr/sbin/failoverd --bus=system", dir);
+	ck_assert_msg(strstr(unit, cmd), "%s", unit);
+	for (const char *const *w =
+		     (const char *const[]){
+			     "Type=notify", "WatchdogSec=", "ExecReload=", "StateDirectory=",
+			     "RuntimeDirectory=", "ProtectSystem=strict", "ProtectHome=yes",
+			     "PrivateTmp=yes", "NoNewPrivileges=yes",
+			     "CapabilityBoundingSet=CAP_NET_ADMIN", "SystemCallFilter=", NULL };
+	     *w; w++)
+		ck_assert_msg(strstr(unit, *w), "unit lacks %s", *w);
+	free(unit);
+
+	snprintf(cmd, sizeof(cmd),
+		 "MANPATH=%s/usr/share/man systemd-analyze verify %s >%s/verify.log 2>&1", dir,
+		 path, dir);
+	snprintf(path, sizeof(path), "%s/verify.log", dir);
+	if (system(cmd) != 0) {
+		test_log_dump(path, 4000);
+		ck_abort_msg("systemd-analyze verify failed");
+	}
+	err = test_log_read(path);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(err[0] == 0, "systemd-analyze verify complained: %s", err);
+	free(err);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("dbus-service");
+	TCase *tc = tcase_create("service");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_notify_protocol);
+	tcase_add_test(tc, test_no_watchdog_no_timer);
+	tcase_add_test(tc, test_install_and_verify_unit);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
