@@ -10,6 +10,8 @@
 #   tests/<module>/e2e-*.c       two daemons, two QEMUs  -> make check-e2e
 #   tests/<module>/dbus-*.c      private dbus-daemon     -> make check-dbus
 #   tests/<module>/full-*.c      the whole stack on a real VF (nested) -> make check-full
+#   tests/<module>/faults-*.c    fault injection, real QEMUs -> make check-faults
+#   tests/<module>/faults-kernel-*.c  fault injection on the igb guest -> make check-faults
 
 B        ?= build
 CC       ?= cc
@@ -39,11 +41,13 @@ KERNEL_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/*/kernel-*.c))
 E2E_TESTS    := $(patsubst %.c,$(B)/%,$(wildcard tests/*/e2e-*.c))
 DBUS_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/dbus-*.c))
 FULL_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/full-*.c))
+FAULT_KERNEL_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/*/faults-kernel-*.c))
+FAULT_TESTS  := $(filter-out $(FAULT_KERNEL_TESTS),$(patsubst %.c,$(B)/%,$(wildcard tests/*/faults-*.c)))
 CTL_SRCS     := $(wildcard ctl/*.c)
 
 PROGRAMS := $(B)/failoverd $(if $(CTL_SRCS),$(B)/failoverctl)
 
-.PHONY: all deps check check-unit check-qemu check-kernel check-e2e check-full check-dbus tests format format-check \
+.PHONY: all deps check check-unit check-qemu check-kernel check-e2e check-full check-dbus check-faults tests format format-check \
         clean demo install valgrind-unit guest
 all: $(PROGRAMS)
 
@@ -75,7 +79,8 @@ $(B)/failoverctl: $(CTL_SRCS:%.c=$(B)/%.o) $(MOD_LIBS)
 $(B)/tests/%: $(B)/tests/%.o $(TESTLIB_OBJS) $(DAEMON_OBJS) $(MOD_LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
-tests: $(UNIT_TESTS) $(QEMU_TESTS) $(KERNEL_TESTS) $(E2E_TESTS) $(FULL_TESTS) $(DBUS_TESTS)
+tests: $(UNIT_TESTS) $(QEMU_TESTS) $(KERNEL_TESTS) $(E2E_TESTS) $(FULL_TESTS) $(DBUS_TESTS) \
+       $(FAULT_TESTS) $(FAULT_KERNEL_TESTS)
 
 # Each tier runs its binaries through tests/run-tier.sh: own process group,
 # a hard timeout, and everything left in the group killed afterwards.
@@ -87,6 +92,9 @@ check: deps
 	@$(MAKE) --no-print-directory check-e2e
 	@$(MAKE) --no-print-directory check-full
 	@$(MAKE) --no-print-directory check-dbus
+	@$(MAKE) --no-print-directory check-faults
+	@$(MAKE) --no-print-directory check-sanitize
+	@$(MAKE) --no-print-directory check-fuzz
 
 check-unit: deps $(PROGRAMS) $(UNIT_TESTS)
 	@./tests/run-tier.sh unit 300 $(UNIT_TESTS)
@@ -125,6 +133,13 @@ ifneq ($(DBUS_TESTS),)
 	@./tests/run-dbus-tier.sh $(DBUS_TESTS)
 endif
 
+# Fault injection (docs/reliability.md): real QEMUs + the emulated pool on
+# this host, then the VF path on the igb guest; one closing line counts the
+# faults injected and what the audits found.
+check-faults: deps $(PROGRAMS) $(FAULT_TESTS) $(FAULT_KERNEL_TESTS)
+	@eval "$$(./tests/guest/build-guest.sh failover)" && \
+	  ./tests/run-faults-tier.sh "$(FAULT_TESTS)" "$(FAULT_KERNEL_TESTS)"
+
 valgrind-unit: deps $(UNIT_TESTS)
 	@VALGRIND=1 ./tests/run-tier.sh unit 900 $(UNIT_TESTS)
 
@@ -154,6 +169,78 @@ install: all
 	install -D -m 0644 docs/man/failoverctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/failoverctl.1
 	install -d $(DESTDIR)$(PREFIX)/share/doc/failoverd/examples
 	install -m 0644 docs/examples/* $(DESTDIR)$(PREFIX)/share/doc/failoverd/examples/
+
+# --- benchmarks (docs/performance.md) ---------------------------------------
+# `make bench` builds optimised binaries into their own directory, runs every
+# benchmark (holding the TCG lock throughout) and writes build/bench/results.json.
+# Not part of `make check`: performance is measured here, never asserted in tests.
+BENCH_B     := build/bench-obj
+BENCH_PROGS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+
+$(BENCH_PROGS): $(B)/bench/%: $(B)/bench/%.o $(B)/tests/lib/harness.o $(MOD_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
+
+.PHONY: bench bench-tools
+bench-tools: $(PROGRAMS) $(BENCH_PROGS)
+
+bench: deps
+	@$(MAKE) --no-print-directory B=$(BENCH_B) OPTFLAGS="-O2 -DNDEBUG" bench-tools
+	@./bench/run.sh $(BENCH_B) build/bench
+
+# --- sanitizers and fuzzing (docs/reliability.md) ----------------------------
+# check-sanitize: the unit, QEMU and D-Bus tiers built with clang's ASan+UBSan
+# (clang's UBSan honours log_path, gcc's prints to stderr only) into
+# $(SAN_B) and run there (the tests start $(FOVD_BUILD_DIR)/failoverd, so the
+# sanitized daemon and failoverctl run too). Every report goes to
+# $(SAN_B)/reports/ (writable by the D-Bus tier's unprivileged user) and
+# fails the target, from whichever process it came.
+# fuzz: libFuzzer targets tests/fuzz/NAME.c (NAME never starting with a tier
+# prefix such as dbus-) built with clang into $(FUZZ_B), seeds in
+# tests/fuzz/corpus/NAME/, dictionary tests/fuzz/NAME.dict; each runs
+# FUZZ_SECONDS. check-fuzz: 30 s each, as part of `make check`.
+export FOVD_BUILD_DIR = $(B)
+SAN_B        ?= $(B)/sanitize
+SAN_FLAGS    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=all -Wno-unknown-warning-option
+SAN_REPORTS   = $(abspath $(SAN_B))/reports
+FUZZ_B       ?= $(B)/fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_FLAGS   := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=all -Wno-unknown-warning-option
+FUZZ_BINS    := $(patsubst %.c,$(B)/%,$(wildcard tests/fuzz/*.c))
+
+.PHONY: check-sanitize sanitize-bins sanitize-tiers fuzz check-fuzz fuzz-bins
+check-sanitize: deps
+	@rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS) && chmod 1777 $(SAN_REPORTS)
+	@$(MAKE) -s --no-print-directory B=$(SAN_B) CC=clang OPTFLAGS="$(SAN_FLAGS)" sanitize-bins
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(SAN_REPORTS)/asan \
+	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(SAN_REPORTS)/ubsan \
+	 $(MAKE) --no-print-directory B=$(SAN_B) CC=clang OPTFLAGS="$(SAN_FLAGS)" sanitize-tiers; \
+	 st=$$?; \
+	 if [ -n "$$(ls -A $(SAN_REPORTS))" ]; then \
+	   echo "!! sanitizer reports:"; cat $(SAN_REPORTS)/*; st=1; \
+	 else echo "sanitize: no ASan/UBSan/LSan reports"; fi; \
+	 exit $$st
+
+# These two run in check-sanitize's sub-makes, with B= the sanitized build.
+sanitize-bins: $(PROGRAMS) $(UNIT_TESTS) $(QEMU_TESTS) $(DBUS_TESTS)
+
+sanitize-tiers:
+	@st=0; for t in check-unit check-qemu check-dbus; do \
+	   $(MAKE) --no-print-directory $$t || st=1; done; exit $$st
+
+$(B)/tests/fuzz/%: $(B)/tests/fuzz/%.o $(DAEMON_OBJS) $(MOD_LIBS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz: deps
+	@$(MAKE) -s --no-print-directory B=$(FUZZ_B) CC=clang OPTFLAGS="$(FUZZ_FLAGS)" fuzz-bins
+	@./tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_B) \
+	  $(patsubst %.c,$(FUZZ_B)/%,$(wildcard tests/fuzz/*.c))
+
+check-fuzz:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 
 clean:
 	rm -rf $(B)

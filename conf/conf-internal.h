@@ -25,6 +25,4 @@ typedef struct ConfCtx {
 void conf_diag(ConfCtx *c, ConfSeverity sev, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Applies one file to c->object; a missing file is an error diagnostic. */
-/* [A-Za-z0-9_.-], 1 to CONF_NAME_MAX characters. */
-bool conf_name_is_valid(const char *s);
 int conf_parse_file(ConfCtx *c, const char *path);

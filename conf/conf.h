@@ -199,6 +199,12 @@ bool conf_parse_pci_address(const char *s);
 int conf_parse_mac(const char *s, uint8_t mac[6]);
 /* "0-3,6" */
 int conf_parse_ranges(const char *s, ConfRange *ranges, size_t max, size_t *n);
+/* Bytes of the well-formed UTF-8 character at @s (RFC 3629), 0 when broken or at the end. */
+size_t conf_utf8_char_len(const char *s);
+/* Names reach D-Bus, whose strings must be UTF-8. */
+bool conf_utf8_is_valid(const char *s);
+/* Pool, instance and pair names: [A-Za-z0-9_.-], 1 to CONF_NAME_MAX characters. */
+bool conf_name_is_valid(const char *s);
 
 static inline void conf_set_freep(ConfSet **s)
 {

@@ -111,8 +111,8 @@ static bool parse_abs_path(ConfCtx *c, const KeyEntry *k, const char *value, voi
 
 static bool parse_instance_name(ConfCtx *c, const KeyEntry *k, const char *value, void *field)
 {
-	/* QEMU's -name is free text; keep it printable and usable in paths. */
-	if (!*value || strlen(value) >= k->size || strchr(value, '/'))
+	/* QEMU's -name is free text; keep it printable, UTF-8 and usable in paths. */
+	if (!*value || strlen(value) >= k->size || strchr(value, '/') || !conf_utf8_is_valid(value))
 		return invalid(c, k, value);
 	for (const char *s = value; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -356,7 +356,7 @@ static const KeyEntry pool_keys[] = {
 
 static const KeyEntry instance_keys[] = {
 	{ "Instance", "Name", parse_instance_name, INSTANCE(name),
-	  .accepted = "QEMU's -name: printable, without '/' (at most 127 bytes)" },
+	  .accepted = "QEMU's -name: printable UTF-8, without '/' (at most 127 bytes)" },
 	{ "Instance", "QMP", parse_abs_path, INSTANCE(qmp), .accepted = SOCKET },
 	{ "Instance", "UnplugTimeoutSec", parse_duration, INSTANCE(unplug_timeout_ms),
 	  .accepted = DURATION },

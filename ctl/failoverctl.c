@@ -143,6 +143,7 @@ static int ctl_connect(Ctl *c)
 		r = sd_bus_open_system(&c->bus);
 	}
 	if (r < 0) {
+		c->bus = sd_bus_unref(c->bus); /* sd_bus_new() succeeded, the start did not */
 		snprintf(msg, sizeof(msg), "cannot connect to %s: %s", address, strerror(-r));
 		return fail(c, EXIT_UNREACHABLE, "org.freedesktop.DBus.Error.NoServer", msg);
 	}
@@ -563,8 +564,15 @@ static int on_state_changed(sd_bus_message *m, void *ud, sd_bus_error *error)
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	} else {
 		format_time(usec, when, sizeof(when));
-		printf("%s.%03u  %s/%s  %s -> %s%s%s\n", when, (unsigned)(usec / 1000u % 1000u),
-		       instance, pair, from, to, reason[0] ? "  " : "", reason);
+		/* Same state, new reason: say what changed, not a transition. */
+		if (strcmp(from, to) == 0)
+			printf("%s.%03u  %s/%s  still %s%s%s\n", when,
+			       (unsigned)(usec / 1000u % 1000u), instance, pair, to,
+			       reason[0] ? ": " : "", reason);
+		else
+			printf("%s.%03u  %s/%s  %s -> %s%s%s\n", when,
+			       (unsigned)(usec / 1000u % 1000u), instance, pair, from, to,
+			       reason[0] ? "  " : "", reason);
 	}
 	fflush(stdout);
 	return 0;

@@ -12,6 +12,7 @@
 
 #include "conf/conf.h"
 #include "daemon/bus.h"
+#include "daemon/validate.h"
 
 #define IFACE_MANAGER  "org.failoverd1.Manager"
 #define IFACE_POOL     "org.failoverd1.Pool"
@@ -52,36 +53,14 @@ static void message_unrefp(sd_bus_message **m)
 	sd_bus_message_unref(*m);
 }
 
+/*
+ * Text that came from QEMU, the configuration or a state file: sd-bus will
+ * not send a message holding broken UTF-8 at all (a cut multi-byte error
+ * message from QEMU would make ListPairs fail for every pair).
+ */
+#define TEXT(s, buf) validate_utf8_repair((s), (buf), sizeof(buf))
+
 /* --- names and paths --- */
-
-/* Pool and pair names, as the configuration accepts them. */
-static bool valid_name(const char *s)
-{
-	if (!*s || strlen(s) > 64)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
-			return false;
-	return true;
-}
-
-/* QEMU device and netdev ids: a letter first. */
-static bool valid_qemu_id(const char *s)
-{
-	return ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) && valid_name(s);
-}
-
-/* QEMU's -name: printable, no '/' (it becomes part of file names). */
-static bool valid_instance_name(const char *s)
-{
-	if (!*s || strlen(s) >= sizeof(((Instance *)0)->name))
-		return false;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/')
-			return false;
-	return true;
-}
 
 static int pool_path(const char *name, char **out)
 {
@@ -145,21 +124,20 @@ static const struct {
 static int bus_error_errno(sd_bus_error *error, int r, const char *msg, const char *einval_name)
 {
 	const char *name = ERROR_PREFIX "Failed";
+	char buf[512];
 
 	for (size_t k = 0; k < sizeof(errno_names) / sizeof(errno_names[0]); k++)
 		if (errno_names[k].errnum == -r)
 			name = errno_names[k].name;
 	if (-r == EINVAL && einval_name)
 		name = einval_name;
-	return sd_bus_error_setf(error, name, "%s", msg[0] ? msg : strerror(-r));
+	return sd_bus_error_setf(error, name, "%s", msg[0] ? TEXT(msg, buf) : strerror(-r));
 }
 
-static int invalid_arg(sd_bus_error *error, const char *arg, const char *fmt, const char *value)
+static int invalid_arg(sd_bus_error *error, const ValidateError *e)
 {
-	char what[256];
-
-	snprintf(what, sizeof(what), fmt, value);
-	return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "argument %s: %s", arg, what);
+	return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "argument %s: %s", e->arg,
+				 e->message);
 }
 
 /* --- authorization --- */
@@ -264,7 +242,9 @@ static int bus_check_admin(Bus *b, sd_bus_message *msg, sd_bus_error *error)
 static int get_str(sd_bus *bus, const char *path, const char *iface, const char *prop,
 		   sd_bus_message *reply, void *field, sd_bus_error *error)
 {
-	return sd_bus_message_append(reply, "s", (const char *)field);
+	char buf[512];
+
+	return sd_bus_message_append(reply, "s", TEXT(field, buf));
 }
 
 static int get_bool(sd_bus *bus, const char *path, const char *iface, const char *prop,
@@ -297,7 +277,10 @@ static int property_get_state_dir(sd_bus *bus, const char *path, const char *ifa
 				  const char *prop, sd_bus_message *reply, void *ud,
 				  sd_bus_error *error)
 {
-	return sd_bus_message_append(reply, "s", manager_get_state_dir(((Bus *)ud)->manager));
+	char buf[512];
+
+	return sd_bus_message_append(reply, "s",
+				     TEXT(manager_get_state_dir(((Bus *)ud)->manager), buf));
 }
 
 static int method_list_pools(sd_bus_message *msg, void *ud, sd_bus_error *error)
@@ -348,12 +331,14 @@ static int method_list_instances(sd_bus_message *msg, void *ud, sd_bus_error *er
 		r = sd_bus_message_open_container(reply, 'a', "(ssbssuo)");
 	for (Instance *i = manager_get_instances(b->manager); r >= 0 && i; i = i->next) {
 		_cleanup_free_ char *path = NULL;
+		char name[256], qmp[256], run[128], mig[128];
 
 		r = instance_path(i, &path);
 		if (r >= 0)
-			r = sd_bus_message_append(reply, "(ssbssuo)", i->name, i->qmp_path,
-						  (int)i->ready, i->run_status, i->migration_status,
-						  count_pairs(i), path);
+			r = sd_bus_message_append(
+				reply, "(ssbssuo)", TEXT(i->name, name), TEXT(i->qmp_path, qmp),
+				(int)i->ready, TEXT(i->run_status, run),
+				TEXT(i->migration_status, mig), count_pairs(i), path);
 	}
 	if (r >= 0)
 		r = sd_bus_message_close_container(reply);
@@ -379,14 +364,15 @@ static int method_list_pairs(sd_bus_message *msg, void *ud, sd_bus_error *error)
 	for (Instance *i = manager_get_instances(b->manager); r >= 0 && i; i = i->next)
 		for (Pair *p = i->pairs; r >= 0 && p; p = p->next) {
 			_cleanup_free_ char *path = NULL;
+			char name[256], vf[256], reason[512];
 
 			r = pair_path(p, &path);
 			if (r >= 0)
 				r = sd_bus_message_append(
-					reply, "(sssssssbto)", i->name, p->config.name,
-					pair_state_to_string(p->state), p->config.pool, pair_vf(p),
-					p->mac_str, p->reason, (int)p->guest_negotiated,
-					p->changed_us, path);
+					reply, "(sssssssbto)", TEXT(i->name, name), p->config.name,
+					pair_state_to_string(p->state), p->config.pool,
+					TEXT(pair_vf(p), vf), p->mac_str, TEXT(p->reason, reason),
+					(int)p->guest_negotiated, p->changed_us, path);
 		}
 	if (r >= 0)
 		r = sd_bus_message_close_container(reply);
@@ -396,50 +382,31 @@ static int method_list_pairs(sd_bus_message *msg, void *ud, sd_bus_error *error)
 }
 
 /* AttachPair's a{sv} options, all strings holding QEMU ids. */
-static const struct {
-	const char *key;
-	size_t offset, size;
-} attach_options[] = {
-	{ "StandbyNetdev", offsetof(PairConfig, standby_netdev),
-	  sizeof(((PairConfig *)0)->standby_netdev) },
-	{ "StandbyBus", offsetof(PairConfig, standby_bus), sizeof(((PairConfig *)0)->standby_bus) },
-};
-
 static int read_attach_options(sd_bus_message *msg, PairConfig *c, sd_bus_error *error)
 {
+	ValidateError e;
 	int r;
 
 	r = sd_bus_message_enter_container(msg, 'a', "{sv}");
 	if (r < 0)
 		return r;
 	while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-		const char *key, *contents, *value;
-		size_t k, n = sizeof(attach_options) / sizeof(attach_options[0]);
+		const char *key, *contents, *value = NULL;
 		char type;
 
 		r = sd_bus_message_read(msg, "s", &key);
 		if (r < 0)
 			return r;
-		for (k = 0; k < n && strcmp(attach_options[k].key, key) != 0; k++)
-			;
-		if (k == n)
-			return invalid_arg(error, "options",
-					   "unknown option '%s' (known: StandbyNetdev, StandbyBus)",
-					   key);
 		r = sd_bus_message_peek_type(msg, &type, &contents);
 		if (r < 0)
 			return r;
-		if (strcmp(contents, "s") != 0)
-			return invalid_arg(error, "options", "%s must be a string", key);
-		r = sd_bus_message_read(msg, "v", "s", &value);
-		if (r < 0)
-			return r;
-		if (!valid_qemu_id(value))
-			return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-						 "argument options: %s='%s' is not a QEMU id (a "
-						 "letter, then letters, digits, '_', '.', '-')",
-						 key, value);
-		snprintf((char *)c + attach_options[k].offset, attach_options[k].size, "%s", value);
+		if (strcmp(contents, "s") == 0) {
+			r = sd_bus_message_read(msg, "v", "s", &value);
+			if (r < 0)
+				return r;
+		}
+		if (validate_attach_option(key, value, c, &e) < 0)
+			return invalid_arg(error, &e);
 		r = sd_bus_message_exit_container(msg);
 		if (r < 0)
 			return r;
@@ -454,6 +421,7 @@ static int method_attach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error
 	const char *instance, *name, *pool, *mac, *standby;
 	_cleanup_free_ char *path = NULL;
 	PairConfig c = { 0 };
+	ValidateError e;
 	Bus *b = ud;
 	char err[256] = "";
 	Instance *i;
@@ -465,44 +433,13 @@ static int method_attach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error
 	r = sd_bus_message_read(msg, "sssss", &instance, &name, &pool, &mac, &standby);
 	if (r < 0)
 		return r;
-	if (!valid_instance_name(instance))
-		return invalid_arg(error, "instance", "'%s' is not an instance name", instance);
-	if (!valid_name(name))
-		return invalid_arg(
-			error, "pair",
-			"'%s' is not a name (letters, digits, '_', '.', '-'; at most 64)", name);
-	if (!valid_name(pool))
-		return invalid_arg(
-			error, "pool",
-			"'%s' is not a name (letters, digits, '_', '.', '-'; at most 64)", pool);
-	r = conf_parse_mac(mac, c.mac);
-	if (r == -EADDRNOTAVAIL)
-		return invalid_arg(error, "mac_address", "%s: a pair needs a unicast, non-zero MAC",
-				   mac);
-	if (r < 0)
-		return invalid_arg(error, "mac_address",
-				   "'%s' is not a MAC address like 52:54:00:aa:bb:01", mac);
-	if (standby[0] && !valid_qemu_id(standby))
-		return invalid_arg(error, "standby",
-				   "'%s' is not a QEMU device id (a letter, then letters, digits, "
-				   "'_', '.', '-')",
-				   standby);
+	if (validate_attach_args(instance, name, pool, mac, standby, &c, &e) < 0)
+		return invalid_arg(error, &e);
 	r = read_attach_options(msg, &c, error);
 	if (r < 0)
 		return r;
-	if (c.standby_bus[0] && !c.standby_netdev[0])
-		return invalid_arg(error, "options", "%s", "StandbyBus needs StandbyNetdev");
-	if (standby[0] && c.standby_netdev[0])
-		return invalid_arg(
-			error, "standby", "%s",
-			"give a standby device id or the StandbyNetdev option, not both");
-	if (!standby[0] && !c.standby_netdev[0])
-		return invalid_arg(error, "standby", "%s",
-				   "give a standby device id, or the StandbyNetdev option for "
-				   "failoverd to hotplug one");
-	snprintf(c.name, sizeof(c.name), "%s", name);
-	snprintf(c.pool, sizeof(c.pool), "%s", pool);
-	snprintf(c.standby, sizeof(c.standby), "%s", standby);
+	if (validate_attach_finish(&c, &e) < 0)
+		return invalid_arg(error, &e);
 
 	log_info(b->log, "D-Bus: AttachPair %s/%s pool=%s mac=%s", instance, name, pool, mac);
 	r = manager_attach_pair(b->manager, instance, &c, err, sizeof(err));
@@ -521,6 +458,7 @@ static int method_attach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error
 static int method_detach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error)
 {
 	const char *instance, *name;
+	ValidateError e;
 	Bus *b = ud;
 	char err[256] = "";
 	int r;
@@ -531,10 +469,8 @@ static int method_detach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error
 	r = sd_bus_message_read(msg, "ss", &instance, &name);
 	if (r < 0)
 		return r;
-	if (!valid_instance_name(instance))
-		return invalid_arg(error, "instance", "'%s' is not an instance name", instance);
-	if (!valid_name(name))
-		return invalid_arg(error, "pair", "'%s' is not a pair name", name);
+	if (validate_instance_pair_args(instance, name, &e) < 0)
+		return invalid_arg(error, &e);
 	log_info(b->log, "D-Bus: DetachPair %s/%s", instance, name);
 	r = manager_detach_pair(b->manager, instance, name, err, sizeof(err));
 	if (r < 0)
@@ -545,6 +481,7 @@ static int method_detach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error
 static int method_prepare_incoming(sd_bus_message *msg, void *ud, sd_bus_error *error)
 {
 	const char *instance;
+	ValidateError e;
 	Bus *b = ud;
 	char err[256] = "";
 	int r;
@@ -555,8 +492,8 @@ static int method_prepare_incoming(sd_bus_message *msg, void *ud, sd_bus_error *
 	r = sd_bus_message_read(msg, "s", &instance);
 	if (r < 0)
 		return r;
-	if (!valid_instance_name(instance))
-		return invalid_arg(error, "instance", "'%s' is not an instance name", instance);
+	if (validate_instance_pair_args(instance, NULL, &e) < 0)
+		return invalid_arg(error, &e);
 	log_info(b->log, "D-Bus: PrepareIncoming %s", instance);
 	r = manager_prepare_incoming(b->manager, instance, err, sizeof(err));
 	if (r < 0)
@@ -574,9 +511,10 @@ static int method_reload(sd_bus_message *msg, void *ud, sd_bus_error *error)
 	if (r < 0)
 		return r;
 	log_info(b->log, "D-Bus: Reload");
-	service_reloading(b->service);
-	r = manager_reload(b->manager, err, sizeof(err));
-	service_ready(b->service);
+	if (b->service)
+		r = service_reload(b->service, err, sizeof(err));
+	else
+		r = manager_reload(b->manager, err, sizeof(err));
 	if (r < 0)
 		return bus_error_errno(error, r, err, ERROR_PREFIX "InvalidConfiguration");
 	return sd_bus_reply_method_return(msg, NULL);
@@ -738,20 +676,23 @@ static int instance_enumerate(sd_bus *bus, const char *prefix, void *ud, char **
 	return 0;
 }
 
-/* Instances have no change hook: their properties are read fresh, never announced. */
+#define INSTANCE_CHANGES SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 static const sd_bus_vtable instance_vtable[] = {
 	SD_BUS_VTABLE_START(0),
 	SD_BUS_PROPERTY("Name", "s", get_str, offsetof(Instance, name),
 			SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("QMPSocket", "s", get_str, offsetof(Instance, qmp_path),
 			SD_BUS_VTABLE_PROPERTY_CONST),
-	SD_BUS_PROPERTY("Connected", "b", get_bool, offsetof(Instance, ready), 0),
-	SD_BUS_PROPERTY("RunStatus", "s", get_str, offsetof(Instance, run_status), 0),
-	SD_BUS_PROPERTY("MigrationStatus", "s", get_str, offsetof(Instance, migration_status), 0),
-	SD_BUS_PROPERTY("IncomingMigration", "b", get_bool, offsetof(Instance, migrating_in), 0),
+	SD_BUS_PROPERTY("Connected", "b", get_bool, offsetof(Instance, ready), INSTANCE_CHANGES),
+	SD_BUS_PROPERTY("RunStatus", "s", get_str, offsetof(Instance, run_status),
+			INSTANCE_CHANGES),
+	SD_BUS_PROPERTY("MigrationStatus", "s", get_str, offsetof(Instance, migration_status),
+			INSTANCE_CHANGES),
+	SD_BUS_PROPERTY("IncomingMigration", "b", get_bool, offsetof(Instance, migrating_in),
+			INSTANCE_CHANGES),
 	SD_BUS_PROPERTY("PrepareIncoming", "b", get_bool, offsetof(Instance, prepare_incoming), 0),
-	SD_BUS_PROPERTY("PID", "u", instance_get_pid, 0, 0),
-	SD_BUS_PROPERTY("Pairs", "ao", instance_get_pairs, 0, 0),
+	SD_BUS_PROPERTY("PID", "u", instance_get_pid, 0, INSTANCE_CHANGES),
+	SD_BUS_PROPERTY("Pairs", "ao", instance_get_pairs, 0, INSTANCE_CHANGES),
 	SD_BUS_VTABLE_END,
 };
 
@@ -777,7 +718,9 @@ static int pair_get_state(sd_bus *bus, const char *path, const char *iface, cons
 static int pair_get_instance(sd_bus *bus, const char *path, const char *iface, const char *prop,
 			     sd_bus_message *reply, void *ud, sd_bus_error *error)
 {
-	return sd_bus_message_append(reply, "s", ((Pair *)ud)->instance->name);
+	char buf[256];
+
+	return sd_bus_message_append(reply, "s", TEXT(((Pair *)ud)->instance->name, buf));
 }
 
 static int pair_get_instance_path(sd_bus *bus, const char *path, const char *iface,
@@ -795,7 +738,9 @@ static int pair_get_instance_path(sd_bus *bus, const char *path, const char *ifa
 static int pair_get_vf(sd_bus *bus, const char *path, const char *iface, const char *prop,
 		       sd_bus_message *reply, void *ud, sd_bus_error *error)
 {
-	return sd_bus_message_append(reply, "s", pair_vf(ud));
+	char buf[256];
+
+	return sd_bus_message_append(reply, "s", TEXT(pair_vf(ud), buf));
 }
 
 static int pair_enumerate(sd_bus *bus, const char *prefix, void *ud, char ***nodes,
@@ -877,17 +822,32 @@ static void bus_pool_changed(Bus *b, const char *name)
 		sd_bus_emit_properties_changed(b->bus, path, IFACE_POOL, "Free", NULL);
 }
 
+static void bus_on_instance_changed(Manager *m, Instance *i, void *ud)
+{
+	_cleanup_free_ char *path = NULL;
+	Bus *b = ud;
+
+	if (!b->bus || instance_path(i, &path) < 0)
+		return;
+	sd_bus_emit_properties_changed(b->bus, path, IFACE_INSTANCE, "Connected", "RunStatus",
+				       "MigrationStatus", "IncomingMigration", "PID", "Pairs",
+				       NULL);
+	bus_arm(b);
+}
+
 static void bus_on_pair_changed(Manager *m, Pair *p, PairState from, void *ud)
 {
 	_cleanup_free_ char *path = NULL;
+	char name[256], reason[512];
 	Bus *b = ud;
 	int r;
 
 	if (!b->bus)
 		return;
 	r = sd_bus_emit_signal(b->bus, BUS_PATH, IFACE_MANAGER, "PairStateChanged", "sssss",
-			       p->instance->name, p->config.name, pair_state_to_string(from),
-			       pair_state_to_string(p->state), p->reason);
+			       TEXT(p->instance->name, name), p->config.name,
+			       pair_state_to_string(from), pair_state_to_string(p->state),
+			       TEXT(p->reason, reason));
 	if (r < 0)
 		log_warning(b->log, "D-Bus: cannot emit PairStateChanged: %s", strerror(-r));
 	if (pair_path(p, &path) >= 0)
@@ -1121,6 +1081,7 @@ int bus_new(Bus **out, Manager *m, const BusOptions *o)
 		return r;
 	}
 	manager_set_pair_hook(m, bus_on_pair_changed, b);
+	manager_set_instance_hook(m, bus_on_instance_changed, b);
 	*out = b;
 	return 0;
 }
@@ -1130,6 +1091,7 @@ Bus *bus_free(Bus *b)
 	if (!b)
 		return NULL;
 	manager_set_pair_hook(b->manager, NULL, NULL);
+	manager_set_instance_hook(b->manager, NULL, NULL);
 	bus_disconnect(b);
 	event_free(b->ev_retry);
 	free(b->pools);

@@ -9,6 +9,8 @@
 
 #include "daemon/instance.h"
 #include "daemon/manager.h"
+#include "daemon/metrics.h"
+#include "daemon/probecache.h"
 
 static const Log *instance_log(Instance *i)
 {
@@ -305,11 +307,16 @@ static void instance_on_event(QmpConn *c, const char *name, json_object *data,
 	Instance *i = ud;
 	const void *e = bsearch(name, event_table, sizeof(event_table) / sizeof(event_table[0]),
 				sizeof(event_table[0]), event_cmp);
+	uint64_t tx = qmp_conn_get_tx_ns(c); /* a later write was caused by this event */
 
-	log_debug(instance_log(i), "instance %s: event %s %s", i->name, name,
-		  data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
+	/* Not even formatted unless wanted: this is the reaction's hot path. */
+	if (instance_log(i)->max_level >= LOG_DEBUG)
+		log_debug(instance_log(i), "instance %s: event %s %s", i->name, name,
+			  data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
 	if (e)
 		((const __typeof__(event_table[0]) *)e)->fn(i, data, ts);
+	metrics_event(manager_get_metrics(i->manager), qmp_conn_get_rx_ns(c), tx,
+		      qmp_conn_get_tx_start_ns(c), qmp_conn_get_tx_ns(c));
 	manager_event_seen(i->manager, i, name);
 }
 
@@ -325,6 +332,7 @@ static void instance_go_ready(Instance *i)
 	manager_instance_ready(i->manager, i);
 	for (Pair *p = i->pairs; p && i->ready; p = p->next)
 		pair_instance_ready(p);
+	manager_instance_settled(i->manager, i);
 }
 
 static void setup_on_migrate(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
@@ -458,13 +466,44 @@ static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char 
 		log_warning(instance_log(i), "instance %s: %s", i->name, strerror(-r));
 }
 
+/* The start time of process @pid in clock ticks since boot, 0 if unknown. */
+static uint64_t process_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	FILE *f;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	/* Field 22; the command name (field 2) may contain spaces and ')'. */
+	p = p ? strrchr(buf, ')') : NULL;
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			 "%*d %*d %*d %llu",
+			 &start) != 1)
+		return 0;
+	return start;
+}
+
 static void instance_on_ready(QmpConn *c, void *ud)
 {
 	Instance *i = ud;
+	pid_t pid = qmp_conn_get_peer_pid(c);
+	uint64_t start = process_start(pid);
 	int r;
 
-	i->pid = qmp_conn_get_peer_pid(c);
-	r = qmp_probe_start(c, manager_primary_driver(i->manager, i), setup_on_probe, i);
+	/* What we did to this very process before (a restart of ours) still holds. */
+	i->same_qemu = pid > 0 && pid == i->pid && start && start == i->pid_start;
+	i->pid = pid;
+	i->pid_start = start;
+	r = probe_cache_probe(manager_get_probe_cache(i->manager), c,
+			      manager_primary_driver(i->manager, i), setup_on_probe, i);
 	if (r < 0)
 		log_warning(instance_log(i), "instance %s: cannot probe: %s", i->name,
 			    strerror(-r));
@@ -498,6 +537,8 @@ static void instance_on_disconnected(QmpConn *c, int err, const char *reason, vo
 	int fd;
 
 	i->ready = false;
+	manager_instance_settled(i->manager, i);
+	probe_cache_cancel(manager_get_probe_cache(i->manager), i);
 	log_info(instance_log(i), "instance %s: monitor connection closed: %s", i->name, reason);
 	/*
 	 * A VF may only go back once QEMU has really let go of it: if the
@@ -543,7 +584,11 @@ void instance_take_conn(Instance *to, Instance *from)
 {
 	to->conn = from->conn;
 	from->conn = NULL;
+	/* As in instance_on_ready(), against what @to's state files say. */
+	to->same_qemu = from->pid > 0 && from->pid == to->pid && from->pid_start &&
+			from->pid_start == to->pid_start;
 	to->pid = from->pid;
+	to->pid_start = from->pid_start;
 	qmp_conn_set_userdata(to->conn, to);
 }
 
@@ -567,6 +612,7 @@ Instance *instance_free(Instance *i)
 {
 	if (!i)
 		return NULL;
+	probe_cache_cancel(manager_get_probe_cache(i->manager), i);
 	/* Connection first: pending calls see -ECANCELED while pairs still exist. */
 	i->conn = qmp_conn_free(i->conn);
 	while (i->pairs) {

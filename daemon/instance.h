@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "daemon/pair.h"
@@ -30,9 +31,12 @@ struct Instance {
 	bool migrating_in;	   /* this QEMU was started with -incoming */
 	Pair *pairs;
 	pid_t pid;	       /* QEMU's pid from the socket's peer credentials, 0 if unknown */
+	uint64_t pid_start;    /* its start time (/proc/PID/stat), against pid reuse */
+	bool same_qemu;	       /* connected to the very QEMU process the state files name */
 	struct event *ev_exit; /* pidfd: QEMU exited after its monitor closed */
 	int pidfd;
 	bool configured; /* from a .vm file, kept while QEMU is away */
+	bool settling;	 /* start-up: connected, not yet set up (READY=1 waits) */
 };
 
 int instance_new(Instance **out, Manager *m, const char *name);

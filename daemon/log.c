@@ -65,8 +65,15 @@ void log_fullv(const Log *log, int level, const char *const *fields, const char 
 			return;
 	}
 
-	fprintf(stderr, "failoverd[%s]: %s", level_names[level], msg);
-	for (size_t i = 0; fields && fields[i]; i++) {
+	/*
+	 * One write per line: stderr is unbuffered, and a character at a time
+	 * costs a system call each (and interleaves with other writers).
+	 */
+	char line[4096];
+	size_t n =
+		(size_t)snprintf(line, sizeof(line), "failoverd[%s]: %s", level_names[level], msg);
+
+	for (size_t i = 0; fields && fields[i] && n < sizeof(line); i++) {
 		const char *eq = strchr(fields[i], '=');
 
 		if (!eq)
@@ -79,12 +86,16 @@ void log_fullv(const Log *log, int level, const char *const *fields, const char 
 			key += 10;
 			klen -= 10;
 		}
-		fputc(' ', stderr);
-		for (size_t k = 0; k < klen; k++)
-			fputc(key[k] >= 'A' && key[k] <= 'Z' ? key[k] - 'A' + 'a' : key[k], stderr);
-		fprintf(stderr, "=%s", eq + 1);
+		line[n++] = ' ';
+		for (size_t k = 0; k < klen && n < sizeof(line); k++)
+			line[n++] = key[k] >= 'A' && key[k] <= 'Z' ? key[k] - 'A' + 'a' : key[k];
+		if (n < sizeof(line))
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "=%s", eq + 1);
 	}
-	fputc('\n', stderr);
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	line[n++] = '\n';
+	fwrite(line, 1, n, stderr);
 }
 
 void log_full(const Log *log, int level, const char *const *fields, const char *fmt, ...)

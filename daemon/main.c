@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,20 @@
 #include "daemon/config.h"
 #include "daemon/manager.h"
 #include "daemon/service.h"
+#include "daemon/watch.h"
+
+static void on_started(Manager *m, void *userdata)
+{
+	service_ready(userdata);
+}
+
+/* Orchestrators changed /run/failoverd: the same reload as SIGHUP. */
+static void on_runtime_config_changed(void *userdata)
+{
+	char err[256];
+
+	service_reload(userdata, err, sizeof(err));
+}
 
 static void help(void)
 {
@@ -33,7 +48,12 @@ static void help(void)
 	       "                         systemd as a service, no bus otherwise)\n"
 	       "     --no-bus            Do not connect to D-Bus\n"
 	       "     --admin-group=GROUP Members of GROUP may call mutating D-Bus methods\n"
-	       "                         (default: [Daemon] AdminGroup=; root always may)\n");
+	       "                         (default: [Daemon] AdminGroup=; root always may)\n"
+	       "     --metrics-file=PATH On SIGUSR1, write reaction times and counters to\n"
+	       "                         PATH as JSON (see docs/performance.md)\n"
+	       "     --debug-stop-at=POINT  Fault injection for tests: SIGSTOP itself at\n"
+	       "                         POINT (reserved, saved, programmed, bound,\n"
+	       "                         primary-added, state:NAME); see docs/reliability.md\n");
 }
 
 int main(int argc, char **argv)
@@ -49,6 +69,8 @@ int main(int argc, char **argv)
 		{ "bus", required_argument, NULL, 'B' },
 		{ "no-bus", no_argument, NULL, 'N' },
 		{ "admin-group", required_argument, NULL, 'G' },
+		{ "metrics-file", required_argument, NULL, 'M' },
+		{ "debug-stop-at", required_argument, NULL, 'D' },
 		{},
 	};
 	ManagerOptions opts = { .log_level = -1 };
@@ -57,6 +79,7 @@ int main(int argc, char **argv)
 	/* After the manager: freed first, they hold events on its loop. */
 	__attribute__((cleanup(service_freep))) Service *service = NULL;
 	__attribute__((cleanup(bus_freep))) Bus *bus = NULL;
+	__attribute__((cleanup(conf_watch_freep))) ConfWatch *watch = NULL;
 	/*
 	 * Started by systemd as a service's main process (INVOCATION_ID, parent
 	 * PID 1): serve the system bus. Not for processes a unit merely spawns
@@ -103,6 +126,12 @@ int main(int argc, char **argv)
 			break;
 		case 'G':
 			admin_group = optarg;
+			break;
+		case 'M':
+			opts.metrics_file = optarg;
+			break;
+		case 'D':
+			opts.stop_at = optarg;
 			break;
 		default:
 			return 2;
@@ -151,6 +180,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));
 		return 1;
 	}
+	{
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s/run/failoverd",
+			 opts.config_root ? opts.config_root : "");
+		r = conf_watch_new(&watch, manager_get_event_base(m), dir,
+				   on_runtime_config_changed, service);
+		if (r < 0 && r != -ENOENT)
+			log_warning(manager_get_log(m), "cannot watch %s for changes: %s", dir,
+				    strerror(-r));
+	}
 	/* Before manager_start(): transitions during reconciliation are signalled too. */
 	if (bus_address) {
 		BusOptions bo = {
@@ -163,12 +203,13 @@ int main(int argc, char **argv)
 		if (r < 0)
 			return 1; /* logged */
 	}
+	/* READY=1 once every running QEMU is reconciled, not before. */
+	manager_set_started_hook(m, on_started, service);
 	r = manager_start(m);
 	if (r < 0) {
 		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));
 		return 1;
 	}
-	service_ready(service);
 	r = manager_run(m);
 	service_stopping(service);
 	return r < 0 ? 1 : 0;

@@ -16,12 +16,16 @@ typedef struct Manager Manager;
 
 typedef struct ManagerOptions {
 	int log_level;
-	const char *listen_qmp;	 /* zero-config socket, or NULL */
-	const char *state_dir;	 /* default /var/lib/failoverd */
-	const char *config_root; /* prefix for /etc, /run, /usr/lib; NULL = "/" */
+	const char *listen_qmp;	  /* zero-config socket, or NULL */
+	const char *state_dir;	  /* default /var/lib/failoverd */
+	const char *config_root;  /* prefix for /etc, /run, /usr/lib; NULL = "/" */
+	const char *metrics_file; /* SIGUSR1 writes daemon/metrics.h's snapshot here, or NULL */
+	const char *stop_at;	  /* fault injection: SIGSTOP at this checkpoint, or NULL */
 } ManagerOptions;
 
 typedef void (*ManagerPairFn)(Manager *m, Pair *p, PairState from, void *ud);
+/* Connected, run or migration status, or the set of pairs changed. */
+typedef void (*ManagerInstanceFn)(Manager *m, Instance *i, void *ud);
 
 int manager_new(Manager **out, const ManagerOptions *opts);
 Manager *manager_free(Manager *m);
@@ -31,6 +35,9 @@ struct event_base *manager_get_event_base(Manager *m);
 const Log *manager_get_log(const Manager *m);
 const char *manager_get_state_dir(const Manager *m);
 void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud);
+void manager_set_instance_hook(Manager *m, ManagerInstanceFn fn, void *ud);
+struct Metrics *manager_get_metrics(Manager *m);
+struct ProbeCache *manager_get_probe_cache(Manager *m);
 
 /* Pools come from configuration; @settings are its [SR-IOV] values. */
 int manager_add_pool(Manager *m, const SriovPoolConfig *config, const NlVfConfig *settings);
@@ -45,8 +52,22 @@ typedef struct ManagerInstanceConfig {
 } ManagerInstanceConfig;
 
 int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **out);
+/*
+ * Called once start-up is complete: state restored, pools recovered, and
+ * every configured QEMU that answered its socket set up and reconciled
+ * (the ones that are not running do not hold it up). Set before start.
+ */
+typedef void (*ManagerStartedFn)(Manager *m, void *ud);
+void manager_set_started_hook(Manager *m, ManagerStartedFn fn, void *ud);
 /* After pools and instances are added: restore state, recover, connect. */
 int manager_start(Manager *m);
+/*
+ * Parses the state file of @p at @path into @p; the saved state name and
+ * QEMU pid go to @state and @pid. statefile_read()'s return. (Exposed for
+ * fuzzing: manager_start() is what restores pairs.)
+ */
+int manager_read_pair_state(const char *path, Pair *p, char *state, size_t size, pid_t *pid,
+			    unsigned *line);
 
 /* Takes ownership of the configuration the manager was set up from. */
 void manager_set_config(Manager *m, ConfSet *conf);
@@ -82,6 +103,13 @@ Instance *manager_find_instance(Manager *m, const char *name);
 Instance *manager_get_instances(Manager *m);
 
 /* --- called by instances and pairs --- */
+/*
+ * A step has just been made durable ("reserved", "saved", "programmed",
+ * "bound", "primary-added", "state:<name>"). With --debug-stop-at=POINT the
+ * daemon stops itself there, so fault tests can kill it or its QEMU at
+ * exactly that step; otherwise this costs one comparison.
+ */
+void manager_checkpoint(Manager *m, const char *point);
 /* The QEMU driver of @pool's primaries, NULL for an unknown pool. */
 const char *manager_pool_driver(Manager *m, const char *pool);
 int manager_acquire_vf(Manager *m, Pair *p, char *err, size_t size);
@@ -91,6 +119,8 @@ void manager_pair_changed(Manager *m, Pair *p, PairState from);
 void manager_event_seen(Manager *m, Instance *i, const char *event);
 void manager_instance_ready(Manager *m, Instance *i);
 void manager_instance_lost(Manager *m, Instance *i);
+/* Start-up: @i is set up, or its first connection ended. */
+void manager_instance_settled(Manager *m, Instance *i);
 /* Returns the instance that now owns the connection, NULL if it was dropped. */
 Instance *manager_instance_identified(Manager *m, Instance *i, const char *name);
 const char *manager_primary_driver(Manager *m, Instance *i);

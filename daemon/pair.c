@@ -60,6 +60,15 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 		vsnprintf(reason, sizeof(reason), fmt, ap);
 		va_end(ap);
 	}
+	/*
+	 * Not a transition (a reconcile confirming what the state file said):
+	 * no log line, no signal, no new timestamp; other fields may still
+	 * need persisting.
+	 */
+	if (to == from && strcmp(reason, p->reason) == 0) {
+		manager_save_pair(pair_manager(p), p);
+		return;
+	}
 	memcpy(p->reason, reason, sizeof(reason));
 	p->state = to;
 	manager_pair_changed(pair_manager(p), p, from);
@@ -213,6 +222,7 @@ static void attach_on_device_add(QmpConn *c, int r, json_object *ret, const QmpE
 	}
 	p->primary_added = true;
 	manager_save_pair(pair_manager(p), p);
+	manager_checkpoint(pair_manager(p), "primary-added");
 	pair_check_presence(p, attach_on_presence);
 }
 
@@ -600,6 +610,16 @@ static void reconcile_on_presence(Pair *p, int r, bool present)
 
 	if (r < 0)
 		return;
+	if (!present && i->same_qemu && (p->state == PAIR_STAGED || p->state == PAIR_INCOMING)) {
+		/*
+		 * The QEMU process we added it to still holds our hidden primary:
+		 * nothing removes a hidden device (device_del cannot see it). A
+		 * pair still "waiting" may have died mid-attach: that one redoes it.
+		 */
+		if (p->state == PAIR_STAGED)
+			pair_timer_start(p, i->negotiate_timeout_ms);
+		return;
+	}
 	if (!present) {
 		/* Hidden (re-adding the same id replaces it) or QEMU restarted. */
 		p->primary_added = false;

@@ -1,6 +1,7 @@
 /* systemd service integration: sd_notify and a loop-driven watchdog. */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,21 @@
 struct Service {
 	Manager *manager;
 	struct event *watchdog;
+	struct event *sighup;
 	struct timeval interval;
 };
 
 static void service_on_watchdog(evutil_socket_t fd, short what, void *ud)
 {
 	sd_notify(0, "WATCHDOG=1");
+}
+
+static void service_on_sighup(evutil_socket_t sig, short what, void *ud)
+{
+	char err[256];
+
+	/* Failure is logged by the manager; the last good configuration stays. */
+	service_reload(ud, err, sizeof(err));
 }
 
 int service_new(Service **out, Manager *m)
@@ -27,6 +37,12 @@ int service_new(Service **out, Manager *m)
 	if (!s)
 		return -ENOMEM;
 	s->manager = m;
+	/* ExecReload= sends SIGHUP; systemd waits for RELOADING=1 ... READY=1. */
+	s->sighup = evsignal_new(manager_get_event_base(m), SIGHUP, service_on_sighup, s);
+	if (!s->sighup || evsignal_add(s->sighup, NULL) < 0) {
+		service_free(s);
+		return -ENOMEM;
+	}
 	/* Ping at half the interval: one late loop iteration must not kill us. */
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
 		usec /= 2;
@@ -35,7 +51,7 @@ int service_new(Service **out, Manager *m)
 		s->watchdog = event_new(manager_get_event_base(m), -1, EV_PERSIST,
 					service_on_watchdog, s);
 		if (!s->watchdog) {
-			free(s);
+			service_free(s);
 			return -ENOMEM;
 		}
 		event_add(s->watchdog, &s->interval);
@@ -52,6 +68,8 @@ Service *service_free(Service *s)
 		return NULL;
 	if (s->watchdog)
 		event_free(s->watchdog);
+	if (s->sighup)
+		event_free(s->sighup);
 	free(s);
 	return NULL;
 }
@@ -66,6 +84,16 @@ void service_reloading(Service *s)
 {
 	if (s)
 		sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
+}
+
+int service_reload(Service *s, char *err, size_t size)
+{
+	int r;
+
+	service_reloading(s);
+	r = manager_reload(s->manager, err, size);
+	service_ready(s);
+	return r;
 }
 
 void service_stopping(Service *s)

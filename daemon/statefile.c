@@ -37,7 +37,30 @@ static bool valid_key(const char *k)
 	return true;
 }
 
+/* Reading back is far cheaper than a new inode and a rename. */
+static bool same_content(const char *path, const char *buf, size_t len)
+{
+	char cur[4096];
+	ssize_t n;
+	int fd;
+
+	if (len >= sizeof(cur))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	n = read(fd, cur, sizeof(cur));
+	close(fd);
+	return n == (ssize_t)len && memcmp(cur, buf, len) == 0;
+}
+
 int statefile_write(const char *path, const StateEntry *entries, size_t n)
+{
+	return statefile_write_full(path, entries, n, STATEFILE_DURABLE);
+}
+
+int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
+			 StateFileFlags flags)
 {
 	char tmp[4096], dir[4096];
 	char *buf = NULL;
@@ -66,6 +89,10 @@ int statefile_write(const char *path, const StateEntry *entries, size_t n)
 		free(buf);
 		return -ENOMEM;
 	}
+	if ((flags & STATEFILE_IF_CHANGED) && same_content(path, buf, len)) {
+		free(buf);
+		return 0;
+	}
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -74,7 +101,7 @@ int statefile_write(const char *path, const StateEntry *entries, size_t n)
 	}
 	r = write_all(fd, buf, len);
 	free(buf);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && (flags & STATEFILE_DURABLE) && fsync(fd) < 0)
 		r = -errno;
 	close(fd);
 	if (r == 0 && rename(tmp, path) < 0)
@@ -83,6 +110,8 @@ int statefile_write(const char *path, const StateEntry *entries, size_t n)
 		unlink(tmp);
 		return r;
 	}
+	if (!(flags & STATEFILE_DURABLE))
+		return 0;
 	snprintf(dir, sizeof(dir), "%s", path);
 	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {

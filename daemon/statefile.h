@@ -1,8 +1,8 @@
 #pragma once
 
 /*
- * Small "key=value" state files, written atomically (temp file, fsync,
- * rename, fsync of the directory) with mode 0600, and parsed strictly.
+ * Small "key=value" state files, written atomically (temp file, rename)
+ * with mode 0600, and parsed strictly.
  */
 
 #include <stddef.h>
@@ -12,7 +12,21 @@ typedef struct StateEntry {
 	const char *value;
 } StateEntry;
 
+typedef enum StateFileFlags {
+	/* fsync the file and its directory: the write survives a host crash too */
+	STATEFILE_DURABLE = 1 << 0,
+	/* leave the file alone when it already holds exactly this content */
+	STATEFILE_IF_CHANGED = 1 << 1,
+} StateFileFlags;
+
+/* Atomic and durable. */
 int statefile_write(const char *path, const StateEntry *entries, size_t n);
+/*
+ * Without STATEFILE_DURABLE only atomic: a crashed daemon's successor reads
+ * the old or the new content, never a mix, but a host crash may lose it.
+ */
+int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
+			 StateFileFlags flags);
 
 /* Called per line; a negative return stops the read and is returned. */
 typedef int (*StateFileFn)(const char *key, const char *value, void *userdata);

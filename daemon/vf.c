@@ -17,7 +17,15 @@ struct VfPool {
 	NlVfSocket *nl; /* NULL for emulated pools */
 	NlVfConfig settings;
 	char saved_dir[4096];
+	VfCheckpointFn checkpoint;
+	void *checkpoint_ud;
 };
+
+static void checkpoint(VfPool *p, const char *point)
+{
+	if (p->checkpoint)
+		p->checkpoint(point, p->checkpoint_ud);
+}
 
 /* ---- save files ---- */
 
@@ -39,6 +47,7 @@ static int parse_uint(const char *v, unsigned long max, unsigned long *ret)
 {
 	char *end;
 
+	*ret = 0; /* callers store it even when the value is rejected */
 	if (*v < '0' || *v > '9')
 		return -EBADMSG;
 	errno = 0;
@@ -415,6 +424,12 @@ VfPool *vf_pool_free(VfPool *p)
 	return NULL;
 }
 
+void vf_pool_set_checkpoint(VfPool *p, VfCheckpointFn fn, void *userdata)
+{
+	p->checkpoint = fn;
+	p->checkpoint_ud = userdata;
+}
+
 SriovPool *vf_pool_get_sriov(VfPool *p)
 {
 	return p->pool;
@@ -612,6 +627,7 @@ int vf_pool_reserve(VfPool *p, const char *owner, const uint8_t *mac, SriovAlloc
 		snprintf(err, size, "%s", se.message);
 		return r;
 	}
+	checkpoint(p, "reserved");
 	if (a->emulated)
 		goto done;
 
@@ -622,6 +638,7 @@ int vf_pool_reserve(VfPool *p, const char *owner, const uint8_t *mac, SriovAlloc
 		snprintf(err, size, "%s", why);
 		return r;
 	}
+	checkpoint(p, "saved");
 	if (mac) {
 		memcpy(want.mac, mac, 6);
 		want.set |= NL_VF_BIT(NL_VF_MAC);
@@ -633,11 +650,13 @@ int vf_pool_reserve(VfPool *p, const char *owner, const uint8_t *mac, SriovAlloc
 			goto undo;
 		}
 	}
+	checkpoint(p, "programmed");
 	r = sriov_vfio_bind(sriov_pool_get_sysfs(p->pool), a->id, &group, &se);
 	if (r < 0) {
 		snprintf(why, sizeof(why), "%s", se.message);
 		goto undo;
 	}
+	checkpoint(p, "bound");
 done:
 	r = sriov_pool_set_state(p->pool, a, SRIOV_ALLOC_RESERVED, NULL, &se);
 	if (r < 0) {

@@ -46,6 +46,9 @@ int vf_pool_new(VfPool **ret, const SriovPoolConfig *config, const NlVfConfig *s
 		size_t size);
 VfPool *vf_pool_free(VfPool *p);
 SriovPool *vf_pool_get_sriov(VfPool *p);
+/* Called after each durable step of a reservation: reserved, saved, programmed, bound. */
+typedef void (*VfCheckpointFn)(const char *point, void *userdata);
+void vf_pool_set_checkpoint(VfPool *p, VfCheckpointFn fn, void *userdata);
 
 /*
  * Reserves a VF for @owner and makes it ready for QEMU: programmed with the

@@ -52,7 +52,7 @@ struct QmpConn {
 	QmpVersion version;
 	unsigned greeting_ms, command_ms;
 	unsigned backoff_min_ms, backoff_max_ms, backoff_ms;
-	uint64_t rx_ns, tx_ns;
+	uint64_t rx_ns, tx_ns, tx_start_ns;
 	int peer_pid;
 };
 
@@ -187,6 +187,7 @@ static int out_flush(QmpConn *c)
 			cm->cmsg_len = CMSG_LEN(sizeof(int));
 			memcpy(CMSG_DATA(cm), &o->fd, sizeof(int));
 		}
+		c->tx_start_ns = now_ns();
 		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -801,6 +802,11 @@ uint64_t qmp_conn_get_rx_ns(const QmpConn *c)
 uint64_t qmp_conn_get_tx_ns(const QmpConn *c)
 {
 	return c->tx_ns;
+}
+
+uint64_t qmp_conn_get_tx_start_ns(const QmpConn *c)
+{
+	return c->tx_start_ns;
 }
 
 int qmp_conn_get_peer_pid(const QmpConn *c)

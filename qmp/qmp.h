@@ -86,6 +86,8 @@ void qmp_conn_set_backoff(QmpConn *c, unsigned min_ms, unsigned max_ms);
 uint64_t qmp_conn_get_rx_ns(const QmpConn *c);
 /* CLOCK_MONOTONIC ns when the last command's bytes were written to the socket. */
 uint64_t qmp_conn_get_tx_ns(const QmpConn *c);
+/* ... and when that write started (the rest is the kernel's, waking the peer). */
+uint64_t qmp_conn_get_tx_start_ns(const QmpConn *c);
 /* The peer's pid from SO_PEERCRED, 0 when not connected or unknown. */
 int qmp_conn_get_peer_pid(const QmpConn *c);
 /* Closes the socket now (as on EOF); reconnects later if configured. */

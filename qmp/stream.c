@@ -1,6 +1,7 @@
 /* Incremental QMP message parser: bytes in, one json object per message out. */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,16 @@
 struct QmpStream {
 	json_tokener *tok;
 	size_t max_message;
-	size_t in_message; /* bytes of the current message fed so far, 0 between messages */
-	size_t offset;	   /* total bytes consumed, for error messages */
+	/*
+	 * The current message, collected until complete and only then handed
+	 * to the tokener in one piece: json-c judges a number cut across two
+	 * buffers more leniently ("1234" then "-5}" passes as 1234), so
+	 * feeding it piecewise made the verdict depend on how bytes arrived.
+	 */
+	char *msg;
+	size_t in_message; /* bytes of the current message so far, 0 between messages */
+	size_t msg_cap;
+	size_t offset; /* total bytes consumed, for error messages */
 	/*
 	 * A tiny pre-scanner finds where the top-level object ends, so the
 	 * strict tokener only ever sees exactly one message (json-c's strict
@@ -38,7 +47,8 @@ int qmp_stream_new(QmpStream **out, size_t max_message, QmpStreamFn fn, void *us
 		return -ENOMEM;
 	}
 	json_tokener_set_flags(s->tok, JSON_TOKENER_STRICT);
-	s->max_message = max_message;
+	/* The tokener takes an int length. */
+	s->max_message = max_message < INT_MAX ? max_message : INT_MAX;
 	s->fn = fn;
 	s->userdata = userdata;
 	*out = s;
@@ -50,6 +60,7 @@ QmpStream *qmp_stream_free(QmpStream *s)
 	if (!s)
 		return NULL;
 	json_tokener_free(s->tok);
+	free(s->msg);
 	free(s);
 	return NULL;
 }
@@ -111,12 +122,80 @@ static size_t stream_scan(QmpStream *s, const char *buf, size_t len)
 	return len;
 }
 
+/* Appends @len bytes to the current message; -EMSGSIZE past the limit. */
+static int stream_collect(QmpStream *s, const char *buf, size_t len)
+{
+	if (len > s->max_message - s->in_message)
+		return -EMSGSIZE;
+	if (s->in_message + len > s->msg_cap) {
+		size_t cap = s->msg_cap ? s->msg_cap : 4096;
+		char *n;
+
+		while (cap < s->in_message + len)
+			cap = cap > s->max_message / 2 ? s->max_message : cap * 2;
+		n = realloc(s->msg, cap);
+		if (!n)
+			return -ENOMEM;
+		s->msg = n;
+		s->msg_cap = cap;
+	}
+	memcpy(s->msg + s->in_message, buf, len);
+	s->in_message += len;
+	return 0;
+}
+
+/* Parses the complete message collected so far and passes it on. */
+static int stream_dispatch(QmpStream *s)
+{
+	size_t start = s->offset - s->in_message, len = s->in_message;
+	enum json_tokener_error jerr;
+	json_object *msg;
+	size_t used;
+	int r;
+
+	json_tokener_reset(s->tok);
+	msg = json_tokener_parse_ex(s->tok, s->msg, (int)s->in_message);
+	jerr = json_tokener_get_error(s->tok);
+	used = (size_t)json_tokener_get_parse_end(s->tok);
+	s->in_message = 0;
+	if (s->msg_cap > 65536) { /* a rare big reply: do not keep its buffer */
+		free(s->msg);
+		s->msg = NULL;
+		s->msg_cap = 0;
+	}
+	s->depth = 0;
+	s->in_string = s->escaped = false;
+	if (!msg) {
+		/* A "null" literal also parses to NULL: treat like garbage. */
+		const char *why = jerr == json_tokener_success	  ? "not a JSON object"
+				  : jerr == json_tokener_continue ? "unexpected end of message"
+								  : json_tokener_error_desc(jerr);
+
+		s->offset = start + used;
+		return stream_fail(s, -EBADMSG, "invalid JSON from peer: %s at byte %zu", why);
+	}
+	if (used != len) { /* the tokener stopped before the brace the scanner saw */
+		json_object_put(msg);
+		s->offset = start + used;
+		return stream_fail(s, -EBADMSG, "invalid JSON from peer: %s at byte %zu",
+				   "unexpected data in the message");
+	}
+	if (!json_object_is_type(msg, json_type_object)) {
+		json_object_put(msg);
+		s->offset = start;
+		return stream_fail(s, -EBADMSG, "invalid QMP stream: %s at byte %zu",
+				   "top-level value is not an object");
+	}
+	r = s->fn(msg, s->userdata);
+	json_object_put(msg);
+	return r;
+}
+
 int qmp_stream_feed(QmpStream *s, const char *buf, size_t len)
 {
 	while (len > 0) {
-		json_object *msg;
-		enum json_tokener_error jerr;
-		size_t chunk, used;
+		size_t chunk;
+		int r;
 
 		if (s->in_message == 0) {
 			/* Between messages: only whitespace, then an object. */
@@ -133,60 +212,29 @@ int qmp_stream_feed(QmpStream *s, const char *buf, size_t len)
 						   "expected a JSON object");
 		}
 
-		/* Never hand the tokener more than the message budget allows. */
+		/* Never scan or keep more than the message budget allows. */
 		chunk = len;
 		if (chunk > s->max_message - s->in_message + 1)
 			chunk = s->max_message - s->in_message + 1;
-		if (chunk > 1u << 30)
-			chunk = 1u << 30;
 		chunk = stream_scan(s, buf, chunk);
 		if (chunk == 0)
 			return stream_fail(s, -EBADMSG, "invalid JSON from peer: %s at byte %zu",
 					   "single-quoted string");
-
-		msg = json_tokener_parse_ex(s->tok, buf, (int)chunk);
-		jerr = json_tokener_get_error(s->tok);
-		if (!msg && jerr == json_tokener_continue) {
-			s->in_message += chunk;
-			s->offset += chunk;
-			buf += chunk;
-			len -= chunk;
-			if (s->in_message > s->max_message)
-				return stream_fail(s, -EMSGSIZE,
-						   "invalid QMP stream: %s at byte %zu",
-						   "message exceeds the size limit");
-			continue;
-		}
-		if (!msg) {
-			/* A "null" literal also parses to NULL: treat like garbage. */
-			const char *why = jerr == json_tokener_success
-						  ? "not a JSON object"
-						  : json_tokener_error_desc(jerr);
-			return stream_fail(s, -EBADMSG, "invalid JSON from peer: %s at byte %zu",
-					   why);
-		}
-
-		used = (size_t)json_tokener_get_parse_end(s->tok);
-		if (used > chunk)
-			used = chunk;
-		buf += used;
-		len -= used;
-		s->offset += used;
-		s->in_message = 0;
-		s->depth = 0;
-		s->in_string = s->escaped = false;
-		json_tokener_reset(s->tok);
-
-		if (!json_object_is_type(msg, json_type_object)) {
-			json_object_put(msg);
-			return stream_fail(s, -EBADMSG, "invalid QMP stream: %s at byte %zu",
-					   "top-level value is not an object");
-		}
-
-		int r = s->fn(msg, s->userdata);
-		json_object_put(msg);
+		r = stream_collect(s, buf, chunk);
+		if (r == -EMSGSIZE)
+			return stream_fail(s, r, "invalid QMP stream: %s at byte %zu",
+					   "message exceeds the size limit");
 		if (r < 0)
-			return r;
+			return stream_fail(s, r, "%s at byte %zu", "out of memory");
+		buf += chunk;
+		len -= chunk;
+		s->offset += chunk;
+		/* The opening brace made depth 1: back at 0, the object is complete. */
+		if (s->depth == 0) {
+			r = stream_dispatch(s);
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }

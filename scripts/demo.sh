@@ -103,7 +103,41 @@ guest() { # NAME EXTRA...
 		exec sleep 100000; } | socat - UNIX-CONNECT:$work/$name-events.qmp"
 }
 
+# A private bus per "host": failoverctl talks to its own failoverd.
+bus() { # NAME
+	mkdir -p "$work/$1"
+	cat >"$work/$1/bus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=$work/$1/bus.sock</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="root"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+EOF
+	spawn "$work/$1/dbus.log" dbus-daemon --nofork --nopidfile --config-file="$work/$1/bus.conf"
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ -S "$work/$1/bus.sock" ] && return 0
+		sleep 0.1
+	done
+	die "dbus-daemon for $1 did not start: $(cat "$work/$1/dbus.log")"
+}
+
+ctl() { # HOST ARGS...
+	local h=$1
+	shift
+	echo "  \$ failoverctl $*   # on $h"
+	build/failoverctl --bus-address="unix:path=$work/$h/bus.sock" "$@" | sed 's/^/    /'
+}
+
 host() { # NAME QMP
+	bus "$1"
 	mkdir -p "$work/$1/etc/failoverd"
 	cat >"$work/$1/etc/failoverd/emu.pool" <<EOF
 [Pool]
@@ -111,35 +145,45 @@ Driver=emulated
 Model=e1000e
 Size=4
 EOF
+	# The instance only; the pair comes through failoverctl.
 	cat >"$work/$1/etc/failoverd/vm1.vm" <<EOF
 [Instance]
 Name=vm1
 QMP=$2
-
-[Pair]
-Name=p0
-Pool=emu
-MACAddress=52:54:00:aa:bb:01
-Standby=net0
+PrepareIncoming=no
 EOF
-	spawn "$work/$1.log" build/failoverd --root "$work/$1" --state-dir "$work/$1/state"
-	# Narrate every transition the daemon logs (own process group: cleaned up).
-	setsid sh -c "tail -n +1 -F '$work/$1.log' 2>/dev/null |
-		sed -un 's/^failoverd\[[a-z]*\]: \(pair [^ ]*: [a-z]* -> [a-z]*\).*reason=\(.*\)$/    [$1] \1 (\2)/p; s/^failoverd\[[a-z]*\]: \(pair [^ ]*: [a-z]* -> [a-z]*\) .*$/    [$1] \1/p'" &
+	spawn "$work/$1.log" build/failoverd --root "$work/$1" --state-dir "$work/$1/state" \
+		--bus="unix:path=$work/$1/bus.sock"
+	local i daemon=${pids[-1]}
+	for ((i = 0; i < 100; i++)); do
+		build/failoverctl --bus-address="unix:path=$work/$1/bus.sock" status >/dev/null 2>&1 &&
+			break
+		kill -0 "$daemon" 2>/dev/null || die "failoverd on $1 exited: $(cat "$work/$1.log")"
+		sleep 0.1
+	done
+	# Stream every transition as it happens (own process group: cleaned up).
+	setsid sh -c "exec build/failoverctl --bus-address='unix:path=$work/$1/bus.sock' monitor 2>/dev/null |
+		sed -u -n 's/^[0-9-]* \([0-9:.]*\)  */    [$1 \1] /p'" &
 	pids+=("$!")
+	sleep 0.3
 }
 
 say "host-a: booting the guest (virtio-net standby net0, failover=on) under TCG"
 guest src
 host host-a "$work/src.qmp"
-say "host-a: failoverd attaches pair p0: emulated VF from pool 'emu', primary fo-p0"
+say "host-a: attach pair p0 (an emulated VF from pool 'emu' + the standby net0)"
+ctl host-a attach vm1 p0 --pool=emu --mac=52:54:00:aa:bb:01 --standby=net0
 wait_state host-a active 120
 echo "  the guest's own view (serial console): net_failover bonds virtio + e1000e"
 show_guest_nics "$work/src.serial"
 
-say "host-b: destination QEMU started with -incoming defer; failoverd pre-stages the primary"
+say "host-b: destination QEMU started with -incoming defer; the pair is declared there too"
 guest dst -incoming defer
 host host-b "$work/dst.qmp"
+ctl host-b attach vm1 p0 --pool=emu --mac=52:54:00:aa:bb:01 --standby=net0
+wait_state host-b waiting 30
+say "host-b: prepare-incoming: VF reserved and primary pre-staged before the stream arrives"
+ctl host-b prepare-incoming vm1
 wait_state host-b incoming 30
 
 say "live migration host-a -> host-b (over a unix socket)"
@@ -155,6 +199,8 @@ qmp "$work/src-demo.qmp" '{"execute": "quit"}' >/dev/null
 wait_state host-a released 10
 
 say "summary"
+ctl host-a pairs
+ctl host-b pairs
 # QEMU's own event timestamps (seconds.microseconds, wall clock).
 ev_time() { # FILE EVENT
 	sed -n "s/.*\"seconds\": \([0-9]*\), \"microseconds\": \([0-9]*\)}, \"event\": \"$2\".*/\1.\2/p" "$1" |

@@ -3,8 +3,11 @@
 # Idempotent: when everything is present it only runs dpkg-query and exits.
 set -eu
 
+# clang + libclang-rt-dev (the sanitizer and libFuzzer runtimes, only recommended
+# by clang) + llvm (llvm-symbolizer): make check-sanitize and make fuzz.
 BUILD_PKGS="build-essential pkg-config libjson-c-dev libnl-3-dev libnl-route-3-dev
-libudev-dev libevent-dev libsystemd-dev check valgrind clang-format"
+libudev-dev libevent-dev libsystemd-dev check valgrind clang-format
+clang libclang-rt-dev llvm"
 TEST_PKGS="kmod cpio gzip xz-utils busybox-static dbus-daemon dbus-bin iproute2
 procps util-linux systemd socat man-db dbus-system-bus-common passwd"
 BACKPORTS_PKGS="qemu-system-x86"

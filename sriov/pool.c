@@ -435,7 +435,9 @@ int sriov_pool_new(SriovPool **ret, const SriovPoolConfig *c, SriovError *err)
 		}
 		p->n_pfs++;
 	}
-	memcpy(p->ranges, c->ranges, c->n_ranges * sizeof(SriovRange));
+	/* memcpy() from NULL is undefined even for 0 bytes: a pool without ranges. */
+	if (c->n_ranges)
+		memcpy(p->ranges, c->ranges, c->n_ranges * sizeof(SriovRange));
 	p->n_ranges = c->n_ranges;
 
 	r = sriov_mkdir_p(p->alloc_dir, 0700);
@@ -582,6 +584,10 @@ int sriov_pool_reserve(SriovPool *p, const char *owner, SriovAlloc **ret, SriovE
 		for (unsigned i = 0; i < p->size; i++) {
 			alloc_init(p, &a, owner, true);
 			snprintf(a.id, sizeof(a.id), "emu%u", i);
+			/* Known taken: skip it, as for VFs, instead of a durable write to learn it.
+			 */
+			if (sriov_pool_find(p, a.id))
+				continue;
 			alloc_fill_qemu(p, &a);
 			r = try_take(p, &a, ret, err);
 			if (r != -EEXIST)
@@ -646,6 +652,9 @@ int sriov_pool_set_state(SriovPool *p, SriovAlloc *a, SriovAllocState state, con
 	int r;
 
 	a->state = state;
+	/* From the copy: @reason may be @a's own (keeping it), and must not overlap. */
+	if (reason == a->reason)
+		reason = old.reason;
 	snprintf(a->reason, sizeof(a->reason), "%s", reason ? reason : "");
 	for (char *c = a->reason; *c; c++)
 		if (*c == '\n' || *c == '\r')

@@ -157,7 +157,13 @@ static const struct {
 	/* [Instance] */
 	{ INSTANCE, "Name=guest one (test)", NULL },
 	{ INSTANCE, "Name=a/b",
-	  "invalid Name=a/b: expected QEMU's -name: printable, without '/' (at most 127 bytes)" },
+	  "invalid Name=a/b: expected QEMU's -name: printable UTF-8, without '/' (at most 127 "
+	  "bytes)" },
+	{ INSTANCE, "Name=vm-\xc3\xa9", NULL },
+	/* Latin-1: D-Bus could not carry it, and QEMU reports its -name as UTF-8. */
+	{ INSTANCE, "Name=vm-\xe9",
+	  "invalid Name=vm-\xe9: expected QEMU's -name: printable UTF-8, without '/' (at most "
+	  "127 bytes)" },
 	{ INSTANCE, "QMP=/run/vm/qmp.sock", NULL },
 	{ INSTANCE, "QMP=vm.qmp", "invalid QMP=vm.qmp: expected " A_SOCKET },
 	{ INSTANCE, "UnplugTimeoutSec=500ms", NULL },

@@ -44,6 +44,7 @@ static struct {
 	TestQemu *dbus, *qemu, *monitor;
 	sd_bus *bus;
 	char user[64], admin_group[64];
+	char ctl[300]; /* failoverctl of the build under test */
 	/* signals seen */
 	char seen[64][200];
 	int n_seen;
@@ -159,10 +160,16 @@ static void qemu_start(bool incoming)
 
 static void daemon_start(const char *extra_instance)
 {
-	char bus_arg[450], group_arg[100];
-	const char *argv[] = { "build/failoverd", "--log-level=debug", "--root",
-			       t.host.root,	  "--state-dir",       t.host.state,
-			       bus_arg,		  group_arg,	       NULL };
+	char bus_arg[450], group_arg[100], bin[300];
+	const char *argv[] = { test_build_path(bin, sizeof(bin), "failoverd"),
+			       "--log-level=debug",
+			       "--root",
+			       t.host.root,
+			       "--state-dir",
+			       t.host.state,
+			       bus_arg,
+			       group_arg,
+			       NULL };
 
 	test_host_write_conf(&t.host, "emu.pool",
 			     "[Pool]\nDriver=emulated\nModel=e1000e\nSize=4\n");
@@ -184,6 +191,7 @@ static void setup_common(void)
 	snprintf(t.user, sizeof(t.user), "%s", env_or("FOVD_TEST_USER", "failoverd-test"));
 	snprintf(t.admin_group, sizeof(t.admin_group), "%s",
 		 env_or("FOVD_TEST_ADMIN_GROUP", "failoverd-testadm"));
+	test_build_path(t.ctl, sizeof(t.ctl), "failoverctl");
 	t.dir = test_dir_new();
 	ck_assert_ptr_nonnull(t.dir);
 	/* The unprivileged caller must reach the bus socket and the binaries. */
@@ -332,6 +340,12 @@ static int on_signal(sd_bus_message *m, void *ud, sd_bus_error *error)
 				sd_bus_message_read(m, "v", "s", &v);
 				snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s=%s",
 					 prop, v);
+			} else if (strcmp(contents, "b") == 0) {
+				int v;
+
+				sd_bus_message_read(m, "v", "b", &v);
+				snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s=%s",
+					 prop, v ? "true" : "false");
 			} else if (strcmp(contents, "u") == 0) {
 				uint32_t v;
 
@@ -605,6 +619,30 @@ START_TEST(test_attach_detach_signals)
 }
 END_TEST
 
+/* An instance announces what changes: its pairs, then QEMU going away. */
+START_TEST(test_instance_properties_changed)
+{
+	char err[200];
+
+	ck_assert_int_ge(sd_bus_match_signal(t.bus, NULL, NAME, "/org/failoverd1/instance/vm1",
+					     "org.freedesktop.DBus.Properties", "PropertiesChanged",
+					     on_signal, NULL),
+			 0);
+	ck_assert_int_ge(attach("vm1", "p1", "emu", MAC1, "net1", NULL, NULL, NULL, err,
+				sizeof(err), NULL, 0),
+			 0);
+	ck_assert_int_ge(wait_seen("PropertiesChanged /org/failoverd1/instance/vm1 " INSTANCE
+				   " Connected=true RunStatus=prelaunch",
+				   5000),
+			 0);
+	t.qemu = test_qemu_free(t.qemu);
+	ck_assert_int_ge(wait_seen("PropertiesChanged /org/failoverd1/instance/vm1 " INSTANCE
+				   " Connected=false",
+				   5000),
+			 0);
+}
+END_TEST
+
 START_TEST(test_invalid_args_change_nothing)
 {
 	static const uint32_t one = 1;
@@ -629,7 +667,7 @@ START_TEST(test_invalid_args_change_nothing)
 		{ "vm1", "p1", "emu", MAC1, "", "StandbyNetdev", "u", &one, "options" },
 		{ "vm1", "p1", "emu", MAC1, "", "StandbyBus", "s", "rp4", "options" },
 	};
-	char before[2000], after[2000], name[200], msg[400], want[64];
+	char before[2000], after[2000], name[200], msg[400], want[64], long_name[402];
 
 	list_pairs(before, sizeof(before));
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
@@ -655,6 +693,19 @@ START_TEST(test_invalid_args_change_nothing)
 	ck_assert_int_lt(
 		call_error("PrepareIncoming", name, sizeof(name), msg, sizeof(msg), "s", ""), 0);
 	ck_assert_str_eq(name, SD_BUS_ERROR_INVALID_ARGS);
+	/*
+	 * Too long, and not ASCII: the echoed value used to be cut inside a
+	 * character, sd-bus could not send that error, and the call timed out.
+	 */
+	long_name[0] = 'a';
+	for (size_t k = 0; k < 200; k++)
+		memcpy(long_name + 1 + 2 * k, "\xc3\xa9", 2);
+	long_name[401] = 0;
+	ck_assert_int_lt(call_error("DetachPair", name, sizeof(name), msg, sizeof(msg), "ss",
+				    long_name, "p0"),
+			 0);
+	ck_assert_str_eq(name, SD_BUS_ERROR_INVALID_ARGS);
+	ck_assert_ptr_nonnull(strstr(msg, "argument instance"));
 	/* Wrong signature: sd-bus refuses before the daemon's code runs. */
 	ck_assert_int_lt(
 		call_error("AttachPair", name, sizeof(name), msg, sizeof(msg), "ss", "vm1", "p1"),
@@ -704,7 +755,7 @@ START_TEST(test_unprivileged_denied_but_reads)
 	list_pairs(before, sizeof(before));
 	unprivileged(who, sizeof(who), false);
 	for (size_t k = 0; k < sizeof(mutating) / sizeof(mutating[0]); k++) {
-		r = run("%s build/failoverctl --json %s", who, mutating[k]);
+		r = run("%s %s --json %s", who, t.ctl, mutating[k]);
 		ck_assert_msg(r.status == 4, "'%s' exited %d: %s", mutating[k], r.status, r.err);
 		ck_assert_msg(
 			strstr(r.err, "\"error\":\"org.freedesktop.DBus.Error.AccessDenied\""),
@@ -719,11 +770,11 @@ START_TEST(test_unprivileged_denied_but_reads)
 	ck_assert_int_eq(test_log_wait(t.host.log, "DetachPair() denied to uid", 2000), 0);
 
 	for (size_t k = 0; k < sizeof(reads) / sizeof(reads[0]); k++) {
-		r = run("%s build/failoverctl %s", who, reads[k]);
+		r = run("%s %s %s", who, t.ctl, reads[k]);
 		ck_assert_msg(r.status == 0, "'%s' exited %d: %s", reads[k], r.status, r.err);
 		run_free(&r);
 	}
-	r = run("%s build/failoverctl pairs", who);
+	r = run("%s %s pairs", who, t.ctl);
 	ck_assert_msg(strstr(r.out, "p0") && strstr(r.out, "staged"), "%s", r.out);
 	run_free(&r);
 	r = run("%s busctl --address=%s get-property " NAME " " P0_PATH " " PAIR " State", who,
@@ -743,11 +794,11 @@ START_TEST(test_admin_group_may_mutate)
 	Run r;
 
 	unprivileged(who, sizeof(who), true);
-	r = run("%s build/failoverctl detach vm1 p0", who);
+	r = run("%s %s detach vm1 p0", who, t.ctl);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	run_free(&r);
 	ck_assert_int_eq(pair_state_is(P0_PATH, "released", 20000), 0);
-	r = run("%s build/failoverctl reload", who);
+	r = run("%s %s reload", who, t.ctl);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	run_free(&r);
 }
@@ -765,14 +816,14 @@ static void assert_aligned(const char *header, const char *line, const char *col
 
 START_TEST(test_failoverctl)
 {
-	const char *mon_argv[] = { "build/failoverctl", "--json", "monitor", NULL };
+	const char *mon_argv[] = { t.ctl, "--json", "monitor", NULL };
 	const char *mon_out = test_dir_file(t.dir, "monitor.out");
 	json_object *o, *e;
 	char *nl;
 	Run r;
 
 	/* Tables for people. */
-	r = run("build/failoverctl pools");
+	r = run("%s pools", t.ctl);
 	ck_assert_int_eq(r.status, 0);
 	nl = strchr(r.out, '\n');
 	ck_assert_ptr_nonnull(nl);
@@ -780,7 +831,7 @@ START_TEST(test_failoverctl)
 	ck_assert_str_eq(r.out, "POOL  DRIVER  KIND      FREE  TOTAL");
 	ck_assert_str_eq(nl + 1, "emu   e1000e  emulated  3     4\n");
 	run_free(&r);
-	r = run("build/failoverctl pairs");
+	r = run("%s pairs", t.ctl);
 	ck_assert_int_eq(r.status, 0);
 	nl = strchr(r.out, '\n');
 	*nl = 0;
@@ -788,13 +839,13 @@ START_TEST(test_failoverctl)
 	assert_aligned(r.out, nl + 1, "MAC", MAC0);
 	assert_aligned(r.out, nl + 1, "REASON", "primary hidden");
 	run_free(&r);
-	r = run("build/failoverctl --no-legend instances");
+	r = run("%s --no-legend instances", t.ctl);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_eq(strstr(r.out, "vm1"), r.out);
 	run_free(&r);
 
 	/* JSON for programs. */
-	r = run("build/failoverctl --json pairs vm1");
+	r = run("%s --json pairs vm1", t.ctl);
 	ck_assert_int_eq(r.status, 0);
 	o = json_tokener_parse(r.out);
 	ck_assert_ptr_nonnull(o);
@@ -804,7 +855,7 @@ START_TEST(test_failoverctl)
 	ck_assert_str_eq(json_object_get_string(json_object_object_get(e, "mac_address")), MAC0);
 	json_object_put(o);
 	run_free(&r);
-	r = run("build/failoverctl --json status");
+	r = run("%s --json status", t.ctl);
 	ck_assert_int_eq(r.status, 0);
 	o = json_tokener_parse(r.out);
 	ck_assert_ptr_nonnull(o);
@@ -819,7 +870,7 @@ START_TEST(test_failoverctl)
 	t.monitor = test_qemu_spawn(mon_argv, mon_out);
 	ck_assert_ptr_nonnull(t.monitor);
 	ck_assert_int_eq(test_log_wait(mon_out, "Monitoring pair state changes", 5000), 0);
-	r = run("build/failoverctl attach vm1 p1 --pool=emu --mac=" MAC1 " --standby=net1");
+	r = run("%s attach vm1 p1 --pool=emu --mac=" MAC1 " --standby=net1", t.ctl);
 	ck_assert_msg(r.status == 0, "attach: %s", r.err);
 	ck_assert_ptr_nonnull(strstr(r.out, "vm1/p1"));
 	run_free(&r);
@@ -828,43 +879,42 @@ START_TEST(test_failoverctl)
 				       "\"to\":\"staged\"",
 				       20000),
 			 0);
-	r = run("build/failoverctl detach vm1 p1");
+	r = run("%s detach vm1 p1", t.ctl);
 	ck_assert_int_eq(r.status, 0);
 	run_free(&r);
 	ck_assert_int_eq(test_log_wait(mon_out, "\"from\":\"staged\",\"to\":\"released\"", 20000),
 			 0);
 
 	/* Errors: one line, meaningful exit codes. */
-	r = run("build/failoverctl attach vm1 p2 --pool=emu --mac=zz --standby=net1");
+	r = run("%s attach vm1 p2 --pool=emu --mac=zz --standby=net1", t.ctl);
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_str_eq(r.err, "failoverctl attach: argument mac_address: 'zz' is not a MAC "
 				"address like 52:54:00:aa:bb:01\n");
 	run_free(&r);
-	r = run("build/failoverctl detach vm1 nope");
+	r = run("%s detach vm1 nope", t.ctl);
 	ck_assert_int_eq(r.status, 5);
 	ck_assert_str_eq(r.err, "failoverctl detach: instance vm1 has no pair named 'nope'\n");
 	run_free(&r);
-	r = run("build/failoverctl prepare-incoming vm1");
+	r = run("%s prepare-incoming vm1", t.ctl);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_ptr_nonnull(strstr(r.err, "not waiting for an incoming migration"));
 	run_free(&r);
-	r = run("build/failoverctl attach vm1 p2");
+	r = run("%s attach vm1 p2", t.ctl);
 	ck_assert_int_eq(r.status, 2);
 	run_free(&r);
-	r = run("build/failoverctl frobnicate");
+	r = run("%s frobnicate", t.ctl);
 	ck_assert_int_eq(r.status, 2);
 	run_free(&r);
-	r = run("build/failoverctl --bus-address=unix:path=%s/nothing.sock status",
-		test_dir_path(t.dir));
+	r = run("%s --bus-address=unix:path=%s/nothing.sock status", t.ctl, test_dir_path(t.dir));
 	ck_assert_int_eq(r.status, 3);
 	ck_assert_msg(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line: %s", r.err);
 	ck_assert_ptr_nonnull(strstr(r.err, "cannot connect to unix:path="));
 	run_free(&r);
-	r = run("build/failoverctl attach --help");
+	r = run("%s attach --help", t.ctl);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "--standby-netdev"));
 	run_free(&r);
-	r = run("build/failoverctl reload");
+	r = run("%s reload", t.ctl);
 	ck_assert_int_eq(r.status, 0);
 	run_free(&r);
 }
@@ -878,14 +928,14 @@ START_TEST(test_reload)
 	test_host_write_conf(&t.host, "emu2.pool",
 			     "[Pool]\nDriver=emulated\nModel=e1000e\nSize=2\n");
 	ck_assert_int_ge(call_error("Reload", name, sizeof(name), msg, sizeof(msg), NULL), 0);
-	r = run("build/failoverctl --no-legend pools");
+	r = run("%s --no-legend pools", t.ctl);
 	ck_assert_msg(strstr(r.out, "emu2 "), "%s", r.out);
 	run_free(&r);
 	/* A broken configuration is refused; the last good one stays. */
 	test_host_write_conf(&t.host, "emu3.pool", "[Pool]\nDriver=warp\n");
 	ck_assert_int_lt(call_error("Reload", name, sizeof(name), msg, sizeof(msg), NULL), 0);
 	ck_assert_str_eq(name, "org.failoverd1.Error.InvalidConfiguration");
-	r = run("build/failoverctl --no-legend pools");
+	r = run("%s --no-legend pools", t.ctl);
 	ck_assert_msg(strstr(r.out, "emu2 ") && !strstr(r.out, "emu3"), "%s", r.out);
 	run_free(&r);
 	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 1000), 0);
@@ -920,14 +970,14 @@ START_TEST(test_shipped_policy)
 
 	/* root: everything (the daemon owns the name under the shipped policy). */
 	list_pairs(before, sizeof(before));
-	r = run("build/failoverctl reload");
+	r = run("%s reload", t.ctl);
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	run_free(&r);
 	unprivileged(who, sizeof(who), false);
 	for (const char *const *c =
 		     (const char *const[]){ "pairs", "pools", "instances", "status", NULL };
 	     *c; c++) {
-		r = run("%s build/failoverctl %s", who, *c);
+		r = run("%s %s %s", who, t.ctl, *c);
 		ck_assert_msg(r.status == 0, "%s: %s", *c, r.err);
 		run_free(&r);
 	}
@@ -937,7 +987,7 @@ START_TEST(test_shipped_policy)
 	for (const char *const *c = (const char *const[]){ "detach vm1 p0", "reload",
 							   "prepare-incoming vm1", NULL };
 	     *c; c++) {
-		r = run("%s build/failoverctl --json %s", who, *c);
+		r = run("%s %s --json %s", who, t.ctl, *c);
 		ck_assert_msg(r.status == 4, "%s: %d %s", *c, r.status, r.err);
 		ck_assert_ptr_nonnull(strstr(r.err, "org.freedesktop.DBus.Error.AccessDenied"));
 		run_free(&r);
@@ -969,6 +1019,7 @@ int main(void)
 	tcase_add_test(tc, test_admin_group_may_mutate);
 	tcase_add_test(tc, test_failoverctl);
 	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_instance_properties_changed);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(ti, setup_incoming, teardown);
 	tcase_set_timeout(ti, 120);

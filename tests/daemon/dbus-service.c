@@ -1,7 +1,7 @@
 /*
  * failoverd as a systemd service: the sd_notify protocol as systemd sees it
  * (READY=1 after start-up, WATCHDOG=1 from the loop only when asked for,
- * RELOADING=1/READY=1 around Reload(), STOPPING=1), and the installed unit,
+ * RELOADING=1/READY=1 around Reload() and SIGHUP, STOPPING=1), and the installed unit,
  * bus policy and activation file as `make install` lays them out, checked
  * by systemd-analyze verify.
  */
@@ -60,7 +60,8 @@ static void setup(void)
 	t.notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(t.notify_fd, 0);
 	ck_assert_int_eq(bind(t.notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+	/* Set after dbus-daemon started: it would announce its own READY=1 there. */
+	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");
 	unsetenv("INVOCATION_ID");
@@ -80,6 +81,7 @@ static void setup(void)
 	t.dbus = test_qemu_spawn(argv, test_dir_file(t.dir, "dbus-daemon.log"));
 	ck_assert_ptr_nonnull(t.dbus);
 	ck_assert_int_eq(test_qemu_wait_socket(t.dbus, sock, 10000), 0);
+	setenv("NOTIFY_SOCKET", sa.sun_path, 1);
 }
 
 static void teardown(void)
@@ -95,9 +97,15 @@ static void teardown(void)
 
 static void daemon_start(void)
 {
-	char bus_arg[450];
-	const char *argv[] = { "build/failoverd", "--log-level=debug", "--root", t.host.root,
-			       "--state-dir",	  t.host.state,	       bus_arg,	 NULL };
+	char bus_arg[450], bin[300];
+	const char *argv[] = { test_build_path(bin, sizeof(bin), "failoverd"),
+			       "--log-level=debug",
+			       "--root",
+			       t.host.root,
+			       "--state-dir",
+			       t.host.state,
+			       bus_arg,
+			       NULL };
 
 	snprintf(bus_arg, sizeof(bus_arg), "--bus=%s", t.address);
 	t.host.daemon = test_qemu_spawn(argv, t.host.log);
@@ -145,7 +153,7 @@ static int find(const char *msg, int from)
 
 START_TEST(test_notify_protocol)
 {
-	char cmd[700];
+	char cmd[700], ctl[300];
 	int ready, reloading, status;
 
 	setenv("WATCHDOG_USEC", "400000", 1);
@@ -157,11 +165,20 @@ START_TEST(test_notify_protocol)
 	/* Pinged at half the interval from the loop: ~6 in 1.2 s. */
 	ck_assert_int_ge(count("WATCHDOG=1"), 3);
 
-	snprintf(cmd, sizeof(cmd), "build/failoverctl --bus-address=%s reload", t.address);
+	snprintf(cmd, sizeof(cmd), "%s --bus-address=%s reload",
+		 test_build_path(ctl, sizeof(ctl), "failoverctl"), t.address);
 	ck_assert_int_eq(system(cmd), 0);
 	collect(300);
 	reloading = find("RELOADING=1", ready + 1);
 	ck_assert_int_ge(reloading, 0);
+	ready = find("READY=1", reloading + 1);
+	ck_assert_int_ge(ready, 0);
+
+	/* `kill -HUP` (or an ExecReload= that signals) goes through the same protocol. */
+	kill(test_qemu_pid(t.host.daemon), SIGHUP);
+	collect(300);
+	reloading = find("RELOADING=1", ready + 1);
+	ck_assert_msg(reloading >= 0, "SIGHUP sent no RELOADING=1");
 	ck_assert_int_ge(find("READY=1", reloading + 1), 0);
 
 	kill(test_qemu_pid(t.host.daemon), SIGTERM);
@@ -170,6 +187,93 @@ START_TEST(test_notify_protocol)
 	t.host.daemon = test_qemu_free(t.host.daemon);
 	collect(100);
 	ck_assert_int_ge(find("STOPPING=1", reloading + 1), 0);
+}
+END_TEST
+
+/*
+ * READY=1 means reconciled: a running QEMU has been connected and set up
+ * first, while a configured QEMU that is not running does not hold it up.
+ */
+START_TEST(test_ready_after_reconcile)
+{
+	char qmp[400], *log;
+	TestGuestOptions o = { 0 };
+	TestQemu *qemu;
+	const char *ready_line, *vm1_line;
+	int k;
+
+	snprintf(qmp, sizeof(qmp), "%s/vm1.qmp", test_dir_path(t.dir));
+	o.qmp_path = qmp;
+	o.name = "vm1";
+	o.standby = true;
+	o.paused = true;
+	qemu = test_guest_spawn(&o, test_dir_path(t.dir));
+	ck_assert_ptr_nonnull(qemu);
+	ck_assert_int_eq(test_qemu_wait_socket(qemu, qmp, 20000), 0);
+	test_host_write_conf(&t.host, "vm1.vm",
+			     "[Instance]\nName=vm1\nQMP=%s\n\n[Pair]\nName=p0\nPool=emu\n"
+			     "MACAddress=52:54:00:aa:bb:07\nStandby=net0\n",
+			     qmp);
+	test_host_write_conf(&t.host, "vm2.vm", "[Instance]\nName=vm2\nQMP=%s/absent.qmp\n",
+			     test_dir_path(t.dir));
+	daemon_start();
+	for (k = 0; k < 200 && find("READY=1", 0) < 0; k++)
+		collect(100);
+	ck_assert_msg(find("READY=1", 0) >= 0, "no READY=1 (see %s)", t.host.log);
+	/* The daemon logs before it notifies: the log as of READY=1 says what was done. */
+	log = test_log_read(t.host.log);
+	ck_assert_ptr_nonnull(log);
+	vm1_line = strstr(log, "instance vm1: QEMU ");
+	ready_line = strstr(log, "start-up complete");
+	ck_assert_msg(vm1_line && ready_line && vm1_line < ready_line,
+		      "READY=1 before vm1 was set up:\n%s",
+		      log + (strlen(log) > 3000 ? strlen(log) - 3000 : 0));
+	free(log);
+	test_host_kill(&t.host);
+	test_qemu_free(qemu);
+}
+END_TEST
+
+/* An orchestrator drops a pool into /run/failoverd: reloaded without being asked. */
+START_TEST(test_runtime_dir_watched)
+{
+	char dir[400], tmp[500], path[500], cmd[900], ctl[300], out[4096] = "";
+	int ready, reloading;
+	size_t n;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/run", t.host.root);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s/run/failoverd", t.host.root);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	daemon_start();
+	ck_assert_int_eq(test_log_wait(t.host.log, "failoverd started", 10000), 0);
+	collect(300);
+	ready = find("READY=1", 0);
+	ck_assert_int_ge(ready, 0);
+
+	/* Written aside, then renamed into place, as careful writers do. */
+	snprintf(tmp, sizeof(tmp), "%s/.emu9.pool.tmp", dir);
+	snprintf(path, sizeof(path), "%s/emu9.pool", dir);
+	f = fopen(tmp, "we");
+	ck_assert_ptr_nonnull(f);
+	fputs("[Pool]\nDriver=emulated\nModel=e1000e\nSize=1\n", f);
+	fclose(f);
+	ck_assert_int_eq(rename(tmp, path), 0);
+	collect(1500);
+	reloading = find("RELOADING=1", ready + 1);
+	ck_assert_msg(reloading >= 0, "no reload after a file appeared in %s", dir);
+	ck_assert_int_ge(find("READY=1", reloading + 1), 0);
+	ck_assert_int_eq(find("RELOADING=1", reloading + 1), -1); /* one reload, not two */
+
+	snprintf(cmd, sizeof(cmd), "%s --bus-address=%s --no-legend pools",
+		 test_build_path(ctl, sizeof(ctl), "failoverctl"), t.address);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	pclose(f);
+	ck_assert_msg(strstr(out, "emu9"), "pools after the drop-in: %s", out);
 }
 END_TEST
 
@@ -201,11 +305,15 @@ START_TEST(test_install_and_verify_unit)
 	char *unit, *err;
 	struct stat st;
 
-	/* Installed with PREFIX inside the test directory: the unit then names real binaries. */
+	/*
+	 * Installed with PREFIX inside the test directory: the unit then names
+	 * real binaries. B= is the build under test, so nothing is rebuilt.
+	 */
 	snprintf(cmd, sizeof(cmd),
-		 "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s install DESTDIR= PREFIX=%s/usr "
+		 "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s install B=%s DESTDIR= "
+		 "PREFIX=%s/usr "
 		 ">%s/install.log 2>&1",
-		 dir, dir);
+		 test_build_dir(), dir, dir);
 	ck_assert_msg(system(cmd) == 0, "make install failed (see %s/install.log)", dir);
 	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[k]);
@@ -252,6 +360,8 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_notify_protocol);
 	tcase_add_test(tc, test_no_watchdog_no_timer);
+	tcase_add_test(tc, test_runtime_dir_watched);
+	tcase_add_test(tc, test_ready_after_reconcile);
 	tcase_add_test(tc, test_install_and_verify_unit);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -36,16 +36,6 @@ static void setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(state));
 }
 
-static const NlVfConfig settings = {
-	.set = NL_VF_BIT(NL_VF_VLAN) | NL_VF_BIT(NL_VF_SPOOFCHK) | NL_VF_BIT(NL_VF_TRUST) |
-	       NL_VF_BIT(NL_VF_MAX_TX_RATE),
-	.vlan = 10,
-	.qos = 3,
-	.spoofchk = false,
-	.trust = true,
-	.max_tx_rate = 100,
-};
-
 static VfPool *pool_new(void)
 {
 	const char *pfs[] = { igb.ifname };
@@ -57,7 +47,7 @@ static VfPool *pool_new(void)
 	char err[512] = "";
 	VfPool *p = NULL;
 
-	ck_assert_msg(vf_pool_new(&p, &c, &settings, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(vf_pool_new(&p, &c, &test_igb_settings, err, sizeof(err)) == 0, "%s", err);
 	return p;
 }
 

@@ -25,6 +25,12 @@ void test_host_write_conf(TestHost *h, const char *file, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Starts failoverd for this host; waits until it logs start-up. */
 void test_host_start(TestHost *h);
+/* The same with one more daemon argument (e.g. --debug-stop-at=POINT). */
+void test_host_start_with(TestHost *h, const char *extra_arg);
+/* Waits until the daemon stopped itself at its --debug-stop-at checkpoint. */
+int test_host_wait_stopped(TestHost *h, unsigned timeout_ms);
+/* SIGCONT after a checkpoint stop. */
+void test_host_continue(TestHost *h);
 /* SIGKILL, as a crash would. */
 void test_host_kill(TestHost *h);
 void test_host_stop(TestHost *h);
@@ -35,5 +41,21 @@ void test_host_pair_get(TestHost *h, const char *instance, const char *pair, con
 /* Waits until the pair's persisted state is @state; prints the reason on timeout. */
 int test_host_wait_pair(TestHost *h, const char *instance, const char *pair, const char *state,
 			unsigned timeout_ms);
+/*
+ * What the state directory says about VF ownership, checked against QEMU's
+ * reality (is the owning QEMU alive?):
+ *   leaked: an allocation no live pair holds, one stuck half-way
+ *           (reserving/releasing), or a save file without an allocation;
+ *   double: a VF claimed by two pairs, or claimed without an allocation;
+ *   held:   allocations that are correctly owned;
+ *   exposed: anything in the state directory not private to its owner.
+ */
+typedef struct TestAudit {
+	unsigned held, leaked, doubled;
+	unsigned exposed; /* state files or directories others may read or write */
+	char why[512];	  /* the first problem found, "" if none */
+} TestAudit;
+
+void test_host_audit(TestHost *h, TestAudit *a);
 /* Waits until the daemon's log contains @needle. */
 int test_host_wait_log(TestHost *h, const char *needle, unsigned timeout_ms);

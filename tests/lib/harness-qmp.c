@@ -50,7 +50,8 @@ static char *to_json(json_object *o)
 static int read_message(TestQmp *t, int64_t deadline, json_object **out)
 {
 	for (;;) {
-		char *nl = memchr(t->buf, '\n', t->len);
+		/* The buffer is still NULL before the first read. */
+		char *nl = t->len ? memchr(t->buf, '\n', t->len) : NULL;
 		struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
 		int64_t left;
 		ssize_t n;

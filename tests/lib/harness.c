@@ -130,6 +130,19 @@ const char *test_dir_file(TestDir *d, const char *name)
 	return f->path;
 }
 
+const char *test_build_dir(void)
+{
+	const char *dir = getenv("FOVD_BUILD_DIR");
+
+	return dir && *dir ? dir : "build";
+}
+
+const char *test_build_path(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", test_build_dir(), name);
+	return buf;
+}
+
 /* --- TestQemu: one process group --- */
 
 struct TestQemu {

@@ -29,6 +29,14 @@ const char *test_dir_path(const TestDir *d);
 /* "DIR/NAME", owned by @d and valid until test_dir_free(). */
 const char *test_dir_file(TestDir *d, const char *name);
 
+/* --- the binaries under test --- */
+
+/* $FOVD_BUILD_DIR (the Makefile's B=, so that the sanitized tiers run the
+ * sanitized daemon), or "build". */
+const char *test_build_dir(void);
+/* "BUILD_DIR/@name" in @buf; returns @buf. */
+const char *test_build_path(char *buf, size_t size, const char *name);
+
 /* --- processes started by tests --- */
 
 /* A process group led by one spawned program (QEMU, a daemon, ...). */

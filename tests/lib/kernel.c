@@ -12,6 +12,16 @@
 #include "sriov/sriov.h"
 #include "tests/lib/kernel.h"
 
+const NlVfConfig test_igb_settings = {
+	.set = NL_VF_BIT(NL_VF_VLAN) | NL_VF_BIT(NL_VF_SPOOFCHK) | NL_VF_BIT(NL_VF_TRUST) |
+	       NL_VF_BIT(NL_VF_MAX_TX_RATE),
+	.vlan = 10,
+	.qos = 3,
+	.spoofchk = false,
+	.trust = true,
+	.max_tx_rate = 100,
+};
+
 void test_igb_find(TestIgb *igb)
 {
 	struct dirent *de;
@@ -147,30 +157,58 @@ void test_vf_snapshot(const TestIgb *igb, unsigned vf, TestVfSnapshot *s)
 	test_ip_vf_line(igb, vf, s->ip, sizeof(s->ip));
 }
 
-void test_vf_assert_restored(const TestIgb *igb, unsigned vf, const TestVfSnapshot *before)
+bool test_vf_restored(const TestIgb *igb, unsigned vf, const TestVfSnapshot *before, char *why,
+		      size_t size)
 {
 	static const uint8_t zero[6];
 	TestVfSnapshot now;
 
 	test_vf_snapshot(igb, vf, &now);
-	ck_assert_str_eq(now.driver, before->driver);
-	ck_assert_str_eq(now.driver_override, before->driver_override);
-	ck_assert_uint_eq(now.config.set, before->config.set);
+	if (strcmp(now.driver, before->driver) != 0) {
+		snprintf(why, size, "VF %u: driver '%s', was '%s'", vf, now.driver, before->driver);
+		return false;
+	}
+	if (strcmp(now.driver_override, before->driver_override) != 0) {
+		snprintf(why, size, "VF %u: driver_override '%s', was '%s'", vf,
+			 now.driver_override, before->driver_override);
+		return false;
+	}
+	if (now.config.set != before->config.set) {
+		snprintf(why, size, "VF %u: reported settings 0x%x, were 0x%x", vf, now.config.set,
+			 before->config.set);
+		return false;
+	}
 	if (memcmp(before->config.mac, zero, 6) == 0 && memcmp(now.config.mac, zero, 6) != 0) {
 		char mac[18], *p = strstr(now.ip, "link/ether ");
 
 		nl_vf_config_format(&now.config, NL_VF_MAC, mac, sizeof(mac));
-		ck_assert_msg(now.netdev_mac[0] && strncmp(mac, now.netdev_mac, 17) == 0,
-			      "VF %u: MAC %s is neither the saved 00:00:00:00:00:00 nor its "
-			      "driver's own (%s)",
-			      vf, mac, now.netdev_mac);
+		if (!now.netdev_mac[0] || strncmp(mac, now.netdev_mac, 17) != 0 || !p) {
+			snprintf(why, size,
+				 "VF %u: MAC %s is neither the saved 00:00:00:00:00:00 nor its "
+				 "driver's own (%s)",
+				 vf, mac, now.netdev_mac);
+			return false;
+		}
 		memset(now.config.mac, 0, 6);
-		ck_assert_ptr_nonnull(p);
 		memcpy(p + strlen("link/ether "), "00:00:00:00:00:00", 17);
 	}
-	ck_assert_str_eq(now.ip, before->ip);
+	if (strcmp(now.ip, before->ip) != 0) {
+		snprintf(why, size, "VF %u: ip shows '%s', was '%s'", vf, now.ip, before->ip);
+		return false;
+	}
 	for (int i = 0; i < _NL_VF_SETTING_MAX; i++)
-		if (before->config.set & NL_VF_BIT(i))
-			ck_assert_msg(nl_vf_config_equal(&now.config, &before->config, i),
-				      "VF %u: %s not restored", vf, nl_vf_setting_to_string(i));
+		if ((before->config.set & NL_VF_BIT(i)) &&
+		    !nl_vf_config_equal(&now.config, &before->config, i)) {
+			snprintf(why, size, "VF %u: %s not restored", vf,
+				 nl_vf_setting_to_string(i));
+			return false;
+		}
+	return true;
+}
+
+void test_vf_assert_restored(const TestIgb *igb, unsigned vf, const TestVfSnapshot *before)
+{
+	char why[1200] = "";
+
+	ck_assert_msg(test_vf_restored(igb, vf, before, why, sizeof(why)), "%s", why);
 }

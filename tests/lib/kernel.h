@@ -15,6 +15,9 @@ typedef struct TestIgb {
 	char bdf[16];
 } TestIgb;
 
+/* [SR-IOV] settings igb accepts: VLAN 10 QoS 3, no spoof check, trust, 100 Mb/s. */
+extern const NlVfConfig test_igb_settings;
+
 /* The igb PF with SR-IOV; fails the test if there is none. */
 void test_igb_find(TestIgb *igb);
 /* Link up and carrier seen (igb takes rates only with link). */
@@ -42,3 +45,6 @@ void test_vf_snapshot(const TestIgb *igb, unsigned vf, TestVfSnapshot *s);
  * same settings (read back and in `ip -d link show`). An all-zero saved
  * MAC may come back as the one the re-probed VF driver chose itself. */
 void test_vf_assert_restored(const TestIgb *igb, unsigned vf, const TestVfSnapshot *before);
+/* The same as a check: false with the first difference in @why. */
+bool test_vf_restored(const TestIgb *igb, unsigned vf, const TestVfSnapshot *before, char *why,
+		      size_t size);

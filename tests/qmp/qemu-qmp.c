@@ -292,7 +292,8 @@ START_TEST(test_daemon_survives_garbage_peer)
 {
 	char sock[300], log[300], qmp[300];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *argv[] = { "build/failoverd",
+	char bin[300];
+	const char *argv[] = { test_build_path(bin, sizeof(bin), "failoverd"),
 			       "--log-level=debug",
 			       "--listen-qmp",
 			       sock,

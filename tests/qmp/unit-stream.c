@@ -156,6 +156,31 @@ START_TEST(test_large_message_under_cap)
 }
 END_TEST
 
+/*
+ * Found by tests/fuzz/qmp-stream.c: with the bytes cut inside a number,
+ * json-c accepted "1234567-300" as 1234567; in one piece it was an error.
+ */
+START_TEST(test_invalid_number_rejected_at_any_cut)
+{
+	static const char bad[] = "{\"return\": 1234567-300}\r\n";
+
+	for (size_t cut = 0; cut <= strlen(bad); cut++) {
+		Seen seen = { 0 };
+		QmpStream *s;
+		int r;
+
+		ck_assert_int_eq(qmp_stream_new(&s, QMP_MESSAGE_MAX, on_msg, &seen), 0);
+		r = qmp_stream_feed(s, bad, cut);
+		if (r == 0)
+			r = qmp_stream_feed(s, bad + cut, strlen(bad) - cut);
+		ck_assert_msg(r == -EBADMSG, "cut at %zu: r=%d", cut, r);
+		ck_assert_int_eq(seen.n, 0);
+		ck_assert_ptr_nonnull(strstr(qmp_stream_get_error(s), "at byte 18"));
+		qmp_stream_free(s);
+	}
+}
+END_TEST
+
 static int stop_after_first(json_object *msg, void *userdata)
 {
 	(*(int *)userdata)++;
@@ -191,6 +216,7 @@ int main(void)
 
 	tcase_add_test(tc, test_whole_buffer);
 	tcase_add_test(tc, test_byte_by_byte);
+	tcase_add_test(tc, test_invalid_number_rejected_at_any_cut);
 	tcase_add_test(tc, test_random_splits);
 	tcase_add_test(tc, test_garbage_is_rejected);
 	tcase_add_test(tc, test_oversized_message);

@@ -194,6 +194,17 @@ START_TEST(test_record_files)
 	ck_assert_str_eq(buf, "pool=fast\nid=0000:01:10.0\ndriver=vfio\nowner=vm0/net0\n"
 			      "state=gone\nreason=line one line two\npf_bdf=0000:01:00.0\n"
 			      "pf=fakepf0\nvf=0\n");
+	/*
+	 * A new state keeping the reason, passed as the allocation's own: found
+	 * by tests/fuzz/statefile.c, the overlapping copy used to blank it.
+	 */
+	ck_assert_int_eq(sriov_pool_set_state(p, a, SRIOV_ALLOC_RELEASING, a->reason, &err), 0);
+	ck_assert_str_eq(a->reason, "line one line two");
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	buf[fread(buf, 1, sizeof(buf) - 1, f)] = 0;
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "state=releasing\nreason=line one line two\n"));
 	/* no temporary file left behind */
 	snprintf(path, sizeof(path), "%s/alloc", state);
 	d = opendir(path);

@@ -1,0 +1,595 @@
+/*
+ * migration: the destination's degraded window, measured on real QEMUs
+ * under TCG with the failover test guest (tests/guest/build-guest.sh).
+ *
+ * One guest is booted once and live-migrated back and forth between two
+ * "hosts" (a and b, each a QEMU and, where the mode needs it, a failoverd),
+ * ROUNDS times in each of three modes, interleaved so that slow drifts of
+ * the machine hit all modes alike:
+ *
+ *   baseline   no failoverd: the primary is on the destination's command
+ *              line (as libvirt does it), QEMU's own best case;
+ *   prestaged  failoverd with PrepareIncoming=yes device_adds the primary
+ *              on the -incoming destination before the stream arrives;
+ *   postplug   failoverd with PrepareIncoming=no plugs the primary once the
+ *              migration has completed and the guest has negotiated.
+ *
+ * The window runs from the destination's RESUME (QEMU's own QMP event
+ * timestamp) to the primary realized and seen by the guest: its ACPI
+ * hotplug handler reading the slot bitmap with the primary's bit set (from
+ * QEMU's trace with -msg timestamp=on: the same wall clock as QMP
+ * timestamps). Before RESUME the vCPUs do not run, so nothing of the guest
+ * can be earlier. When the guest's driver bound the primary is reported too.
+ *
+ *   migration DAEMON_BINARY WORKDIR [ROUNDS]    (needs FOVD_GUEST_* from
+ *                                                build-guest.sh failover)
+ */
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qmp/qmp.h"
+#include "tests/lib/harness.h"
+
+#define MAC	      "52:54:00:aa:bb:01"
+#define MAX_EVENTS    256
+#define MAX_MIGRATION 64
+
+typedef enum Mode { MODE_BASELINE, MODE_PRESTAGED, MODE_POSTPLUG, _MODE_MAX } Mode;
+static const char *const mode_names[_MODE_MAX] = { "baseline", "prestaged", "postplug" };
+
+/*
+ * Trace events of the destination QEMU, in the order a guest goes through
+ * them. The guest sees the primary when its ACPI hotplug handler reads the
+ * slot bitmap with the primary's bit set; its e1000e driver has bound it when
+ * it enables bus mastering (QEMU's e1000e_write_config starts the receiver).
+ */
+static const struct {
+	const char *event;
+	bool bit_set; /* only with a non-zero argument (the slot bitmap) */
+	const char *key;
+} milestones[] = {
+	{ "e1000e_cb_pci_realize", false, "realized" }, /* QEMU realized the primary */
+	{ "acpi_pci_up_read", true, "seen" },		/* the guest sees it: window ends */
+	{ "e1000e_rx_start_recv", false, "driver" },	/* its driver enabled it */
+	{ "e1000e_core_ctrl_write", false, "reset" },	/* ... and reset it (probe) */
+};
+#define N_MILESTONES	 (sizeof(milestones) / sizeof(milestones[0]))
+#define WINDOW_MILESTONE 1
+
+typedef struct Event {
+	char name[32];
+	char data[160];
+	double ts_ms; /* QEMU's timestamp, wall clock */
+} Event;
+
+typedef struct Host {
+	char name[8];
+	char dir[512], qmp[600], bqmp[600], mig[600], state[600], etc[600], log[600];
+	char serial[600], trace[600];
+	unsigned gen;
+	TestQemu *qemu, *daemon;
+	QmpConn *conn; /* the benchmark's own monitor */
+	bool ready;
+	Event events[MAX_EVENTS];
+	int n_events;
+} Host;
+
+static struct {
+	struct event_base *base;
+	const char *daemon;
+	Host hosts[2];
+	int r, n_done;
+	char ret[4096];
+	QmpError err;
+} b;
+
+static double now_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void cleanup(void)
+{
+	for (int k = 0; k < 2; k++) {
+		Host *h = &b.hosts[k];
+
+		h->conn = qmp_conn_free(h->conn);
+		h->daemon = test_qemu_free(h->daemon);
+		h->qemu = test_qemu_free(h->qemu);
+	}
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "migration: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	cleanup();
+	exit(1);
+}
+
+static void on_ready(QmpConn *c, void *ud)
+{
+	((Host *)ud)->ready = true;
+}
+
+static void on_disconnected(QmpConn *c, int err, const char *reason, void *ud)
+{
+}
+
+static void on_event(QmpConn *c, const char *name, json_object *data, const QmpTimestamp *ts,
+		     void *ud)
+{
+	Host *h = ud;
+	Event *e;
+
+	if (h->n_events >= MAX_EVENTS)
+		return;
+	e = &h->events[h->n_events++];
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	snprintf(e->data, sizeof(e->data), "%s",
+		 data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
+	e->ts_ms = (double)ts->seconds * 1000.0 + (double)ts->microseconds / 1000.0;
+}
+
+static const QmpConnOps ops = { on_ready, on_disconnected, on_event };
+
+static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+{
+	b.r = r;
+	b.ret[0] = 0;
+	if (ret)
+		snprintf(b.ret, sizeof(b.ret), "%s",
+			 json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN));
+	if (err)
+		b.err = *err;
+	b.n_done++;
+}
+
+static void spin(unsigned ms)
+{
+	uint64_t end = mono_ms() + ms;
+
+	do {
+		event_base_loop(b.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(2000);
+	} while (mono_ms() < end);
+}
+
+static int call(Host *h, const char *command, const char *args_json)
+{
+	int before = b.n_done;
+	uint64_t end = mono_ms() + 60000;
+	json_object *args = args_json ? json_tokener_parse(args_json) : NULL;
+
+	if (qmp_conn_call(h->conn, command, args, 60000, on_reply, NULL) < 0)
+		fail("host %s: cannot send %s", h->name, command);
+	while (b.n_done == before && mono_ms() < end)
+		event_base_loop(b.base, EVLOOP_ONCE);
+	if (b.r < 0)
+		fail("host %s: %s failed: %s", h->name, command, b.err.desc);
+	return b.r;
+}
+
+static const Event *find_event(Host *h, const char *name, const char *data_substr)
+{
+	for (int k = 0; k < h->n_events; k++)
+		if (strcmp(h->events[k].name, name) == 0 &&
+		    (!data_substr || strstr(h->events[k].data, data_substr)))
+			return &h->events[k];
+	return NULL;
+}
+
+static const Event *wait_event(Host *h, const char *name, const char *data_substr, unsigned ms)
+{
+	uint64_t end = mono_ms() + ms;
+	const Event *e;
+
+	while (!(e = find_event(h, name, data_substr)) && mono_ms() < end)
+		spin(5);
+	if (!e)
+		fail("host %s: no %s event within %u ms", h->name, name, ms);
+	return e;
+}
+
+/* --- the daemon, through its files --- */
+
+static void write_file(const char *dir, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void write_file(const char *dir, const char *name, const char *fmt, ...)
+{
+	char path[1200];
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "we");
+	if (!f)
+		fail("cannot write %s: %s", path, strerror(errno));
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
+static void pair_state(Host *h, char *buf, size_t size)
+{
+	char path[1200], line[512];
+	FILE *f;
+
+	buf[0] = 0;
+	snprintf(path, sizeof(path), "%s/pairs/vm1@p0", h->state);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "state=", 6) == 0) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(buf, size, "%s", line + 6);
+		}
+	fclose(f);
+}
+
+static void wait_pair(Host *h, const char *want, unsigned ms)
+{
+	uint64_t end = mono_ms() + ms;
+	char cur[64];
+
+	do {
+		pair_state(h, cur, sizeof(cur));
+		if (strcmp(cur, want) == 0)
+			return;
+		spin(10);
+	} while (mono_ms() < end);
+	test_log_dump(h->log, 3000);
+	fail("host %s: pair vm1/p0 is '%s', not '%s' after %u ms", h->name, cur, want, ms);
+}
+
+static void daemon_stop(Host *h)
+{
+	if (!h->daemon)
+		return;
+	kill(test_qemu_pid(h->daemon), SIGTERM);
+	test_qemu_wait_exit(h->daemon, 5000, NULL);
+	h->daemon = test_qemu_free(h->daemon);
+}
+
+static void daemon_start(Host *h, bool prepare_incoming)
+{
+	const char *argv[] = {
+		b.daemon, "--no-bus", "--root", h->dir, "--state-dir", h->state, NULL
+	};
+	char cmd[1400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->state);
+	if (system(cmd) != 0)
+		fail("cannot clear %s", h->state);
+	write_file(h->etc, "emu.pool", "[Pool]\nDriver=emulated\nModel=e1000e\nSize=4\n");
+	write_file(h->etc, "vm1.vm",
+		   "[Instance]\nName=vm1\nQMP=%s\nPrepareIncoming=%s\n\n"
+		   "[Pair]\nName=p0\nPool=emu\nMACAddress=" MAC "\nStandby=net0\n",
+		   h->qmp, prepare_incoming ? "yes" : "no");
+	h->daemon = test_qemu_spawn(argv, h->log);
+	if (!h->daemon)
+		fail("cannot start %s: %s", b.daemon, strerror(errno));
+}
+
+/* --- QEMU --- */
+
+static void qemu_start(Host *h, bool incoming, bool primary_on_cmdline)
+{
+	char qmp2[700], dev[200];
+	const char *extra[32];
+	TestGuestOptions o = { 0 };
+	size_t n = 0;
+
+	h->gen++;
+	snprintf(h->serial, sizeof(h->serial), "%s/serial-%u.log", h->dir, h->gen);
+	snprintf(h->trace, sizeof(h->trace), "%s/trace-%u.log", h->dir, h->gen);
+	snprintf(qmp2, sizeof(qmp2), "unix:%s,server=on,wait=off", h->bqmp);
+	/* The kernel ourselves: o.boot would check the environment with Check asserts. */
+	extra[n++] = "-kernel";
+	extra[n++] = getenv("FOVD_GUEST_KERNEL");
+	extra[n++] = "-initrd";
+	extra[n++] = getenv("FOVD_GUEST_INITRD");
+	extra[n++] = "-append";
+	extra[n++] = "console=ttyS0 quiet panic=-1";
+	extra[n++] = "-qmp";
+	extra[n++] = qmp2;
+	extra[n++] = "-msg";
+	extra[n++] = "timestamp=on";
+	extra[n++] = "-D";
+	extra[n++] = h->trace;
+	for (size_t k = 0; k < N_MILESTONES; k++) {
+		extra[n++] = "-trace";
+		extra[n++] = milestones[k].event;
+	}
+	if (primary_on_cmdline) {
+		snprintf(dev, sizeof(dev),
+			 "e1000e,id=fo-p0,mac=" MAC ",bus=rp2,failover_pair_id=net0,romfile=");
+		extra[n++] = "-device";
+		extra[n++] = dev;
+	}
+	extra[n] = NULL;
+	o.qmp_path = h->qmp;
+	o.serial_log = h->serial;
+	o.name = "vm1";
+	o.standby = true;
+	o.incoming = incoming;
+	o.n_root_ports = 3;
+	o.extra_args = extra;
+	h->n_events = 0;
+	h->ready = false;
+	h->qemu = test_guest_spawn(&o, h->dir);
+	if (!h->qemu)
+		fail("cannot start QEMU: %s", strerror(errno));
+	if (test_qemu_wait_socket(h->qemu, h->bqmp, 20000) < 0)
+		fail("host %s: QEMU did not start", h->name);
+	if (qmp_conn_new_connect(&h->conn, b.base, h->bqmp, false, &ops, h) < 0)
+		fail("host %s: cannot connect to %s", h->name, h->bqmp);
+	while (!h->ready)
+		event_base_loop(b.base, EVLOOP_ONCE);
+	call(h, "migrate-set-capabilities",
+	     "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}]}");
+}
+
+static void qemu_quit(Host *h)
+{
+	call(h, "quit", NULL);
+	test_qemu_wait_exit(h->qemu, 10000, NULL);
+	h->conn = qmp_conn_free(h->conn);
+	h->qemu = test_qemu_free(h->qemu);
+}
+
+/* First trace @event at or after @after_ms (wall clock), or -1. */
+static double trace_find(const char *path, size_t milestone, double after_ms)
+{
+	const char *event = milestones[milestone].event;
+	char *text = test_log_read(path), *line, *save = NULL;
+	double found = -1;
+
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line && found < 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *at = strchr(line, '@'), *colon;
+		double ts;
+
+		if (!at || !(colon = strchr(at, ':')))
+			continue;
+		if (strncmp(colon + 1, event, strlen(event)) != 0 ||
+		    (colon[1 + strlen(event)] != ' ' && colon[1 + strlen(event)] != 0))
+			continue;
+		ts = strtod(at + 1, NULL) * 1000.0;
+		if (milestones[milestone].bit_set &&
+		    strtoul(colon + 1 + strlen(event), NULL, 0) == 0)
+			continue;
+		if (ts >= after_ms)
+			found = ts;
+	}
+	free(text);
+	return found;
+}
+
+typedef struct Result {
+	Mode mode;
+	double window_ms;	       /* RESUME -> guest driver drives the primary */
+	double rel_ms[N_MILESTONES];   /* each milestone relative to RESUME */
+	double resume_after_unplug_ms; /* source UNPLUG_PRIMARY -> destination RESUME */
+	double bonded_serial_ms;       /* the guest's own console shows the bond (0.2 s polling) */
+} Result;
+
+static void migrate_once(Host *src, Host *dst, Mode mode, Result *res)
+{
+	char uri[700];
+	const Event *resume, *unplug;
+	double bonded_at;
+	uint64_t end;
+
+	daemon_stop(dst);
+	qemu_start(dst, true, mode == MODE_BASELINE);
+	if (mode != MODE_BASELINE) {
+		daemon_start(dst, mode == MODE_PRESTAGED);
+		wait_pair(dst, mode == MODE_PRESTAGED ? "incoming" : "waiting", 30000);
+	}
+	snprintf(uri, sizeof(uri), "{\"uri\": \"unix:%s\"}", dst->mig);
+	call(dst, "migrate-incoming", uri);
+	src->n_events = 0;
+	call(src, "migrate", uri);
+
+	resume = wait_event(dst, "RESUME", NULL, 120000);
+	wait_event(src, "MIGRATION", "completed", 60000);
+	unplug = find_event(src, "UNPLUG_PRIMARY", NULL);
+
+	memset(res, 0, sizeof(*res));
+	res->mode = mode;
+	res->resume_after_unplug_ms = unplug ? resume->ts_ms - unplug->ts_ms : -1;
+	end = mono_ms() + 60000;
+	for (;;) {
+		double t = trace_find(dst->trace, WINDOW_MILESTONE, resume->ts_ms);
+
+		if (t >= 0) {
+			res->window_ms = t - resume->ts_ms;
+			break;
+		}
+		if (mono_ms() > end)
+			fail("host %s: the guest never drove the primary (%s)", dst->name,
+			     dst->trace);
+		spin(20);
+	}
+	/* The guest's own view, and a settled source for the next round. */
+	if (test_guest_wait_failover(dst->serial, "e1000e", 60000) < 0)
+		fail("host %s: guest did not bond on the destination", dst->name);
+	bonded_at = now_wall_ms();
+	res->bonded_serial_ms = bonded_at - resume->ts_ms;
+	for (size_t k = 0; k < N_MILESTONES; k++) {
+		/* Realization happens at load, before RESUME, except when plugged after. */
+		double t = trace_find(dst->trace, k, resume->ts_ms - 10000);
+
+		res->rel_ms[k] = t >= 0 ? t - resume->ts_ms : 0;
+	}
+	if (mode != MODE_BASELINE)
+		wait_pair(dst, "active", 30000);
+	qemu_quit(src);
+}
+
+static int cmp_double(const void *a, const void *b2)
+{
+	double x = *(const double *)a, y = *(const double *)b2;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Quantile @q (0.5: the median) of a field over the migrations of @mode. */
+static double quantile(const Result *r, size_t n, Mode mode, size_t field, double q)
+{
+	double v[MAX_MIGRATION], pos;
+	size_t k = 0, lo;
+
+	for (size_t i = 0; i < n; i++)
+		if (r[i].mode == mode)
+			v[k++] = field == (size_t)-1 ? r[i].window_ms : r[i].rel_ms[field];
+	if (!k)
+		return 0;
+	qsort(v, k, sizeof(double), cmp_double);
+	pos = q * (double)(k - 1);
+	lo = (size_t)pos;
+	return lo + 1 < k ? v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]) : v[lo];
+}
+
+static double median(const Result *r, size_t n, Mode mode, size_t field)
+{
+	return quantile(r, n, mode, field, 0.5);
+}
+
+static void host_init(Host *h, const char *work, const char *name)
+{
+	char cmd[1400];
+
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->dir, sizeof(h->dir), "%s/host-%s", work, name);
+	snprintf(h->etc, sizeof(h->etc), "%s/etc/failoverd", h->dir);
+	snprintf(h->state, sizeof(h->state), "%s/state", h->dir);
+	snprintf(h->qmp, sizeof(h->qmp), "%s/vm.qmp", h->dir);
+	snprintf(h->bqmp, sizeof(h->bqmp), "%s/bench.qmp", h->dir);
+	snprintf(h->mig, sizeof(h->mig), "%s/migrate.sock", h->dir);
+	snprintf(h->log, sizeof(h->log), "%s/failoverd.log", h->dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", h->etc);
+	if (system(cmd) != 0)
+		fail("cannot create %s", h->etc);
+}
+
+static void on_fatal_signal(int sig)
+{
+	/* Children die with us (PR_SET_PDEATHSIG); exit so that they do now. */
+	_exit(128 + sig);
+}
+
+int main(int argc, char **argv)
+{
+	Result res[MAX_MIGRATION];
+	unsigned rounds = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 5;
+	size_t n = 0;
+	int cur = 0;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: migration DAEMON_BINARY WORKDIR [ROUNDS]\n");
+		return 2;
+	}
+	if (rounds * _MODE_MAX > MAX_MIGRATION)
+		rounds = MAX_MIGRATION / _MODE_MAX;
+	if (!getenv("FOVD_GUEST_KERNEL") || !getenv("FOVD_GUEST_INITRD")) {
+		fprintf(stderr,
+			"migration: eval \"$(tests/guest/build-guest.sh failover)\" first\n");
+		return 2;
+	}
+	signal(SIGTERM, on_fatal_signal);
+	signal(SIGINT, on_fatal_signal);
+	signal(SIGPIPE, SIG_IGN);
+	b.daemon = argv[1];
+	b.base = event_base_new();
+	host_init(&b.hosts[0], argv[2], "a");
+	host_init(&b.hosts[1], argv[2], "b");
+
+	/* Boot on host a with failoverd plugging the pair; wait for the bond. */
+	fprintf(stderr, "migration: booting the test guest on host a\n");
+	qemu_start(&b.hosts[0], false, false);
+	daemon_start(&b.hosts[0], true);
+	wait_pair(&b.hosts[0], "active", 180000);
+	if (test_guest_wait_failover(b.hosts[0].serial, "e1000e", 120000) < 0)
+		fail("the guest did not bond on host a");
+
+	/*
+	 * The order rotates every round, so that each mode follows each other
+	 * mode alike, and the guest gets a second of quiet before each
+	 * migration: what it was still busy with must not favour one mode.
+	 */
+	for (unsigned r = 0; r < rounds; r++)
+		for (unsigned k = 0; k < _MODE_MAX; k++, n++) {
+			Host *src = &b.hosts[cur], *dst = &b.hosts[1 - cur];
+			Mode m = (Mode)((k + r) % _MODE_MAX);
+
+			spin(1000);
+			migrate_once(src, dst, m, &res[n]);
+			fprintf(stderr,
+				"migration %2zu %s->%s %-9s window %6.1f ms (after RESUME: "
+				"realized "
+				"%+6.1f, seen by the guest %+6.1f, driver %+6.1f, reset %+6.1f ms; "
+				"console shows the bond %+6.0f ms; RESUME %.0f ms after "
+				"UNPLUG_PRIMARY)\n",
+				n + 1, src->name, dst->name, mode_names[m], res[n].window_ms,
+				res[n].rel_ms[0], res[n].rel_ms[1], res[n].rel_ms[2],
+				res[n].rel_ms[3], res[n].bonded_serial_ms,
+				res[n].resume_after_unplug_ms);
+			cur = 1 - cur;
+		}
+	cleanup();
+
+	for (Mode m = 0; m < _MODE_MAX; m++) {
+		printf("%s_window_ms=%.2f %s_window_p25_ms=%.2f %s_window_p75_ms=%.2f",
+		       mode_names[m], median(res, n, m, (size_t)-1), mode_names[m],
+		       quantile(res, n, m, (size_t)-1, 0.25), mode_names[m],
+		       quantile(res, n, m, (size_t)-1, 0.75));
+		for (size_t k = 0; k < N_MILESTONES; k++)
+			printf(" %s_%s_ms=%.2f", mode_names[m], milestones[k].key,
+			       median(res, n, m, k));
+		printf("\n");
+	}
+	printf("prestaged_window_minus_baseline_ms=%.2f\n",
+	       median(res, n, MODE_PRESTAGED, (size_t)-1) -
+		       median(res, n, MODE_BASELINE, (size_t)-1));
+	/* Each milestone compared alike; "realized" is QEMU's side alone, free of guest noise. */
+	for (size_t k = 0; k < N_MILESTONES; k++)
+		printf("%sprestaged_%s_minus_baseline_ms=%.2f postplug_%s_minus_baseline_ms=%.2f",
+		       k ? " " : "", milestones[k].key,
+		       median(res, n, MODE_PRESTAGED, k) - median(res, n, MODE_BASELINE, k),
+		       milestones[k].key,
+		       median(res, n, MODE_POSTPLUG, k) - median(res, n, MODE_BASELINE, k));
+	printf("\n");
+	printf("migrations_per_mode=%u\n", rounds);
+	event_base_free(b.base);
+	return 0;
+}

@@ -1,0 +1,199 @@
+/* D-Bus argument checks, kept apart from sd-bus so they can be tested and fuzzed. */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "daemon/instance.h"
+#include "daemon/validate.h"
+
+#define QUOTED_MAX_LEN 64 /* of a rejected value, in the message */
+
+/* The same names configuration files accept: one rule for both doors. */
+bool validate_name(const char *s)
+{
+	return conf_name_is_valid(s);
+}
+
+bool validate_qemu_id(const char *s)
+{
+	return ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) && validate_name(s);
+}
+
+const char *validate_utf8_repair(const char *s, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	if (conf_utf8_is_valid(s))
+		return s;
+	while (*s) {
+		size_t n = conf_utf8_char_len(s);
+
+		if (n == 0) {
+			if (len + 2 > size)
+				break;
+			buf[len++] = '?';
+			s++;
+			continue;
+		}
+		if (len + n + 1 > size)
+			break;
+		memcpy(buf + len, s, n);
+		len += n;
+		s += n;
+	}
+	buf[len] = 0;
+	return buf;
+}
+
+bool validate_instance_name(const char *s)
+{
+	if (!*s || strlen(s) >= sizeof(((Instance *)0)->name) || !conf_utf8_is_valid(s))
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/')
+			return false;
+	return true;
+}
+
+/*
+ * A rejected value as the message may show it: at most QUOTED_MAX_LEN
+ * characters, control characters and broken UTF-8 as '?'. Cutting bytes
+ * blindly could split a character, and sd-bus cannot send an error whose
+ * message is not UTF-8: the caller would never get a reply.
+ */
+static void quote_value(const char *value, char *buf, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)value;
+	size_t len = 0, chars = 0;
+
+	while (*p && chars < QUOTED_MAX_LEN) {
+		size_t n = conf_utf8_char_len((const char *)p);
+
+		if (n == 0 || *p < 0x20 || *p == 0x7f) {
+			if (len + 2 > size)
+				break;
+			buf[len++] = '?';
+			p++;
+		} else {
+			if (len + n + 1 > size)
+				break;
+			memcpy(buf + len, p, n);
+			len += n;
+			p += n;
+		}
+		chars++;
+	}
+	if (*p && len + 4 <= size) {
+		memcpy(buf + len, "...", 3);
+		len += 3;
+	}
+	buf[len] = 0;
+}
+
+/* @fmt has one %s, for the rejected @value. */
+static int fail(ValidateError *e, const char *arg, const char *fmt, const char *value)
+{
+	char quoted[QUOTED_MAX_LEN * 4 + 4];
+
+	quote_value(value, quoted, sizeof(quoted));
+	e->arg = arg;
+	snprintf(e->message, sizeof(e->message), fmt, quoted);
+	return -EINVAL;
+}
+
+static int fail_msg(ValidateError *e, const char *arg, const char *message)
+{
+	e->arg = arg;
+	snprintf(e->message, sizeof(e->message), "%s", message);
+	return -EINVAL;
+}
+
+static const char NAME_RULE[] = "'%s' is not a name (letters, digits, '_', '.', '-'; at most 64)";
+
+int validate_attach_args(const char *instance, const char *pair, const char *pool, const char *mac,
+			 const char *standby, PairConfig *c, ValidateError *e)
+{
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if (!validate_instance_name(instance))
+		return fail(e, "instance", "'%s' is not an instance name", instance);
+	if (!validate_name(pair))
+		return fail(e, "pair", NAME_RULE, pair);
+	if (!validate_name(pool))
+		return fail(e, "pool", NAME_RULE, pool);
+	r = conf_parse_mac(mac, c->mac);
+	if (r == -EADDRNOTAVAIL)
+		return fail(e, "mac_address", "%s: a pair needs a unicast, non-zero MAC", mac);
+	if (r < 0)
+		return fail(e, "mac_address", "'%s' is not a MAC address like 52:54:00:aa:bb:01",
+			    mac);
+	if (standby[0] && !validate_qemu_id(standby))
+		return fail(e, "standby",
+			    "'%s' is not a QEMU device id (a letter, then letters, digits, '_', "
+			    "'.', '-')",
+			    standby);
+	snprintf(c->name, sizeof(c->name), "%s", pair);
+	snprintf(c->pool, sizeof(c->pool), "%s", pool);
+	snprintf(c->standby, sizeof(c->standby), "%s", standby);
+	return 0;
+}
+
+static const struct {
+	const char *key;
+	size_t offset, size;
+} attach_options[] = {
+	{ "StandbyNetdev", offsetof(PairConfig, standby_netdev),
+	  sizeof(((PairConfig *)0)->standby_netdev) },
+	{ "StandbyBus", offsetof(PairConfig, standby_bus), sizeof(((PairConfig *)0)->standby_bus) },
+};
+
+int validate_attach_option(const char *key, const char *value, PairConfig *c, ValidateError *e)
+{
+	size_t k, n = sizeof(attach_options) / sizeof(attach_options[0]);
+	char what[128];
+
+	for (k = 0; k < n && strcmp(attach_options[k].key, key) != 0; k++)
+		;
+	if (k == n)
+		return fail(e, "options", "unknown option '%s' (known: StandbyNetdev, StandbyBus)",
+			    key);
+	if (!value)
+		return fail(e, "options", "%s must be a string", key);
+	if (!validate_qemu_id(value)) {
+		/* The key is one of ours: safe to put into the format. */
+		snprintf(
+			what, sizeof(what),
+			"%s='%%s' is not a QEMU id (a letter, then letters, digits, '_', '.', '-')",
+			attach_options[k].key);
+		return fail(e, "options", what, value);
+	}
+	snprintf((char *)c + attach_options[k].offset, attach_options[k].size, "%s", value);
+	return 0;
+}
+
+int validate_attach_finish(const PairConfig *c, ValidateError *e)
+{
+	if (c->standby_bus[0] && !c->standby_netdev[0])
+		return fail_msg(e, "options", "StandbyBus needs StandbyNetdev");
+	if (c->standby[0] && c->standby_netdev[0])
+		return fail_msg(e, "standby",
+				"give a standby device id or the StandbyNetdev option, not both");
+	if (!c->standby[0] && !c->standby_netdev[0])
+		return fail_msg(e, "standby",
+				"give a standby device id, or the StandbyNetdev option for "
+				"failoverd to hotplug one");
+	return 0;
+}
+
+int validate_instance_pair_args(const char *instance, const char *pair, ValidateError *e)
+{
+	if (!validate_instance_name(instance))
+		return fail(e, "instance", "'%s' is not an instance name", instance);
+	if (pair && !validate_name(pair))
+		return fail(e, "pair", "'%s' is not a pair name", pair);
+	return 0;
+}

@@ -1,0 +1,308 @@
+/*
+ * Fault injection with real QEMUs and the emulated pool: the daemon stops
+ * itself at an exact step (--debug-stop-at), then the test SIGKILLs it or
+ * its QEMU there. After a restart (or without one, for a dead QEMU) the pair
+ * must converge to what QEMU shows, and the state directory must account
+ * for every VF: none leaked, none held twice. Each injected fault prints
+ * one "FOVD-FAULT" line with the audited counts; the tier sums them.
+ */
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/lib/cluster.h"
+#include "tests/lib/harness.h"
+#include "tests/lib/lab.h"
+
+static TestLab t;
+
+static void setup(void)
+{
+	test_lab_setup(&t);
+}
+
+static void teardown(void)
+{
+	test_lab_teardown(&t);
+}
+
+/* Starts @h's daemon for @v, stopping itself at @point (NULL: never). */
+static void host_up(TestHost *h, TestVm *v, const char *extra_instance, const char *point)
+{
+	char arg[100];
+
+	test_lab_config(h, v, extra_instance);
+	snprintf(arg, sizeof(arg), "--debug-stop-at=%s", point ? point : "none");
+	test_host_start_with(h, arg);
+}
+
+static void vm_up(TestVm *v, const char *name, bool boot, bool incoming)
+{
+	TestVmOptions o = { .boot = boot, .incoming = incoming };
+
+	test_lab_vm_start(&t, v, name, &o);
+}
+
+/* The daemon crashed at its checkpoint and comes back without one. */
+static void crash_and_restart(TestHost *h)
+{
+	ck_assert_int_eq(test_host_wait_stopped(h, 60000), 0);
+	test_host_kill(h);
+	test_host_start(h);
+}
+
+/* QEMU dies while its daemon is frozen at the checkpoint; then it runs on. */
+static void kill_qemu_at_checkpoint(TestHost *h, TestVm *v)
+{
+	ck_assert_int_eq(test_host_wait_stopped(h, 60000), 0);
+	test_vm_stop(v);
+	test_host_continue(h);
+}
+
+/* Audits @h, reports one injected fault, and fails on any finding. */
+static void audit(const char *fault, TestHost *h, unsigned expect_held)
+{
+	TestAudit a;
+
+	test_host_audit(h, &a);
+	printf("FOVD-FAULT %s: %s held=%u leaked=%u double=%u incomplete=0\n", fault, h->name,
+	       a.held, a.leaked, a.doubled);
+	fflush(stdout);
+	ck_assert_msg(a.leaked == 0 && a.doubled == 0 && a.exposed == 0, "%s: %s", fault, a.why);
+	ck_assert_uint_eq(a.held, expect_held);
+}
+
+/* Audits a second host that saw no fault of its own (not counted). */
+static void audit_other(TestHost *h, unsigned expect_held)
+{
+	TestAudit a;
+
+	test_host_audit(h, &a);
+	ck_assert_msg(a.leaked == 0 && a.doubled == 0 && a.exposed == 0, "%s: %s", h->name, a.why);
+	ck_assert_uint_eq(a.held, expect_held);
+}
+
+/* ---- attach, on a paused QEMU (the primary stays hidden: "staged") ---- */
+
+static const struct {
+	const char *point;
+	const char *after_qemu_died; /* the pair's state once its QEMU is gone */
+} attach_points[] = {
+	/* The pair itself held nothing yet: it waits for QEMU to come back. */
+	{ "reserved", "waiting" },
+	{ "primary-added", "released" },
+	{ "state:staged", "released" },
+};
+
+/*
+ * QEMU hides a primary until the guest negotiates (SPEC §4): invisible to
+ * qom-list, but a second primary for the same standby is refused.
+ */
+static void assert_hidden_primary(TestVm *v)
+{
+	ck_assert(!test_vm_has_device(v, "fo-p0"));
+	ck_assert_int_ne(test_vm_call(v, "device_add",
+				      "{\"driver\": \"e1000e\", \"id\": \"fo-probe\", "
+				      "\"bus\": \"rp2\", \"failover_pair_id\": \"net0\"}"),
+			 0);
+	ck_assert_msg(strstr(v->err.desc, "more than one primary"), "device_add: %s", v->err.desc);
+}
+
+START_TEST(test_attach_daemon_killed)
+{
+	const char *point = attach_points[_i].point;
+	char fault[100];
+
+	vm_up(&t.src, "src", false, false);
+	host_up(&t.a, &t.src, NULL, point);
+	crash_and_restart(&t.a);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "staged", 30000), 0);
+	assert_hidden_primary(&t.src);
+	snprintf(fault, sizeof(fault), "daemon SIGKILLed at attach step '%s'", point);
+	audit(fault, &t.a, 1);
+}
+END_TEST
+
+START_TEST(test_attach_qemu_killed)
+{
+	const char *point = attach_points[_i].point;
+	char fault[100];
+
+	vm_up(&t.src, "src", false, false);
+	host_up(&t.a, &t.src, NULL, point);
+	kill_qemu_at_checkpoint(&t.a, &t.src);
+	ck_assert_int_eq(
+		test_host_wait_pair(&t.a, "vm1", "p0", attach_points[_i].after_qemu_died, 10000),
+		0);
+	snprintf(fault, sizeof(fault), "QEMU SIGKILLed at attach step '%s'", point);
+	audit(fault, &t.a, 0);
+}
+END_TEST
+
+/* ---- an active pair (booted guest, bonded) ---- */
+
+START_TEST(test_active_daemon_killed)
+{
+	vm_up(&t.src, "src", true, false);
+	host_up(&t.a, &t.src, NULL, "state:active");
+	crash_and_restart(&t.a);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "active", 60000), 0);
+	ck_assert(test_vm_has_device(&t.src, "fo-p0"));
+	audit("daemon SIGKILLed in 'active'", &t.a, 1);
+}
+END_TEST
+
+START_TEST(test_active_qemu_killed)
+{
+	vm_up(&t.src, "src", true, false);
+	host_up(&t.a, &t.src, NULL, "state:active");
+	kill_qemu_at_checkpoint(&t.a, &t.src);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "released", 10000), 0);
+	audit("QEMU SIGKILLed in 'active'", &t.a, 0);
+}
+END_TEST
+
+/* ---- migration: both sides ---- */
+
+/*
+ * Source under host A (stopping at @src_point), an -incoming destination
+ * under host B (stopping at @dst_point); the source pair is active.
+ */
+static void migration_up(const char *src_point, const char *dst_point, bool prepare)
+{
+	vm_up(&t.src, "src", true, false);
+	host_up(&t.a, &t.src, "UnplugTimeoutSec=30", src_point);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "active", 120000), 0);
+	ck_assert_msg(test_guest_wait_bonded(t.src.qemu, 60000) == 0, "guest did not bond (see %s)",
+		      t.src.serial);
+	vm_up(&t.dst, "dst", true, true);
+	host_up(&t.b, &t.dst, prepare ? "PrepareIncoming=yes" : "PrepareIncoming=no", dst_point);
+}
+
+/* The end of every migration: source QEMU quits, its VF goes back. */
+static void source_quits(void)
+{
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "migrated", 60000), 0);
+	ck_assert_int_eq(test_vm_call(&t.src, "quit", NULL), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "released", 5000), 0);
+}
+
+START_TEST(test_migration_incoming_and_unplugging)
+{
+	migration_up("state:unplugging", "state:incoming", true);
+	crash_and_restart(&t.b);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "incoming", 30000), 0);
+	audit("destination daemon SIGKILLed in 'incoming'", &t.b, 1);
+
+	test_vm_migrate(&t.src, &t.dst);
+	crash_and_restart(&t.a);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "active", 60000), 0);
+	ck_assert(test_vm_has_device(&t.dst, "fo-p0"));
+	source_quits();
+	audit("source daemon SIGKILLed in 'unplugging'", &t.a, 0);
+	audit_other(&t.b, 1);
+}
+END_TEST
+
+START_TEST(test_migration_migrating_and_dest_active)
+{
+	migration_up("state:migrating", "state:active", true);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "incoming", 30000), 0);
+	test_vm_migrate(&t.src, &t.dst);
+	crash_and_restart(&t.a);
+	crash_and_restart(&t.b);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "active", 60000), 0);
+	ck_assert(test_vm_has_device(&t.dst, "fo-p0"));
+	audit("destination daemon SIGKILLed in 'active' after the switch-over", &t.b, 1);
+	source_quits();
+	audit("source daemon SIGKILLed in 'migrating'", &t.a, 0);
+}
+END_TEST
+
+START_TEST(test_migration_migrated_and_postplug)
+{
+	/* Unprepared destination: the primary is plugged after the guest negotiates. */
+	migration_up("state:migrated", "primary-added", false);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "waiting", 30000), 0);
+	test_vm_migrate(&t.src, &t.dst);
+	crash_and_restart(&t.a);
+	crash_and_restart(&t.b);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "active", 60000), 0);
+	ck_assert(test_vm_has_device(&t.dst, "fo-p0"));
+	audit("destination daemon SIGKILLed after plugging the primary", &t.b, 1);
+	source_quits();
+	audit("source daemon SIGKILLed in 'migrated'", &t.a, 0);
+}
+END_TEST
+
+START_TEST(test_migration_dest_qemu_killed)
+{
+	migration_up("state:unplugging", NULL, true);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "incoming", 30000), 0);
+	test_vm_migrate(&t.src, &t.dst);
+	/* The destination dies while the guest unplugs: the migration fails. */
+	ck_assert_int_eq(test_host_wait_stopped(&t.a, 60000), 0);
+	test_vm_stop(&t.dst);
+	test_host_continue(&t.a);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "released", 10000), 0);
+	audit("destination QEMU SIGKILLed during the unplug", &t.b, 0);
+	ck_assert_int_ge(test_vm_wait_event(&t.src, "MIGRATION", "failed", 60000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "active", 60000), 0);
+	ck_assert(test_vm_has_device(&t.src, "fo-p0"));
+	audit_other(&t.a, 1);
+}
+END_TEST
+
+START_TEST(test_migration_source_qemu_killed)
+{
+	bool dst_alive;
+
+	migration_up("state:migrating", NULL, true);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "incoming", 30000), 0);
+	/* Slow stream: the source dies with the migration still under way. */
+	ck_assert_int_eq(
+		test_vm_call(&t.src, "migrate-set-parameters", "{\"max-bandwidth\": 8000000}"), 0);
+	test_vm_migrate(&t.src, &t.dst);
+	kill_qemu_at_checkpoint(&t.a, &t.src);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "released", 10000), 0);
+	audit("source QEMU SIGKILLed in 'migrating'", &t.a, 0);
+	/* QEMU is the truth: a destination that got the whole stream runs on. */
+	test_vm_spin(t.base, 1000);
+	dst_alive = test_qemu_wait_exit(t.dst.qemu, 5000, NULL) != 0;
+	ck_assert_int_eq(
+		test_host_wait_pair(&t.b, "vm1", "p0", dst_alive ? "active" : "released", 30000),
+		0);
+	audit_other(&t.b, dst_alive ? 1 : 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("faults-pairs");
+	TCase *tc = tcase_create("faults");
+	int n = (int)(sizeof(attach_points) / sizeof(attach_points[0]));
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, test_attach_daemon_killed, 0, n);
+	tcase_add_loop_test(tc, test_attach_qemu_killed, 0, n);
+	tcase_add_test(tc, test_active_daemon_killed);
+	tcase_add_test(tc, test_active_qemu_killed);
+	tcase_add_test(tc, test_migration_incoming_and_unplugging);
+	tcase_add_test(tc, test_migration_migrating_and_dest_active);
+	tcase_add_test(tc, test_migration_migrated_and_postplug);
+	tcase_add_test(tc, test_migration_dest_qemu_killed);
+	tcase_add_test(tc, test_migration_source_qemu_killed);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_VERBOSE);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,40 @@
+/* Two hosts, two QEMUs, one pair: the fixture of the e2e and fault tiers. */
+
+#include <string.h>
+
+#include "tests/lib/lab.h"
+
+void test_lab_setup(TestLab *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->base = event_base_new();
+	l->dir = test_dir_new();
+	test_host_init(&l->a, test_dir_path(l->dir), "host-a");
+	test_host_init(&l->b, test_dir_path(l->dir), "host-b");
+}
+
+void test_lab_teardown(TestLab *l)
+{
+	test_host_kill(&l->a);
+	test_host_kill(&l->b);
+	test_vm_stop(&l->src);
+	test_vm_stop(&l->dst);
+	test_dir_free(l->dir);
+	event_base_free(l->base);
+}
+
+void test_lab_config(TestHost *h, const TestVm *v, const char *extra_instance)
+{
+	test_host_write_conf(h, "failoverd.conf", "[Daemon]\nNegotiateTimeoutSec=25\n");
+	test_host_write_conf(h, "emu.pool", "[Pool]\nDriver=emulated\nModel=e1000e\nSize=4\n");
+	test_host_write_conf(h, "vm1.vm",
+			     "[Instance]\nName=vm1\nQMP=%s\n%s\n"
+			     "[Pair]\nName=p0\nPool=emu\nMACAddress=" TEST_LAB_MAC
+			     "\nStandby=net0\n",
+			     v->qmp, extra_instance ? extra_instance : "");
+}
+
+void test_lab_vm_start(TestLab *l, TestVm *v, const char *name, const TestVmOptions *o)
+{
+	test_vm_start(v, l->base, test_dir_path(l->dir), name, o);
+}
