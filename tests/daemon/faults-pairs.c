@@ -280,6 +280,63 @@ START_TEST(test_migration_source_qemu_killed)
 }
 END_TEST
 
+/*
+ * A QEMU SIGKILLed while its daemon is frozen at a migration step, on
+ * either side. The frozen side must release its VF; the other side follows
+ * its own QEMU: a live one keeps its VF (active, incoming or migrated), a
+ * dead one gives it back.
+ */
+static const struct {
+	const char *fault;
+	const char *src_point, *dst_point;
+	bool kill_source, migrate;
+} qemu_kills[] = {
+	{ "destination QEMU SIGKILLed in 'incoming'", NULL, "state:incoming", false, false },
+	{ "destination QEMU SIGKILLed in 'active' after the switch-over", NULL, "state:active",
+	  false, true },
+	{ "source QEMU SIGKILLed in 'unplugging'", "state:unplugging", NULL, true, true },
+	{ "source QEMU SIGKILLed in 'migrated'", "state:migrated", NULL, true, true },
+};
+
+static bool holds_vf(const char *state)
+{
+	return strcmp(state, "active") == 0 || strcmp(state, "incoming") == 0 ||
+	       strcmp(state, "migrated") == 0;
+}
+
+START_TEST(test_migration_qemu_killed)
+{
+	TestHost *frozen = qemu_kills[_i].kill_source ? &t.a : &t.b;
+	TestHost *other = qemu_kills[_i].kill_source ? &t.b : &t.a;
+	TestVm *victim = qemu_kills[_i].kill_source ? &t.src : &t.dst;
+	TestVm *survivor = qemu_kills[_i].kill_source ? &t.dst : &t.src;
+	char state[64] = "";
+	bool alive = false;
+
+	migration_up(qemu_kills[_i].src_point, qemu_kills[_i].dst_point, true);
+	if (qemu_kills[_i].migrate) {
+		ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "incoming", 30000), 0);
+		test_vm_migrate(&t.src, &t.dst);
+	}
+	kill_qemu_at_checkpoint(frozen, victim);
+	ck_assert_int_eq(test_host_wait_pair(frozen, "vm1", "p0", "released", 10000), 0);
+	audit(qemu_kills[_i].fault, frozen, 0);
+
+	/* QEMU is the truth on the other side too, once it has settled. */
+	for (int k = 0; k < 300; k++) {
+		test_vm_spin(t.base, 100);
+		alive = test_qemu_wait_exit(survivor->qemu, 0, NULL) != 0;
+		test_host_pair_get(other, "vm1", "p0", "state", state, sizeof(state));
+		if (alive ? holds_vf(state) && k >= 20 : strcmp(state, "released") == 0)
+			break;
+	}
+	ck_assert_msg(alive ? holds_vf(state) : strcmp(state, "released") == 0,
+		      "%s: pair '%s' with its QEMU %s", other->name, state,
+		      alive ? "running" : "gone");
+	audit_other(other, alive ? 1 : 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("faults-pairs");
@@ -299,6 +356,8 @@ int main(void)
 	tcase_add_test(tc, test_migration_migrated_and_postplug);
 	tcase_add_test(tc, test_migration_dest_qemu_killed);
 	tcase_add_test(tc, test_migration_source_qemu_killed);
+	tcase_add_loop_test(tc, test_migration_qemu_killed, 0,
+			    (int)(sizeof(qemu_kills) / sizeof(qemu_kills[0])));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_VERBOSE);
