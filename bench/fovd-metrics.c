@@ -130,24 +130,9 @@ static void histogram_load(json_object *snap, const char *name, MetricsHistogram
 	h->max_ns = (uint64_t)get_int(r, "max_ns");
 }
 
-/* Same as metrics_histogram_quantile(), on a histogram rebuilt here. */
 static double quantile_us(const MetricsHistogram *h, double q)
 {
-	uint64_t rank, seen = 0, width, low;
-
-	if (!h->count)
-		return 0;
-	rank = (uint64_t)(q * (double)h->count);
-	if (rank >= h->count)
-		rank = h->count - 1;
-	for (unsigned i = 0; i < METRICS_BUCKETS; i++) {
-		seen += h->buckets[i];
-		if (seen <= rank)
-			continue;
-		low = metrics_bucket_low(i, &width) + width / 2;
-		return (double)(low > h->max_ns && h->max_ns ? h->max_ns : low) / 1000.0;
-	}
-	return (double)h->max_ns / 1000.0;
+	return (double)metrics_histogram_quantile(h, q) / 1000.0;
 }
 
 static int cmd_reaction(const char *before_path, const char *after_path)

@@ -12,6 +12,7 @@
 # process group and is killed on exit, whatever the exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/private-bus.sh
 
 B=${1:?usage: bench/run.sh BUILD_DIR OUT_DIR}
 OUT=${2:?usage: bench/run.sh BUILD_DIR OUT_DIR}
@@ -253,20 +254,7 @@ reap "${qemus[@]}"
 log "attach: $((ATTACH_INSTANCES * ATTACH_PAIRS)) pairs across $ATTACH_INSTANCES paused QEMUs through AttachPair"
 att=$work/attach
 mkdir -p "$att/q" "$att/etc/failoverd"
-cat >"$att/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <listen>unix:path=$att/bus.sock</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="root"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-EOF
+private_bus_conf "$att/bus.sock" >"$att/bus.conf"
 spawn BUSD "$att/dbus.log" dbus-daemon --nofork --nopidfile --config-file="$att/bus.conf"
 qemus=()
 for ((k = 0; k < ATTACH_INSTANCES; k++)); do

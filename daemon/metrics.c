@@ -28,26 +28,6 @@ void metrics_histogram_add(MetricsHistogram *h, uint64_t ns)
 		h->max_ns = ns;
 }
 
-uint64_t metrics_histogram_quantile(const MetricsHistogram *h, double q)
-{
-	uint64_t rank, seen = 0, width, low;
-
-	if (h->count == 0)
-		return 0;
-	rank = (uint64_t)(q * (double)h->count);
-	if (rank >= h->count)
-		rank = h->count - 1;
-	for (unsigned i = 0; i < METRICS_BUCKETS; i++) {
-		seen += h->buckets[i];
-		if (seen <= rank)
-			continue;
-		low = metrics_bucket_low(i, &width);
-		low += width / 2;
-		return low > h->max_ns ? h->max_ns : low;
-	}
-	return h->max_ns;
-}
-
 void metrics_init(Metrics *mt)
 {
 	memset(mt, 0, sizeof(*mt));

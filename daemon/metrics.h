@@ -56,8 +56,30 @@ static inline uint64_t metrics_bucket_low(unsigned index, uint64_t *width)
 }
 
 void metrics_histogram_add(MetricsHistogram *h, uint64_t ns);
-/* The value below which a fraction @q of the samples lie (bucket midpoint). */
-uint64_t metrics_histogram_quantile(const MetricsHistogram *h, double q);
+
+/*
+ * The value below which a fraction @q of the samples lie (bucket midpoint,
+ * capped at the maximum when one is known). Inline: bench/ applies it to
+ * histograms rebuilt from the JSON snapshot.
+ */
+static inline uint64_t metrics_histogram_quantile(const MetricsHistogram *h, double q)
+{
+	uint64_t rank, seen = 0, width, mid;
+
+	if (h->count == 0)
+		return 0;
+	rank = (uint64_t)(q * (double)h->count);
+	if (rank >= h->count)
+		rank = h->count - 1;
+	for (unsigned i = 0; i < METRICS_BUCKETS; i++) {
+		seen += h->buckets[i];
+		if (seen <= rank)
+			continue;
+		mid = metrics_bucket_low(i, &width) + width / 2;
+		return h->max_ns && mid > h->max_ns ? h->max_ns : mid;
+	}
+	return h->max_ns;
+}
 
 typedef struct Metrics {
 	MetricsHistogram reaction; /* event read -> resulting command written */

@@ -5,6 +5,7 @@
 # Everything runs on this machine under TCG; nothing is left behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/private-bus.sh
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() {
@@ -106,20 +107,7 @@ guest() { # NAME EXTRA...
 # A private bus per "host": failoverctl talks to its own failoverd.
 bus() { # NAME
 	mkdir -p "$work/$1"
-	cat >"$work/$1/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <listen>unix:path=$work/$1/bus.sock</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="root"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-EOF
+	private_bus_conf "$work/$1/bus.sock" >"$work/$1/bus.conf"
 	spawn "$work/$1/dbus.log" dbus-daemon --nofork --nopidfile --config-file="$work/$1/bus.conf"
 	local i
 	for ((i = 0; i < 50; i++)); do

@@ -208,34 +208,34 @@ START_TEST(test_migration_incoming_and_unplugging)
 }
 END_TEST
 
-START_TEST(test_migration_migrating_and_dest_active)
-{
-	migration_up("state:migrating", "state:active", true);
-	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "incoming", 30000), 0);
-	test_vm_migrate(&t.src, &t.dst);
-	crash_and_restart(&t.a);
-	crash_and_restart(&t.b);
-	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "active", 60000), 0);
-	ck_assert(test_vm_has_device(&t.dst, "fo-p0"));
-	audit("destination daemon SIGKILLed in 'active' after the switch-over", &t.b, 1);
-	source_quits();
-	audit("source daemon SIGKILLed in 'migrating'", &t.a, 0);
-}
-END_TEST
+/* Both daemons SIGKILLed during one migration, each at its own step. */
+static const struct {
+	const char *src_point, *dst_point;
+	bool prepare;		/* else the primary is plugged after the guest negotiates */
+	const char *dst_before; /* the destination's state before the stream */
+	const char *src_fault, *dst_fault;
+} both_killed[] = {
+	{ "state:migrating", "state:active", true, "incoming",
+	  "source daemon SIGKILLed in 'migrating'",
+	  "destination daemon SIGKILLed in 'active' after the switch-over" },
+	{ "state:migrated", "primary-added", false, "waiting",
+	  "source daemon SIGKILLed in 'migrated'",
+	  "destination daemon SIGKILLed after plugging the primary" },
+};
 
-START_TEST(test_migration_migrated_and_postplug)
+START_TEST(test_migration_both_daemons_killed)
 {
-	/* Unprepared destination: the primary is plugged after the guest negotiates. */
-	migration_up("state:migrated", "primary-added", false);
-	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "waiting", 30000), 0);
+	migration_up(both_killed[_i].src_point, both_killed[_i].dst_point, both_killed[_i].prepare);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", both_killed[_i].dst_before, 30000),
+			 0);
 	test_vm_migrate(&t.src, &t.dst);
 	crash_and_restart(&t.a);
 	crash_and_restart(&t.b);
 	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "active", 60000), 0);
 	ck_assert(test_vm_has_device(&t.dst, "fo-p0"));
-	audit("destination daemon SIGKILLed after plugging the primary", &t.b, 1);
+	audit(both_killed[_i].dst_fault, &t.b, 1);
 	source_quits();
-	audit("source daemon SIGKILLed in 'migrated'", &t.a, 0);
+	audit(both_killed[_i].src_fault, &t.a, 0);
 }
 END_TEST
 
@@ -352,8 +352,8 @@ int main(void)
 	tcase_add_test(tc, test_active_daemon_killed);
 	tcase_add_test(tc, test_active_qemu_killed);
 	tcase_add_test(tc, test_migration_incoming_and_unplugging);
-	tcase_add_test(tc, test_migration_migrating_and_dest_active);
-	tcase_add_test(tc, test_migration_migrated_and_postplug);
+	tcase_add_loop_test(tc, test_migration_both_daemons_killed, 0,
+			    (int)(sizeof(both_killed) / sizeof(both_killed[0])));
 	tcase_add_test(tc, test_migration_dest_qemu_killed);
 	tcase_add_test(tc, test_migration_source_qemu_killed);
 	tcase_add_loop_test(tc, test_migration_qemu_killed, 0,

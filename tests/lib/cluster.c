@@ -101,26 +101,32 @@ void test_host_stop(TestHost *h)
 	h->daemon = test_qemu_free(h->daemon);
 }
 
-void test_host_pair_get(TestHost *h, const char *instance, const char *pair, const char *key,
-			char *buf, size_t size)
+/* "key=value" lines of @path; @key's value in @buf ("" if absent). */
+static void kv_get(const char *path, const char *key, char *buf, size_t size)
 {
-	char path[600], line[1024];
+	char line[1024];
 	size_t klen = strlen(key);
-	FILE *f;
+	FILE *f = fopen(path, "re");
 
 	buf[0] = 0;
-	snprintf(path, sizeof(path), "%s/pairs/%s@%s", h->state, instance, pair);
-	f = fopen(path, "re");
 	if (!f)
 		return;
-	while (fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), f))
 		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
 			line[strcspn(line, "\n")] = 0;
 			snprintf(buf, size, "%s", line + klen + 1);
 			break;
 		}
-	}
 	fclose(f);
+}
+
+void test_host_pair_get(TestHost *h, const char *instance, const char *pair, const char *key,
+			char *buf, size_t size)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/pairs/%s@%s", h->state, instance, pair);
+	kv_get(path, key, buf, size);
 }
 
 static uint64_t ms_now(void)
@@ -152,25 +158,6 @@ int test_host_wait_pair(TestHost *h, const char *instance, const char *pair, con
 int test_host_wait_log(TestHost *h, const char *needle, unsigned timeout_ms)
 {
 	return test_log_wait(h->log, needle, timeout_ms);
-}
-
-/* "key=value" lines of @path; @key's value in @buf ("" if absent). */
-static void kv_get(const char *path, const char *key, char *buf, size_t size)
-{
-	char line[1024];
-	size_t klen = strlen(key);
-	FILE *f = fopen(path, "re");
-
-	buf[0] = 0;
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
-			line[strcspn(line, "\n")] = 0;
-			snprintf(buf, size, "%s", line + klen + 1);
-			break;
-		}
-	fclose(f);
 }
 
 static void audit_problem(TestAudit *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
