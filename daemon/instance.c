@@ -11,6 +11,7 @@
 #include "daemon/manager.h"
 #include "daemon/metrics.h"
 #include "daemon/probecache.h"
+#include "daemon/process.h"
 
 static const Log *instance_log(Instance *i)
 {
@@ -466,37 +467,14 @@ static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char 
 		log_warning(instance_log(i), "instance %s: %s", i->name, strerror(-r));
 }
 
-/* The start time of process @pid in clock ticks since boot, 0 if unknown. */
-static uint64_t process_start(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	FILE *f;
-
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	/* Field 22; the command name (field 2) may contain spaces and ')'. */
-	p = p ? strrchr(buf, ')') : NULL;
-	if (!p || sscanf(p + 2,
-			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-			 "%*d %*d %*d %llu",
-			 &start) != 1)
-		return 0;
-	return start;
-}
-
 static void instance_on_ready(QmpConn *c, void *ud)
 {
 	Instance *i = ud;
 	pid_t pid = qmp_conn_get_peer_pid(c);
-	uint64_t start = process_start(pid);
+	uint64_t start = 0;
 	int r;
+
+	(void)process_get_start(pid, &start); /* 0: unknown, never "the same" */
 
 	/* What we did to this very process before (a restart of ours) still holds. */
 	i->same_qemu = pid > 0 && pid == i->pid && start && start == i->pid_start;

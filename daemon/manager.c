@@ -15,6 +15,7 @@
 #include "daemon/manager.h"
 #include "daemon/metrics.h"
 #include "daemon/probecache.h"
+#include "daemon/process.h"
 #include "daemon/statefile.h"
 #include "daemon/vf.h"
 #include "qmp/qmp.h"
@@ -600,24 +601,6 @@ int manager_read_pair_state(const char *path, Pair *p, char *state, size_t size,
 	return r;
 }
 
-/* Is @pid a live QEMU (not a recycled pid of something else)? */
-static bool qemu_alive(pid_t pid)
-{
-	char path[64], comm[64] = "";
-	FILE *f;
-
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = 0;
-	fclose(f);
-	return strncmp(comm, "qemu", 4) == 0;
-}
-
 /*
  * Restores what a previous run knew about @p. A VF held for a QEMU that is
  * gone now goes back at once: nobody else will ever release it.
@@ -646,7 +629,7 @@ static int manager_load_pair(Manager *m, Pair *p)
 	p->state = s >= 0 ? (PairState)s : PAIR_WAITING;
 	p->instance->pid = l.pid;
 	p->instance->pid_start = l.pid_start;
-	if (p->has_vf && !qemu_alive(l.pid)) {
+	if (p->has_vf && !process_is_same_qemu(l.pid, l.pid_start)) {
 		char err[256] = "";
 
 		log_info(&m->log, "pair %s/%s: QEMU (pid %d) exited while failoverd was down",

@@ -143,6 +143,53 @@ START_TEST(test_attach_qemu_killed)
 }
 END_TEST
 
+/* Sets "key=" of @h's vm1/p0 state file to @value, as a predecessor would have written it. */
+static void pair_file_set(TestHost *h, const char *key, const char *value)
+{
+	char path[300], *text, *line, *save = NULL;
+	size_t klen = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/pairs/vm1@p0", h->state);
+	text = test_log_read(path);
+	ck_assert_ptr_nonnull(text);
+	f = fopen(path, "we");
+	ck_assert_ptr_nonnull(f);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, key, klen) == 0 && line[klen] == '=')
+			fprintf(f, "%s=%s\n", key, value);
+		else
+			fprintf(f, "%s\n", line);
+	ck_assert_int_eq(fclose(f), 0);
+	free(text);
+}
+
+/*
+ * Daemon and QEMU both die; when the daemon comes back, the dead QEMU's pid
+ * belongs to another QEMU (the kernel recycles pids). The start time in the
+ * state file tells them apart: the VF goes back instead of being held for a
+ * stranger forever.
+ */
+START_TEST(test_qemu_pid_recycled_while_daemon_down)
+{
+	char pid[16];
+
+	vm_up(&t.src, "src", false, false);
+	host_up(&t.a, &t.src, NULL, "state:staged");
+	ck_assert_int_eq(test_host_wait_stopped(&t.a, 60000), 0);
+	test_host_kill(&t.a);
+	test_vm_stop(&t.src);
+	/* Another QEMU now runs under the recorded pid. */
+	vm_up(&t.dst, "dst", false, false);
+	snprintf(pid, sizeof(pid), "%d", (int)test_qemu_pid(t.dst.qemu));
+	pair_file_set(&t.a, "qemu_pid", pid);
+	test_host_start(&t.a);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "released", 10000), 0);
+	ck_assert_int_eq(test_host_wait_log(&t.a, "exited while failoverd was down", 5000), 0);
+	audit("daemon and QEMU SIGKILLed, the QEMU's pid recycled for another QEMU", &t.a, 0);
+}
+END_TEST
+
 /* ---- an active pair (booted guest, bonded) ---- */
 
 START_TEST(test_active_daemon_killed)
@@ -349,6 +396,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_attach_daemon_killed, 0, n);
 	tcase_add_loop_test(tc, test_attach_qemu_killed, 0, n);
+	tcase_add_test(tc, test_qemu_pid_recycled_while_daemon_down);
 	tcase_add_test(tc, test_active_daemon_killed);
 	tcase_add_test(tc, test_active_qemu_killed);
 	tcase_add_test(tc, test_migration_incoming_and_unplugging);
