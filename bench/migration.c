@@ -100,14 +100,6 @@ static double now_wall_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void cleanup(void)
 {
 	for (int k = 0; k < 2; k++) {
@@ -173,23 +165,23 @@ static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, v
 
 static void spin(unsigned ms)
 {
-	uint64_t end = mono_ms() + ms;
+	int64_t end = test_now_ms() + ms;
 
 	do {
 		event_base_loop(b.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		usleep(2000);
-	} while (mono_ms() < end);
+	} while (test_now_ms() < end);
 }
 
 static int call(Host *h, const char *command, const char *args_json)
 {
 	int before = b.n_done;
-	uint64_t end = mono_ms() + 60000;
+	int64_t end = test_now_ms() + 60000;
 	json_object *args = args_json ? json_tokener_parse(args_json) : NULL;
 
 	if (qmp_conn_call(h->conn, command, args, 60000, on_reply, NULL) < 0)
 		fail("host %s: cannot send %s", h->name, command);
-	while (b.n_done == before && mono_ms() < end)
+	while (b.n_done == before && test_now_ms() < end)
 		event_base_loop(b.base, EVLOOP_ONCE);
 	if (b.r < 0)
 		fail("host %s: %s failed: %s", h->name, command, b.err.desc);
@@ -207,10 +199,10 @@ static const Event *find_event(Host *h, const char *name, const char *data_subst
 
 static const Event *wait_event(Host *h, const char *name, const char *data_substr, unsigned ms)
 {
-	uint64_t end = mono_ms() + ms;
+	int64_t end = test_now_ms() + ms;
 	const Event *e;
 
-	while (!(e = find_event(h, name, data_substr)) && mono_ms() < end)
+	while (!(e = find_event(h, name, data_substr)) && test_now_ms() < end)
 		spin(5);
 	if (!e)
 		fail("host %s: no %s event within %u ms", h->name, name, ms);
@@ -257,7 +249,7 @@ static void pair_state(Host *h, char *buf, size_t size)
 
 static void wait_pair(Host *h, const char *want, unsigned ms)
 {
-	uint64_t end = mono_ms() + ms;
+	int64_t end = test_now_ms() + ms;
 	char cur[64];
 
 	do {
@@ -265,7 +257,7 @@ static void wait_pair(Host *h, const char *want, unsigned ms)
 		if (strcmp(cur, want) == 0)
 			return;
 		spin(10);
-	} while (mono_ms() < end);
+	} while (test_now_ms() < end);
 	test_log_dump(h->log, 3000);
 	fail("host %s: pair vm1/p0 is '%s', not '%s' after %u ms", h->name, cur, want, ms);
 }
@@ -407,7 +399,7 @@ static void migrate_once(Host *src, Host *dst, Mode mode, Result *res)
 	char uri[700];
 	const Event *resume, *unplug;
 	double bonded_at;
-	uint64_t end;
+	int64_t end;
 
 	daemon_stop(dst);
 	qemu_start(dst, true, mode == MODE_BASELINE);
@@ -427,7 +419,7 @@ static void migrate_once(Host *src, Host *dst, Mode mode, Result *res)
 	memset(res, 0, sizeof(*res));
 	res->mode = mode;
 	res->resume_after_unplug_ms = unplug ? resume->ts_ms - unplug->ts_ms : -1;
-	end = mono_ms() + 60000;
+	end = test_now_ms() + 60000;
 	for (;;) {
 		double t = trace_find(dst->trace, WINDOW_MILESTONE, resume->ts_ms);
 
@@ -435,7 +427,7 @@ static void migrate_once(Host *src, Host *dst, Mode mode, Result *res)
 			res->window_ms = t - resume->ts_ms;
 			break;
 		}
-		if (mono_ms() > end)
+		if (test_now_ms() > end)
 			fail("host %s: the guest never drove the primary (%s)", dst->name,
 			     dst->trace);
 		spin(20);

@@ -50,14 +50,6 @@ static struct {
 	int n_seen;
 } t;
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static const char *env_or(const char *name, const char *def)
 {
 	const char *v = getenv(name);
@@ -266,7 +258,7 @@ static uint32_t get_u32(const char *path, const char *iface, const char *prop)
 
 static int pair_state_is(const char *path, const char *state, unsigned timeout_ms)
 {
-	uint64_t end = ms_now() + timeout_ms;
+	int64_t end = test_now_ms() + timeout_ms;
 	char *cur = NULL;
 
 	do {
@@ -281,7 +273,7 @@ static int pair_state_is(const char *path, const char *state, unsigned timeout_m
 		}
 		sd_bus_error_free(&e);
 		usleep(50000);
-	} while (ms_now() < end);
+	} while (test_now_ms() < end);
 	fprintf(stderr, "%s: state '%s', wanted '%s'\n", path, cur ? cur : "(none)", state);
 	free(cur);
 	return -ETIMEDOUT;
@@ -365,13 +357,13 @@ static int on_signal(sd_bus_message *m, void *ud, sd_bus_error *error)
 /* Waits for a seen signal containing all of @needle's words in order. */
 static int wait_seen(const char *needle, unsigned timeout_ms)
 {
-	uint64_t end = ms_now() + timeout_ms;
+	int64_t end = test_now_ms() + timeout_ms;
 
 	for (;;) {
 		for (int k = 0; k < t.n_seen; k++)
 			if (strstr(t.seen[k], needle))
 				return k;
-		if (ms_now() >= end)
+		if (test_now_ms() >= end)
 			break;
 		if (sd_bus_process(t.bus, NULL) == 0)
 			sd_bus_wait(t.bus, 100000);

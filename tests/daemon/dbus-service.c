@@ -33,14 +33,6 @@ static struct {
 	int n_msgs;
 } t;
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void setup(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -115,10 +107,10 @@ static void daemon_start(void)
 /* Collects notifications for @ms; each datagram's lines become messages. */
 static void collect(unsigned ms)
 {
-	uint64_t end = ms_now() + ms;
+	int64_t end = test_now_ms() + ms;
 	char buf[4096];
 
-	for (uint64_t now = ms_now(); now < end; now = ms_now()) {
+	for (int64_t now = test_now_ms(); now < end; now = test_now_ms()) {
 		struct pollfd p = { t.notify_fd, POLLIN, 0 };
 		ssize_t n;
 

@@ -22,14 +22,6 @@
 
 static TestLab t;
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void vm_start(TestVm *v, const char *name, bool incoming, bool nofailover)
 {
 	TestVmOptions o = { .boot = true, .incoming = incoming, .nofailover = nofailover };
@@ -238,15 +230,15 @@ END_TEST
 
 START_TEST(test_7_qemu_killed)
 {
-	uint64_t t0;
+	int64_t t0;
 
 	printf("scenario 7: QEMU killed -> VF released\n");
 	bring_up_source(NULL);
 	test_qemu_kill(t.src.qemu);
-	t0 = ms_now();
+	t0 = test_now_ms();
 	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "released", 1000), 0);
 	printf("scenario 7: VF released %llu ms after QEMU was killed\n",
-	       (unsigned long long)(ms_now() - t0));
+	       (unsigned long long)(test_now_ms() - t0));
 }
 END_TEST
 

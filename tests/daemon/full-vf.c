@@ -50,24 +50,16 @@ static struct {
 	Vm src, dst;
 	int n_done, r;
 	char ret[4096];
-	uint64_t t0;
+	int64_t t0;
 	const char *phase_name[N_PHASES];
 	double phase_s[N_PHASES];
 	int n_phases;
 	uint64_t phase_start;
 } t;
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static double elapsed_s(void)
 {
-	return (double)(ms_now() - t.t0) / 1000.0;
+	return (double)(test_now_ms() - t.t0) / 1000.0;
 }
 
 /* Prints the pair transitions @h's daemon logged since the last call, as
@@ -103,26 +95,26 @@ static void print_transitions(TestHost *h, long *off)
 
 static void spin(unsigned ms)
 {
-	uint64_t end = ms_now() + ms;
+	int64_t end = test_now_ms() + ms;
 
 	do {
 		event_base_loop(t.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		print_transitions(&t.a, &t.log_off_a);
 		print_transitions(&t.b, &t.log_off_b);
 		usleep(20000);
-	} while (ms_now() < end);
+	} while (test_now_ms() < end);
 }
 
 static void phase_begin(const char *name)
 {
 	printf("-- [+%.1f s] phase: %s\n", elapsed_s(), name);
 	t.phase_name[t.n_phases] = name;
-	t.phase_start = ms_now();
+	t.phase_start = test_now_ms();
 }
 
 static void phase_end(void)
 {
-	double s = (double)(ms_now() - t.phase_start) / 1000.0;
+	double s = (double)(test_now_ms() - t.phase_start) / 1000.0;
 
 	/* the daemons write the state file first, then the log line */
 	spin(300);
@@ -135,7 +127,7 @@ static void phase_end(void)
  * the guest's view. */
 static void wait_bonded_igbvf(const char *who, const char *serial, unsigned timeout_ms)
 {
-	uint64_t end = ms_now() + timeout_ms;
+	int64_t end = test_now_ms() + timeout_ms;
 	TestGuestNet net;
 	bool ok;
 
@@ -145,7 +137,7 @@ static void wait_bonded_igbvf(const char *who, const char *serial, unsigned time
 		test_guest_net_parse(text, &net);
 		free(text);
 		ok = test_guest_net_failover(&net, "igbvf");
-		if (ok || ms_now() >= end)
+		if (ok || test_now_ms() >= end)
 			break;
 		spin(200);
 	}
@@ -162,7 +154,7 @@ static void wait_bonded_igbvf(const char *who, const char *serial, unsigned time
 
 static int wait_pair(TestHost *h, const char *state, unsigned timeout_ms)
 {
-	uint64_t end = ms_now() + timeout_ms;
+	int64_t end = test_now_ms() + timeout_ms;
 	char cur[64];
 
 	for (;;) {
@@ -172,7 +164,7 @@ static int wait_pair(TestHost *h, const char *state, unsigned timeout_ms)
 			spin(100);
 			return 0;
 		}
-		if (ms_now() >= end)
+		if (test_now_ms() >= end)
 			return test_host_wait_pair(h, "vm1", "p0", state, 0);
 		usleep(100000);
 	}
@@ -209,11 +201,11 @@ static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, v
 static int vm_call(Vm *v, const char *command, const char *args_json)
 {
 	int before = t.n_done;
-	uint64_t end = ms_now() + 60000;
+	int64_t end = test_now_ms() + 60000;
 	json_object *args = args_json ? json_tokener_parse(args_json) : NULL;
 
 	ck_assert_int_eq(qmp_conn_call(v->conn, command, args, 60000, on_reply, NULL), 0);
-	while (t.n_done == before && ms_now() < end)
+	while (t.n_done == before && test_now_ms() < end)
 		event_base_loop(t.base, EVLOOP_ONCE);
 	ck_assert_int_gt(t.n_done, before);
 	return t.r;
@@ -350,7 +342,7 @@ static void setup(void)
 	double up = 0;
 
 	memset(&t, 0, sizeof(t));
-	t.t0 = ms_now();
+	t.t0 = test_now_ms();
 	f = fopen("/proc/uptime", "re");
 	if (f) {
 		if (fscanf(f, "%lf", &up) != 1)

@@ -129,18 +129,10 @@ void test_host_pair_get(TestHost *h, const char *instance, const char *pair, con
 	kv_get(path, key, buf, size);
 }
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int test_host_wait_pair(TestHost *h, const char *instance, const char *pair, const char *state,
 			unsigned timeout_ms)
 {
-	uint64_t end = ms_now() + timeout_ms;
+	int64_t end = test_now_ms() + timeout_ms;
 	char cur[64], reason[300];
 
 	do {
@@ -148,7 +140,7 @@ int test_host_wait_pair(TestHost *h, const char *instance, const char *pair, con
 		if (strcmp(cur, state) == 0)
 			return 0;
 		usleep(20000);
-	} while (ms_now() < end);
+	} while (test_now_ms() < end);
 	test_host_pair_get(h, instance, pair, "reason", reason, sizeof(reason));
 	fprintf(stderr, "host %s: pair %s/%s is '%s' (%s), wanted '%s'\n", h->name, instance, pair,
 		cur, reason, state);
@@ -312,7 +304,7 @@ void test_host_audit(TestHost *h, TestAudit *a)
 
 int test_host_wait_stopped(TestHost *h, unsigned timeout_ms)
 {
-	uint64_t end = ms_now() + timeout_ms;
+	int64_t end = test_now_ms() + timeout_ms;
 	char path[64], buf[512];
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)test_qemu_pid(h->daemon));
@@ -328,7 +320,7 @@ int test_host_wait_stopped(TestHost *h, unsigned timeout_ms)
 		if (p && (p = strrchr(buf, ')')) && p[1] == ' ' && p[2] == 'T')
 			return 0;
 		usleep(10000);
-	} while (ms_now() < end);
+	} while (test_now_ms() < end);
 	fprintf(stderr, "host %s: daemon did not stop at its checkpoint (see %s)\n", h->name,
 		h->log);
 	return -ETIMEDOUT;

@@ -29,14 +29,6 @@ struct TestQmp {
 	int64_t next_id;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *to_json(json_object *o)
 {
 	char *s = strdup(o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : "{}");
@@ -67,7 +59,7 @@ static int read_message(TestQmp *t, int64_t deadline, json_object **out)
 				return 0;
 			continue; /* blank line */
 		}
-		left = deadline < 0 ? 0 : deadline - now_ms();
+		left = deadline < 0 ? 0 : deadline - test_now_ms();
 		if (left < 0)
 			left = 0;
 		n = poll(&pfd, 1, (int)left);
@@ -129,7 +121,7 @@ static int send_all(int fd, const char *s)
 
 int test_qmp_cmd(TestQmp *t, const char *json, char **reply)
 {
-	int64_t deadline = now_ms() + CMD_TIMEOUT_MS, id = ++t->next_id;
+	int64_t deadline = test_now_ms() + CMD_TIMEOUT_MS, id = ++t->next_id;
 	json_object *cmd = json_tokener_parse(json);
 	int r;
 
@@ -215,7 +207,7 @@ static void take_event(TestQmp *t, size_t i, char **data)
 
 int test_qmp_wait_event(TestQmp *t, const char *name, int timeout_ms, char **data)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = test_now_ms() + timeout_ms;
 
 	if (data)
 		*data = NULL;
@@ -275,7 +267,7 @@ TestQmp *test_qmp_free(TestQmp *t)
 static int connect_unix(const char *path, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = test_now_ms() + timeout_ms;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -289,7 +281,7 @@ static int connect_unix(const char *path, int timeout_ms)
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			return fd;
 		close(fd);
-		if (now_ms() >= deadline)
+		if (test_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		nanosleep(&ts, NULL);
 	}
@@ -297,7 +289,7 @@ static int connect_unix(const char *path, int timeout_ms)
 
 TestQmp *test_qmp_open(const char *path, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = test_now_ms() + timeout_ms;
 	TestQmp *t = calloc(1, sizeof(*t));
 	json_object *greeting = NULL;
 	int r;

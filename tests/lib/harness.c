@@ -26,7 +26,7 @@
 
 #define POLL_MS 20
 
-static int64_t now_ms(void)
+int64_t test_now_ms(void)
 {
 	struct timespec ts;
 
@@ -294,10 +294,10 @@ bool test_qemu_running(TestQemu *q)
 
 int test_qemu_wait_exit(TestQemu *q, int timeout_ms, int *status)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = test_now_ms() + timeout_ms;
 
 	while (!leader_exited(q)) {
-		if (now_ms() >= deadline)
+		if (test_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		sleep_ms(POLL_MS);
 	}
@@ -309,7 +309,7 @@ int test_qemu_wait_exit(TestQemu *q, int timeout_ms, int *status)
 int test_qemu_wait_socket(TestQemu *q, const char *path, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = test_now_ms() + timeout_ms;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -326,7 +326,7 @@ int test_qemu_wait_socket(TestQemu *q, const char *path, int timeout_ms)
 			return 0;
 		if (q && leader_exited(q))
 			return -ECHILD;
-		if (now_ms() >= deadline)
+		if (test_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		sleep_ms(POLL_MS);
 	}
@@ -579,7 +579,7 @@ bool test_guest_net_failover(const TestGuestNet *net, const char *primary_driver
 
 int test_guest_wait_failover(const char *serial_log, const char *primary_driver, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = test_now_ms() + timeout_ms;
 
 	for (;;) {
 		char *text = test_log_read(serial_log);
@@ -591,7 +591,7 @@ int test_guest_wait_failover(const char *serial_log, const char *primary_driver,
 		ok = test_guest_net_failover(&net, primary_driver);
 		if (ok)
 			return 0;
-		if (now_ms() >= deadline)
+		if (test_now_ms() >= deadline)
 			break;
 		sleep_ms(50);
 	}
@@ -635,7 +635,7 @@ char *test_log_read(const char *path)
 
 int test_log_wait(const char *path, const char *needle, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = test_now_ms() + timeout_ms;
 
 	for (;;) {
 		char *text = test_log_read(path);
@@ -644,7 +644,7 @@ int test_log_wait(const char *path, const char *needle, int timeout_ms)
 		free(text);
 		if (found)
 			return 0;
-		if (now_ms() >= deadline)
+		if (test_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		sleep_ms(50);
 	}
@@ -668,7 +668,7 @@ static bool any_line(char *text, bool (*pred)(const char *line, void *userdata),
 int test_log_wait_line(const char *path, bool (*pred)(const char *line, void *userdata),
 		       void *userdata, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = test_now_ms() + timeout_ms;
 
 	for (;;) {
 		char *text = test_log_read(path);
@@ -677,7 +677,7 @@ int test_log_wait_line(const char *path, bool (*pred)(const char *line, void *us
 		free(text);
 		if (found)
 			return 0;
-		if (now_ms() >= deadline)
+		if (test_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		sleep_ms(50);
 	}

@@ -14,7 +14,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+/* CLOCK_MONOTONIC in milliseconds: deadlines and durations in tests. */
+int64_t test_now_ms(void);
 
 /* --- private temporary directories --- */
 

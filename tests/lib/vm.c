@@ -8,14 +8,6 @@
 
 #include "tests/lib/vm.h"
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void on_ready(QmpConn *c, void *ud)
 {
 	((TestVm *)ud)->n_ready++;
@@ -56,20 +48,20 @@ static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, v
 
 void test_vm_spin(struct event_base *base, unsigned ms)
 {
-	uint64_t end = ms_now() + ms;
+	int64_t end = test_now_ms() + ms;
 
-	while (ms_now() < end)
+	while (test_now_ms() < end)
 		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(2000);
 }
 
 int test_vm_call(TestVm *v, const char *command, const char *args_json)
 {
 	int before = v->n_done;
-	uint64_t end = ms_now() + 30000;
+	int64_t end = test_now_ms() + 30000;
 	json_object *args = args_json ? json_tokener_parse(args_json) : NULL;
 
 	ck_assert_int_eq(qmp_conn_call(v->conn, command, args, 30000, on_reply, v), 0);
-	while (v->n_done == before && ms_now() < end)
+	while (v->n_done == before && test_now_ms() < end)
 		event_base_loop(v->base, EVLOOP_ONCE);
 	ck_assert_int_gt(v->n_done, before);
 	return v->r;
@@ -86,10 +78,10 @@ int test_vm_find_event(TestVm *v, const char *event, const char *data_substr)
 
 int test_vm_wait_event(TestVm *v, const char *event, const char *data_substr, unsigned ms)
 {
-	uint64_t end = ms_now() + ms;
+	int64_t end = test_now_ms() + ms;
 	int k;
 
-	while ((k = test_vm_find_event(v, event, data_substr)) < 0 && ms_now() < end)
+	while ((k = test_vm_find_event(v, event, data_substr)) < 0 && test_now_ms() < end)
 		test_vm_spin(v->base, 20);
 	return k;
 }

@@ -42,19 +42,11 @@ typedef struct Ctx {
 
 static Ctx ctx;
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int spin_until(int *counter, int want, unsigned ms)
 {
-	uint64_t end = ms_now() + ms;
+	int64_t end = test_now_ms() + ms;
 
-	while (*counter < want && ms_now() < end)
+	while (*counter < want && test_now_ms() < end)
 		event_base_loop(ctx.base, EVLOOP_ONCE);
 	return *counter >= want ? 0 : -ETIMEDOUT;
 }
@@ -242,7 +234,7 @@ START_TEST(test_guest_negotiates_and_primary_realized)
 	int k = -1;
 
 	start_qemu(true);
-	t0 = ms_now();
+	t0 = test_now_ms();
 	/* Added before the guest negotiates: hidden until FAILOVER_NEGOTIATED. */
 	ck_assert_int_eq(
 		call("device_add", args_of("{\"driver\": \"e1000e\", \"id\": \"hostdev0\", "
@@ -250,7 +242,7 @@ START_TEST(test_guest_negotiates_and_primary_realized)
 					   "\"rp2\", \"failover_pair_id\": \"net0\", "
 					   "\"romfile\": \"\"}")),
 		0);
-	while (ms_now() - t0 < 120000 && k < 0) {
+	while (test_now_ms() - t0 < 120000 && k < 0) {
 		event_base_loop(ctx.base, EVLOOP_ONCE);
 		for (int i = 0; i < ctx.n_events; i++)
 			if (strcmp(ctx.events[i], "FAILOVER_NEGOTIATED") == 0)
@@ -262,7 +254,7 @@ START_TEST(test_guest_negotiates_and_primary_realized)
 	printf("negotiation observed: FAILOVER_NEGOTIATED %s at %lld.%06lld, %.1f s after boot; "
 	       "primary hostdev0 realized (qom-list)\n",
 	       ctx.event_data[k], (long long)ctx.event_ts[k].seconds,
-	       (long long)ctx.event_ts[k].microseconds, (double)(ms_now() - t0) / 1000.0);
+	       (long long)ctx.event_ts[k].microseconds, (double)(test_now_ms() - t0) / 1000.0);
 	ck_assert_int_eq(test_guest_wait_bonded(ctx.qemu, 60000), 0);
 	printf("guest console: net_failover master bonds the virtio and e1000e NICs\n");
 }

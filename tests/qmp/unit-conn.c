@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "qmp/qmp.h"
+#include "tests/lib/harness.h"
 
 #define GREETING                                                                                   \
 	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 2, \"minor\": 0, \"major\": 10}, "         \
@@ -45,20 +46,12 @@ typedef struct Fixture {
 
 static Fixture fx;
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Runs the loop until *@counter reaches @want or @ms pass. */
 static int spin_until(int *counter, int want, unsigned ms)
 {
-	uint64_t end = ms_now() + ms;
+	int64_t end = test_now_ms() + ms;
 
-	while (*counter < want && ms_now() < end) {
+	while (*counter < want && test_now_ms() < end) {
 		event_base_loop(fx.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		usleep(500);
 	}
@@ -390,9 +383,9 @@ static int listen_on(const char *path)
 
 static int accept_within(int lfd, unsigned ms)
 {
-	uint64_t end = ms_now() + ms;
+	int64_t end = test_now_ms() + ms;
 
-	while (ms_now() < end) {
+	while (test_now_ms() < end) {
 		struct pollfd p = { lfd, POLLIN, 0 };
 
 		event_base_loop(fx.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
