@@ -4,8 +4,8 @@
  *
  * One guest is booted once and live-migrated back and forth between two
  * "hosts" (a and b, each a QEMU and, where the mode needs it, a failoverd),
- * ROUNDS times in each of three modes, interleaved so that slow drifts of
- * the machine hit all modes alike:
+ * ROUNDS times in each of three modes (rounded up to a multiple of 3),
+ * interleaved so that slow drifts of the machine hit all modes alike:
  *
  *   baseline   no failoverd: the primary is on the destination's command
  *              line (as libvirt does it), QEMU's own best case;
@@ -41,7 +41,7 @@
 
 #define MAC	      "52:54:00:aa:bb:01"
 #define MAX_EVENTS    256
-#define MAX_MIGRATION 64
+#define MAX_MIGRATION 90
 
 typedef enum Mode { MODE_BASELINE, MODE_PRESTAGED, MODE_POSTPLUG, _MODE_MAX } Mode;
 static const char *const mode_names[_MODE_MAX] = { "baseline", "prestaged", "postplug" };
@@ -511,6 +511,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: migration DAEMON_BINARY WORKDIR [ROUNDS]\n");
 		return 2;
 	}
+	rounds = (rounds + 2) / 3 * 3; /* whole cycles of the order below */
 	if (rounds * _MODE_MAX > MAX_MIGRATION)
 		rounds = MAX_MIGRATION / _MODE_MAX;
 	if (!getenv("FOVD_GUEST_KERNEL") || !getenv("FOVD_GUEST_INITRD")) {
@@ -535,29 +536,31 @@ int main(int argc, char **argv)
 		fail("the guest did not bond on host a");
 
 	/*
-	 * The order rotates every round, so that each mode follows each other
-	 * mode alike, and the guest gets a second of quiet before each
-	 * migration: what it was still busy with must not favour one mode.
+	 * A de Bruijn order: in every cycle of nine each mode follows each mode
+	 * (itself included) exactly once. The source of a migration is the
+	 * previous destination, with or without its failoverd, and the guest
+	 * carries what the previous mode did to it: neither may favour one
+	 * mode. (A rotation of 0 1 2 lets each mode follow one other mode two
+	 * times in three.) The guest gets a second of quiet before each one.
 	 */
-	for (unsigned r = 0; r < rounds; r++)
-		for (unsigned k = 0; k < _MODE_MAX; k++, n++) {
-			Host *src = &b.hosts[cur], *dst = &b.hosts[1 - cur];
-			Mode m = (Mode)((k + r) % _MODE_MAX);
+	static const Mode order[] = { 0, 0, 1, 0, 2, 1, 1, 2, 2 };
 
-			spin(1000);
-			migrate_once(src, dst, m, &res[n]);
-			fprintf(stderr,
-				"migration %2zu %s->%s %-9s window %6.1f ms (after RESUME: "
-				"realized "
-				"%+6.1f, seen by the guest %+6.1f, driver %+6.1f, reset %+6.1f ms; "
-				"console shows the bond %+6.0f ms; RESUME %.0f ms after "
-				"UNPLUG_PRIMARY)\n",
-				n + 1, src->name, dst->name, mode_names[m], res[n].window_ms,
-				res[n].rel_ms[0], res[n].rel_ms[1], res[n].rel_ms[2],
-				res[n].rel_ms[3], res[n].bonded_serial_ms,
-				res[n].resume_after_unplug_ms);
-			cur = 1 - cur;
-		}
+	for (unsigned k = 0; k < rounds * _MODE_MAX; k++, n++) {
+		Host *src = &b.hosts[cur], *dst = &b.hosts[1 - cur];
+		Mode m = order[k % (sizeof(order) / sizeof(order[0]))];
+
+		spin(1000);
+		migrate_once(src, dst, m, &res[n]);
+		fprintf(stderr,
+			"migration %2zu %s->%s %-9s window %6.1f ms (after RESUME: realized "
+			"%+6.1f, "
+			"seen by the guest %+6.1f, driver %+6.1f, reset %+6.1f ms; console shows "
+			"the bond %+6.0f ms; RESUME %.0f ms after UNPLUG_PRIMARY)\n",
+			n + 1, src->name, dst->name, mode_names[m], res[n].window_ms,
+			res[n].rel_ms[0], res[n].rel_ms[1], res[n].rel_ms[2], res[n].rel_ms[3],
+			res[n].bonded_serial_ms, res[n].resume_after_unplug_ms);
+		cur = 1 - cur;
+	}
 	cleanup();
 
 	for (Mode m = 0; m < _MODE_MAX; m++) {
