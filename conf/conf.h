@@ -124,7 +124,8 @@ typedef struct ConfPair {
 	char standby[CONF_NAME_MAX + 1];
 	char standby_netdev[CONF_NAME_MAX + 1];
 	char standby_bus[CONF_NAME_MAX + 1];
-	unsigned line; /* where its [Pair] section started */
+	char primary_bus[CONF_NAME_MAX + 1]; /* "": a free pcie-root-port */
+	unsigned line;			     /* where its [Pair] section started */
 	char file[256];
 } ConfPair;
 

@@ -253,10 +253,24 @@ static void check_instance(ConfCtx *c, ConfSet *s, ConfInstance *in)
 		if (p->standby_bus[0] && !p->standby_netdev[0])
 			conf_diag(c, CONF_WARNING,
 				  "pair %s: StandbyBus= only applies with StandbyNetdev=", p->name);
-		for (size_t j = 0; j < k; j++)
-			if (strcmp(in->pairs[j].name, p->name) == 0)
+		if (p->primary_bus[0] && strcmp(p->primary_bus, p->standby_bus) == 0)
+			conf_diag(c, CONF_ERROR,
+				  "pair %s: PrimaryBus= and StandbyBus= name the same port %s",
+				  p->name, p->primary_bus);
+		for (size_t j = 0; j < k; j++) {
+			const ConfPair *q = &in->pairs[j];
+
+			if (strcmp(q->name, p->name) == 0)
 				conf_diag(c, CONF_ERROR, "pair %s: defined twice in instance %s",
 					  p->name, in->name);
+			/* One port holds one device: a second one would fail to plug. */
+			if (p->primary_bus[0] &&
+			    (strcmp(p->primary_bus, q->primary_bus) == 0 ||
+			     (q->standby_netdev[0] && strcmp(p->primary_bus, q->standby_bus) == 0)))
+				conf_diag(c, CONF_ERROR,
+					  "pair %s: PrimaryBus=%s is already used by pair %s",
+					  p->name, p->primary_bus, q->name);
+		}
 	}
 }
 
@@ -529,7 +543,7 @@ bool conf_pair_equal(const ConfPair *a, const ConfPair *b)
 	return str_eq(a->name, b->name) && str_eq(a->pool, b->pool) && a->has_mac == b->has_mac &&
 	       memcmp(a->mac, b->mac, 6) == 0 && str_eq(a->standby, b->standby) &&
 	       str_eq(a->standby_netdev, b->standby_netdev) &&
-	       str_eq(a->standby_bus, b->standby_bus);
+	       str_eq(a->standby_bus, b->standby_bus) && str_eq(a->primary_bus, b->primary_bus);
 }
 
 bool conf_instance_equal(const ConfInstance *a, const ConfInstance *b)

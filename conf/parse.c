@@ -371,6 +371,7 @@ static const KeyEntry instance_keys[] = {
 	{ "Pair", "Standby", parse_qemu_id, PAIR(standby), .accepted = QEMU_ID },
 	{ "Pair", "StandbyNetdev", parse_qemu_id, PAIR(standby_netdev), .accepted = QEMU_ID },
 	{ "Pair", "StandbyBus", parse_qemu_id, PAIR(standby_bus), .accepted = QEMU_ID },
+	{ "Pair", "PrimaryBus", parse_qemu_id, PAIR(primary_bus), .accepted = QEMU_ID },
 	{ 0 },
 };
 

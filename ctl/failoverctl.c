@@ -34,7 +34,7 @@ typedef struct Ctl {
 	bool json;
 	bool legend;
 	const char *address;
-	const char *pool, *mac, *standby, *standby_netdev, *standby_bus;
+	const char *pool, *mac, *standby, *standby_netdev, *standby_bus, *primary_bus;
 	sd_bus *bus;
 } Ctl;
 
@@ -488,6 +488,8 @@ static int cmd_attach(Ctl *c, int argc, char **argv)
 		r = sd_bus_message_append(m, "{sv}", "StandbyNetdev", "s", c->standby_netdev);
 	if (r >= 0 && c->standby_bus)
 		r = sd_bus_message_append(m, "{sv}", "StandbyBus", "s", c->standby_bus);
+	if (r >= 0 && c->primary_bus)
+		r = sd_bus_message_append(m, "{sv}", "PrimaryBus", "s", c->primary_bus);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
 	if (r >= 0)
@@ -630,7 +632,7 @@ static const Command commands[] = {
 	  "whether the guest negotiated failover, since when, and the last reason.\n" },
 	{ "attach", 2, 2, OPT_ATTACH, cmd_attach,
 	  "INSTANCE PAIR --pool=POOL --mac=MAC "
-	  "{--standby=ID | --standby-netdev=NETDEV [--standby-bus=BUS]}",
+	  "{--standby=ID | --standby-netdev=NETDEV [--standby-bus=BUS]} [--primary-bus=BUS]",
 	  "Add a pair to an instance and start attaching it",
 	  "Reserves a VF from POOL, programs MAC on it and plugs it as the primary\n"
 	  "of the standby virtio-net device ID (which must have failover=on), or of a\n"
@@ -639,7 +641,9 @@ static const Command commands[] = {
 	  "      --mac=MAC              MAC address of the pair (unicast)\n"
 	  "      --standby=ID           Existing virtio-net-pci,failover=on device id\n"
 	  "      --standby-netdev=NETDEV  Hotplug a standby on this netdev instead\n"
-	  "      --standby-bus=BUS      ... on this PCIe root port\n" },
+	  "      --standby-bus=BUS      ... on this PCIe root port\n"
+	  "      --primary-bus=BUS      Plug the primary on this PCIe root port (default:\n"
+	  "                             the first free one)\n" },
 	{ "detach", 2, 2, OPT_NONE, cmd_detach, "INSTANCE PAIR",
 	  "Unplug a pair's primary and give its VF back", "" },
 	{ "prepare-incoming", 1, 1, OPT_NONE, cmd_prepare_incoming, "INSTANCE",
@@ -693,7 +697,8 @@ int main(int argc, char **argv)
 		ARG_MAC,
 		ARG_STANDBY,
 		ARG_STANDBY_NETDEV,
-		ARG_STANDBY_BUS
+		ARG_STANDBY_BUS,
+		ARG_PRIMARY_BUS
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -706,6 +711,7 @@ int main(int argc, char **argv)
 		{ "standby", required_argument, NULL, ARG_STANDBY },
 		{ "standby-netdev", required_argument, NULL, ARG_STANDBY_NETDEV },
 		{ "standby-bus", required_argument, NULL, ARG_STANDBY_BUS },
+		{ "primary-bus", required_argument, NULL, ARG_PRIMARY_BUS },
 		{},
 	};
 	Ctl c = { .legend = true };
@@ -746,6 +752,9 @@ int main(int argc, char **argv)
 			break;
 		case ARG_STANDBY_BUS:
 			c.standby_bus = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_PRIMARY_BUS:
+			c.primary_bus = optarg, used |= OPT_ATTACH;
 			break;
 		default:
 			if (optopt)

@@ -95,6 +95,7 @@ static void pair_config_from(const ConfPair *p, PairConfig *out)
 	snprintf(out->standby, sizeof(out->standby), "%s", p->standby);
 	snprintf(out->standby_netdev, sizeof(out->standby_netdev), "%s", p->standby_netdev);
 	snprintf(out->standby_bus, sizeof(out->standby_bus), "%s", p->standby_bus);
+	snprintf(out->primary_bus, sizeof(out->primary_bus), "%s", p->primary_bus);
 }
 
 int config_add_instance(Manager *m, const ConfInstance *in, const ConfDaemon *d, Instance **out)

@@ -75,6 +75,11 @@ static bool port_reserved(Instance *i, const char *port, const char *own)
 			return true;
 		if (p->standby_bus != own && strcmp(p->standby_bus, port) == 0)
 			return true;
+		/* Ports an admin gave to a pair stay its own, plugged or not. */
+		if (p->primary_bus != own && p->standby_bus != own &&
+		    (strcmp(p->config.primary_bus, port) == 0 ||
+		     (p->config.standby_netdev[0] && strcmp(p->config.standby_bus, port) == 0)))
+			return true;
 	}
 	return false;
 }

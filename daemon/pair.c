@@ -276,6 +276,12 @@ static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const Qmp
 			  json_object_get_string(ret), p->config.name, p->mac_str);
 		return;
 	}
+	if (p->config.primary_bus[0]) {
+		/* The admin chose the port: use it as is, QEMU will say if it is taken. */
+		snprintf(p->primary_bus, sizeof(p->primary_bus), "%s", p->config.primary_bus);
+		attach_add_primary(p);
+		return;
+	}
 	r = instance_find_free_port(p->instance, p->primary_bus, sizeof(p->primary_bus),
 				    attach_on_port, p);
 	if (r < 0)

@@ -41,6 +41,7 @@ typedef struct PairConfig {
 	char standby[65];	 /* existing standby id, or "" */
 	char standby_netdev[65]; /* or: hotplug a standby on this netdev */
 	char standby_bus[65];
+	char primary_bus[65]; /* "": a free pcie-root-port */
 } PairConfig;
 
 const char *pair_state_to_string(PairState s);

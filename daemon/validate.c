@@ -149,6 +149,7 @@ static const struct {
 	{ "StandbyNetdev", offsetof(PairConfig, standby_netdev),
 	  sizeof(((PairConfig *)0)->standby_netdev) },
 	{ "StandbyBus", offsetof(PairConfig, standby_bus), sizeof(((PairConfig *)0)->standby_bus) },
+	{ "PrimaryBus", offsetof(PairConfig, primary_bus), sizeof(((PairConfig *)0)->primary_bus) },
 };
 
 int validate_attach_option(const char *key, const char *value, PairConfig *c, ValidateError *e)
@@ -159,7 +160,8 @@ int validate_attach_option(const char *key, const char *value, PairConfig *c, Va
 	for (k = 0; k < n && strcmp(attach_options[k].key, key) != 0; k++)
 		;
 	if (k == n)
-		return fail(e, "options", "unknown option '%s' (known: StandbyNetdev, StandbyBus)",
+		return fail(e, "options",
+			    "unknown option '%s' (known: StandbyNetdev, StandbyBus, PrimaryBus)",
 			    key);
 	if (!value)
 		return fail(e, "options", "%s must be a string", key);
@@ -179,6 +181,8 @@ int validate_attach_finish(const PairConfig *c, ValidateError *e)
 {
 	if (c->standby_bus[0] && !c->standby_netdev[0])
 		return fail_msg(e, "options", "StandbyBus needs StandbyNetdev");
+	if (c->primary_bus[0] && strcmp(c->primary_bus, c->standby_bus) == 0)
+		return fail_msg(e, "options", "PrimaryBus and StandbyBus name the same port");
 	if (c->standby[0] && c->standby_netdev[0])
 		return fail_msg(e, "standby",
 				"give a standby device id or the StandbyNetdev option, not both");

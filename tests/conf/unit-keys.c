@@ -192,6 +192,8 @@ static const struct {
 	{ PAIR, "StandbyNetdev=-hn0", "invalid StandbyNetdev=-hn0: expected " A_ID },
 	{ PAIR, "StandbyBus=rp 1", "invalid StandbyBus=rp 1: expected " A_ID },
 	{ PAIR, "Standby=\nStandbyNetdev=hn0\nStandbyBus=rp1", NULL },
+	{ PAIR, "PrimaryBus=rp4", NULL },
+	{ PAIR, "PrimaryBus=4rp", "invalid PrimaryBus=4rp: expected " A_ID },
 };
 
 START_TEST(test_key)

@@ -261,9 +261,16 @@ START_TEST(test_pair_requirements)
 		"[Pair]\n" /* 29 */
 		"Name=nopool\nPool=lab\nMACAddress=52:54:00:00:00:07\nStandby=n0\n"
 		"[Pair]\n" /* 34 */
-		"Name=bus\nPool=lab\nMACAddress=52:54:00:00:00:08\nStandby=n0\nStandbyBus=rp1\n");
+		"Name=bus\nPool=lab\nMACAddress=52:54:00:00:00:08\nStandby=n0\nStandbyBus=rp1\n"
+		"[Pair]\n" /* 40 */
+		"Name=port\nPool=lab\nMACAddress=52:54:00:00:00:09\nStandby=n1\nPrimaryBus=rp6\n"
+		"[Pair]\n" /* 46 */
+		"Name=port2\nPool=lab\nMACAddress=52:54:00:00:00:0a\nStandby=n2\nPrimaryBus=rp6\n"
+		"[Pair]\n" /* 52 */
+		"Name=self\nPool=lab\nMACAddress=52:54:00:00:00:0b\nStandbyNetdev=hn1\n"
+		"StandbyBus=rp5\nPrimaryBus=rp5\n");
 	conf_tree_load(t);
-	expect_errors(7);
+	expect_errors(9);
 	expect_diag(ETC "vm.vm", 2, "error", "[Pair] without Name=");
 	expect_diag(ETC "vm.vm", 6, "error", "pair nopool: Pool= is required");
 	expect_diag(ETC "vm.vm", 10, "error", "pair nomac: MACAddress= is required");
@@ -277,6 +284,11 @@ START_TEST(test_pair_requirements)
 	expect_diag(ETC "vm.vm", 29, "error", "pair nopool: defined twice in instance vm");
 	expect_diag(ETC "vm.vm", 34, "warning",
 		    "pair bus: StandbyBus= only applies with StandbyNetdev=");
+	/* One root port holds one device: the second would fail to plug. */
+	expect_diag(ETC "vm.vm", 46, "error",
+		    "pair port2: PrimaryBus=rp6 is already used by pair port");
+	expect_diag(ETC "vm.vm", 52, "error",
+		    "pair self: PrimaryBus= and StandbyBus= name the same port rp5");
 }
 END_TEST
 

@@ -658,8 +658,9 @@ START_TEST(test_invalid_args_change_nothing)
 		{ "vm1", "p1", "emu", MAC1, "net1", "Bogus", "s", "x", "options" },
 		{ "vm1", "p1", "emu", MAC1, "", "StandbyNetdev", "u", &one, "options" },
 		{ "vm1", "p1", "emu", MAC1, "", "StandbyBus", "s", "rp4", "options" },
+		{ "vm1", "p1", "emu", MAC1, "net1", "PrimaryBus", "s", "rp 4", "options" },
 	};
-	char before[2000], after[2000], name[200], msg[400], want[64], long_name[402];
+	char before[2000], after[2000], name[200], msg[400], want[64], long_name[402], bus[32];
 
 	list_pairs(before, sizeof(before));
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
@@ -716,6 +717,14 @@ START_TEST(test_invalid_args_change_nothing)
 				sizeof(name), msg, sizeof(msg)),
 			 0);
 	ck_assert_str_eq(name, "org.failoverd1.Error.Exists");
+	/* The port p0's primary sits on: a second device there would fail to plug. */
+	test_host_pair_get(&t.host, "vm1", "p0", "primary_bus", bus, sizeof(bus));
+	ck_assert_str_ne(bus, "");
+	ck_assert_int_lt(attach("vm1", "p1", "emu", MAC1, "net1", "PrimaryBus", "s", bus, name,
+				sizeof(name), msg, sizeof(msg)),
+			 0);
+	ck_assert_str_eq(name, "org.failoverd1.Error.Exists");
+	ck_assert_msg(strstr(msg, "already used by pair vm1/p0"), "%s", msg);
 	ck_assert_int_lt(
 		call_error("DetachPair", name, sizeof(name), msg, sizeof(msg), "ss", "vm1", "p7"),
 		0);

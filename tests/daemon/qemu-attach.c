@@ -31,7 +31,9 @@ static void teardown(void)
 	dir = test_dir_free(dir);
 }
 
-static void start(unsigned n_root_ports, const char *standby_mac, const char *model)
+/* A paused QEMU with one standby (net0) and @n_root_ports ports; @pairs for vm1. */
+static void start_with(unsigned n_root_ports, const char *standby_mac, const char *model,
+		       const char *pairs)
 {
 	/* A spare netdev for standbys the daemon hotplugs itself. */
 	static const char *const extra[] = { "-netdev", "user,id=hn1,restrict=on", NULL };
@@ -50,11 +52,15 @@ static void start(unsigned n_root_ports, const char *standby_mac, const char *mo
 	ck_assert_int_eq(test_qemu_wait_socket(qemu, o.qmp_path, 20000), 0);
 	test_host_write_conf(&host, "emu.pool", "[Pool]\nDriver=emulated\nModel=%s\nSize=2\n",
 			     model);
-	test_host_write_conf(&host, "vm1.vm",
-			     "[Instance]\nName=vm1\nQMP=%s\n[Pair]\nName=p0\nPool=emu\n"
-			     "MACAddress=" TEST_GUEST_MAC "\nStandby=net0\n",
-			     o.qmp_path);
+	test_host_write_conf(&host, "vm1.vm", "[Instance]\nName=vm1\nQMP=%s\n%s", o.qmp_path,
+			     pairs);
 	test_host_start(&host);
+}
+
+static void start(unsigned n_root_ports, const char *standby_mac, const char *model)
+{
+	start_with(n_root_ports, standby_mac, model,
+		   "[Pair]\nName=p0\nPool=emu\nMACAddress=" TEST_GUEST_MAC "\nStandby=net0\n");
 }
 
 /* The emulated pool records allocations as STATE/alloc/emu@emuN. */
@@ -114,6 +120,59 @@ START_TEST(test_no_free_root_port)
 	/* rp1 holds the standby: nothing left for the primary. */
 	start(1, TEST_GUEST_MAC, "e1000e");
 	assert_failed_and_released("no free pcie-root-port");
+}
+END_TEST
+
+/*
+ * PrimaryBus= puts the primary where the admin says (a command-line
+ * primary that QEMU hides elsewhere stays out of the way), and the ports
+ * searched for other pairs never take it, even before it is plugged.
+ */
+START_TEST(test_primary_bus_is_the_admins_choice)
+{
+	char bus[32];
+
+	start_with(4, TEST_GUEST_MAC, "e1000e",
+		   "[Pair]\nName=p0\nPool=emu\nMACAddress=" TEST_GUEST_MAC
+		   "\nStandby=net0\nPrimaryBus=rp2\n"
+		   "[Pair]\nName=p1\nPool=emu\nMACAddress=52:54:00:aa:bb:02\n"
+		   "StandbyNetdev=hn1\n");
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "staged", 20000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p1", "staged", 20000), 0);
+	test_host_pair_get(&host, "vm1", "p0", "primary_bus", bus, sizeof(bus));
+	ck_assert_str_eq(bus, "rp2");
+	test_host_pair_get(&host, "vm1", "p1", "standby_bus", bus, sizeof(bus));
+	ck_assert_str_eq(bus, "rp3");
+	test_host_pair_get(&host, "vm1", "p1", "primary_bus", bus, sizeof(bus));
+	ck_assert_str_eq(bus, "rp4");
+}
+END_TEST
+
+/* A pair that failed (here: wrong MAC) keeps its PrimaryBus= for a later retry. */
+START_TEST(test_primary_bus_stays_reserved)
+{
+	char bus[32];
+
+	start_with(4, TEST_GUEST_MAC, "e1000e",
+		   "[Pair]\nName=p0\nPool=emu\nMACAddress=52:54:00:aa:bb:99\n"
+		   "Standby=net0\nPrimaryBus=rp2\n"
+		   "[Pair]\nName=p1\nPool=emu\nMACAddress=52:54:00:aa:bb:02\n"
+		   "StandbyNetdev=hn1\n");
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "failed", 20000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p1", "staged", 20000), 0);
+	test_host_pair_get(&host, "vm1", "p1", "standby_bus", bus, sizeof(bus));
+	ck_assert_str_eq(bus, "rp3");
+	test_host_pair_get(&host, "vm1", "p1", "primary_bus", bus, sizeof(bus));
+	ck_assert_str_eq(bus, "rp4");
+}
+END_TEST
+
+START_TEST(test_primary_bus_missing)
+{
+	start_with(3, TEST_GUEST_MAC, "e1000e",
+		   "[Pair]\nName=p0\nPool=emu\nMACAddress=" TEST_GUEST_MAC
+		   "\nStandby=net0\nPrimaryBus=rp9\n");
+	assert_failed_and_released("on rp9 failed");
 }
 END_TEST
 
@@ -188,6 +247,9 @@ int main(void)
 	tcase_add_test(tc, test_staged_on_paused_guest);
 	tcase_add_test(tc, test_mac_mismatch);
 	tcase_add_test(tc, test_no_free_root_port);
+	tcase_add_test(tc, test_primary_bus_is_the_admins_choice);
+	tcase_add_test(tc, test_primary_bus_stays_reserved);
+	tcase_add_test(tc, test_primary_bus_missing);
 	tcase_add_test(tc, test_qemu_without_the_primary_driver);
 	tcase_add_test(tc, test_reload_applies_only_changes);
 	suite_add_tcase(s, tc);

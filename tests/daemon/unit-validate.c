@@ -66,6 +66,12 @@ START_TEST(test_attach_parses_what_it_accepts)
 	ck_assert_str_eq(c.standby_netdev, "hn1");
 	ck_assert_str_eq(c.standby_bus, "rp3");
 	ck_assert_int_eq(validate_attach_finish(&c, &e), 0);
+
+	/* The primary's own port, chosen by the caller. */
+	ck_assert_int_eq(validate_attach_args("vm1", "p0", "fast", MAC, "net0", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_option("PrimaryBus", "rp4", &c, &e), 0);
+	ck_assert_str_eq(c.primary_bus, "rp4");
+	ck_assert_int_eq(validate_attach_finish(&c, &e), 0);
 }
 END_TEST
 
@@ -101,7 +107,8 @@ START_TEST(test_attach_errors_name_the_argument)
 	ck_assert_int_eq(validate_attach_args("vm1", "p0", "fast", MAC, "", &c, &e), 0);
 	ck_assert_int_eq(validate_attach_option("Bogus", "x", &c, &e), -EINVAL);
 	ck_assert_str_eq(e.arg, "options");
-	ck_assert_str_eq(e.message, "unknown option 'Bogus' (known: StandbyNetdev, StandbyBus)");
+	ck_assert_str_eq(e.message,
+			 "unknown option 'Bogus' (known: StandbyNetdev, StandbyBus, PrimaryBus)");
 	ck_assert_int_eq(validate_attach_option("StandbyNetdev", NULL, &c, &e), -EINVAL);
 	ck_assert_str_eq(e.message, "StandbyNetdev must be a string");
 	ck_assert_int_eq(validate_attach_option("StandbyNetdev", "9x", &c, &e), -EINVAL);
@@ -118,6 +125,17 @@ START_TEST(test_attach_errors_name_the_argument)
 	ck_assert_int_eq(validate_attach_finish(&c, &e), -EINVAL);
 	ck_assert_str_eq(e.message,
 			 "give a standby device id or the StandbyNetdev option, not both");
+
+	ck_assert_int_eq(validate_attach_args("vm1", "p0", "fast", MAC, "", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_option("PrimaryBus", "rp 4", &c, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "PrimaryBus='rp 4' is not a QEMU id (a letter, then letters, "
+				    "digits, '_', '.', '-')");
+	ck_assert_int_eq(validate_attach_option("StandbyNetdev", "hn1", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_option("StandbyBus", "rp4", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_option("PrimaryBus", "rp4", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_finish(&c, &e), -EINVAL);
+	ck_assert_str_eq(e.arg, "options");
+	ck_assert_str_eq(e.message, "PrimaryBus and StandbyBus name the same port");
 
 	ck_assert_int_eq(validate_instance_pair_args("vm1", "p0", &e), 0);
 	ck_assert_int_eq(validate_instance_pair_args("vm1", NULL, &e), 0);

@@ -108,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(!c.standby[0] != !c.standby_netdev[0]);
 	FUZZ_ASSERT(!c.standby_netdev[0] || validate_qemu_id(c.standby_netdev));
 	FUZZ_ASSERT(!c.standby_bus[0] || (c.standby_netdev[0] && validate_qemu_id(c.standby_bus)));
+	FUZZ_ASSERT(!c.primary_bus[0] ||
+		    (validate_qemu_id(c.primary_bus) && strcmp(c.primary_bus, c.standby_bus) != 0));
 out:
 	free(copy);
 	return 0;
