@@ -68,20 +68,20 @@ typedef struct PortSearch {
 	int error;
 } PortSearch;
 
-static bool port_reserved(Instance *i, const char *port, const char *own)
+Pair *instance_port_holder(Instance *i, const char *port, const char *own)
 {
 	for (Pair *p = i->pairs; p; p = p->next) {
 		if (p->primary_bus != own && strcmp(p->primary_bus, port) == 0)
-			return true;
+			return p;
 		if (p->standby_bus != own && strcmp(p->standby_bus, port) == 0)
-			return true;
+			return p;
 		/* Ports an admin gave to a pair stay its own, plugged or not. */
 		if (p->primary_bus != own && p->standby_bus != own &&
 		    (strcmp(p->config.primary_bus, port) == 0 ||
 		     (p->config.standby_netdev[0] && strcmp(p->config.standby_bus, port) == 0)))
-			return true;
+			return p;
 	}
-	return false;
+	return NULL;
 }
 
 /* All answers are in: decide in one synchronous step so reservations hold. */
@@ -99,7 +99,7 @@ static void port_search_finish(PortSearch *s)
 		return;
 	}
 	for (size_t k = 0; k < s->n; k++) {
-		if (s->busy[k] || port_reserved(i, s->ports[k], s->slot))
+		if (s->busy[k] || instance_port_holder(i, s->ports[k], s->slot))
 			continue;
 		snprintf(s->slot, s->size, "%s", s->ports[k]);
 		s->fn(i, 0, s->slot, NULL, s->ud);
@@ -472,6 +472,18 @@ static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char 
 		log_warning(instance_log(i), "instance %s: %s", i->name, strerror(-r));
 }
 
+/*
+ * @i now talks to the QEMU process (@pid, @start). same_qemu: it is the very
+ * process the state files name, so what we did to it (a restart of ours) still
+ * holds; a start time of 0 is unknown and never "the same".
+ */
+static void instance_set_qemu(Instance *i, pid_t pid, uint64_t start)
+{
+	i->same_qemu = pid > 0 && pid == i->pid && start && start == i->pid_start;
+	i->pid = pid;
+	i->pid_start = start;
+}
+
 static void instance_on_ready(QmpConn *c, void *ud)
 {
 	Instance *i = ud;
@@ -479,12 +491,8 @@ static void instance_on_ready(QmpConn *c, void *ud)
 	uint64_t start = 0;
 	int r;
 
-	(void)process_get_start(pid, &start); /* 0: unknown, never "the same" */
-
-	/* What we did to this very process before (a restart of ours) still holds. */
-	i->same_qemu = pid > 0 && pid == i->pid && start && start == i->pid_start;
-	i->pid = pid;
-	i->pid_start = start;
+	(void)process_get_start(pid, &start); /* stays 0 when unknown */
+	instance_set_qemu(i, pid, start);
 	r = probe_cache_probe(manager_get_probe_cache(i->manager), c,
 			      manager_primary_driver(i->manager, i), setup_on_probe, i);
 	if (r < 0)
@@ -567,11 +575,7 @@ void instance_take_conn(Instance *to, Instance *from)
 {
 	to->conn = from->conn;
 	from->conn = NULL;
-	/* As in instance_on_ready(), against what @to's state files say. */
-	to->same_qemu = from->pid > 0 && from->pid == to->pid && from->pid_start &&
-			from->pid_start == to->pid_start;
-	to->pid = from->pid;
-	to->pid_start = from->pid_start;
+	instance_set_qemu(to, from->pid, from->pid_start); /* against @to's state files */
 	qmp_conn_set_userdata(to->conn, to);
 }
 

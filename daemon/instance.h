@@ -59,6 +59,12 @@ int instance_add_pair(Instance *i, const PairConfig *config, Pair **out);
  * @fn runs. -ENOSPC when there is none.
  */
 typedef void (*InstancePortFn)(Instance *i, int r, const char *port, const char *why, void *ud);
+/*
+ * The pair that holds @port (its primary or standby is there) or was given
+ * it (PrimaryBus=, StandbyBus=), or NULL. @own: the asking pair's own
+ * primary_bus or standby_bus buffer, not counted; NULL for a new pair.
+ */
+Pair *instance_port_holder(Instance *i, const char *port, const char *own);
 int instance_find_free_port(Instance *i, char *slot, size_t size, InstancePortFn fn, void *ud);
 
 /* QMP helpers for pairs; callbacks run exactly once. */

@@ -721,7 +721,7 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 			size_t size)
 {
 	Instance *i = manager_require_instance(m, instance, err, size);
-	Pair *p;
+	Pair *p, *holder;
 	int r;
 
 	if (!i)
@@ -737,15 +737,12 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 					 j->name, q->config.name);
 				return -EEXIST;
 			}
-	for (Pair *q = i->pairs; q && c->primary_bus[0]; q = q->next)
-		if (strcmp(q->config.primary_bus, c->primary_bus) == 0 ||
-		    (q->config.standby_netdev[0] &&
-		     strcmp(q->config.standby_bus, c->primary_bus) == 0) ||
-		    (q->primary_added && strcmp(q->primary_bus, c->primary_bus) == 0)) {
-			snprintf(err, size, "PrimaryBus %s is already used by pair %s/%s",
-				 c->primary_bus, instance, q->config.name);
-			return -EEXIST;
-		}
+	holder = c->primary_bus[0] ? instance_port_holder(i, c->primary_bus, NULL) : NULL;
+	if (holder) {
+		snprintf(err, size, "PrimaryBus %s is already used by pair %s/%s", c->primary_bus,
+			 instance, holder->config.name);
+		return -EEXIST;
+	}
 	r = instance_add_pair(i, c, &p);
 	if (r == -EEXIST) {
 		snprintf(err, size, "instance %s already has a pair named '%s'", instance, c->name);
