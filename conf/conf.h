@@ -204,8 +204,10 @@ int conf_parse_ranges(const char *s, ConfRange *ranges, size_t max, size_t *n);
 size_t conf_utf8_char_len(const char *s);
 /* Names reach D-Bus, whose strings must be UTF-8. */
 bool conf_utf8_is_valid(const char *s);
-/* Pool, instance and pair names: [A-Za-z0-9_.-], 1 to CONF_NAME_MAX characters. */
+/* Pool and pair names: [A-Za-z0-9_.-], 1 to CONF_NAME_MAX characters. */
 bool conf_name_is_valid(const char *s);
+/* [Instance] Name=, QEMU's -name: printable UTF-8 without '/', at most 127 bytes. */
+bool conf_instance_name_is_valid(const char *s);
 
 static inline void conf_set_freep(ConfSet **s)
 {

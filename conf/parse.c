@@ -109,14 +109,21 @@ static bool parse_abs_path(ConfCtx *c, const KeyEntry *k, const char *value, voi
 	return true;
 }
 
+/* QEMU's -name is free text; keep it printable, UTF-8 and usable in paths. */
+bool conf_instance_name_is_valid(const char *s)
+{
+	if (!*s || strlen(s) >= sizeof(((ConfInstance *)0)->name) || !conf_utf8_is_valid(s))
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/')
+			return false;
+	return true;
+}
+
 static bool parse_instance_name(ConfCtx *c, const KeyEntry *k, const char *value, void *field)
 {
-	/* QEMU's -name is free text; keep it printable, UTF-8 and usable in paths. */
-	if (!*value || strlen(value) >= k->size || strchr(value, '/') || !conf_utf8_is_valid(value))
+	if (!conf_instance_name_is_valid(value))
 		return invalid(c, k, value);
-	for (const char *s = value; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return invalid(c, k, value);
 	snprintf(field, k->size, "%s", value);
 	return true;
 }

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,16 +24,19 @@ bool validate_qemu_id(const char *s)
 	return ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) && validate_name(s);
 }
 
-const char *validate_utf8_repair(const char *s, char *buf, size_t size)
+/*
+ * Copies at most @max_chars characters of @s into @buf (NUL-terminated,
+ * never a character cut in two), each broken byte as '?', and control
+ * characters too with @controls. Returns where in @s it stopped.
+ */
+static const char *copy_utf8(const char *s, char *buf, size_t size, size_t max_chars, bool controls)
 {
 	size_t len = 0;
 
-	if (conf_utf8_is_valid(s))
-		return s;
-	while (*s) {
+	for (size_t chars = 0; *s && chars < max_chars; chars++) {
 		size_t n = conf_utf8_char_len(s);
 
-		if (n == 0) {
+		if (n == 0 || (controls && ((unsigned char)*s < 0x20 || *s == 0x7f))) {
 			if (len + 2 > size)
 				break;
 			buf[len++] = '?';
@@ -45,17 +50,23 @@ const char *validate_utf8_repair(const char *s, char *buf, size_t size)
 		s += n;
 	}
 	buf[len] = 0;
+	return s;
+}
+
+const char *validate_utf8_repair(const char *s, char *buf, size_t size)
+{
+	if (conf_utf8_is_valid(s))
+		return s;
+	copy_utf8(s, buf, size, SIZE_MAX, false);
 	return buf;
 }
 
+_Static_assert(sizeof(((Instance *)0)->name) >= sizeof(((ConfInstance *)0)->name),
+	       "an instance holds every name the configuration accepts");
+
 bool validate_instance_name(const char *s)
 {
-	if (!*s || strlen(s) >= sizeof(((Instance *)0)->name) || !conf_utf8_is_valid(s))
-		return false;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/')
-			return false;
-	return true;
+	return conf_instance_name_is_valid(s);
 }
 
 /*
@@ -66,31 +77,11 @@ bool validate_instance_name(const char *s)
  */
 static void quote_value(const char *value, char *buf, size_t size)
 {
-	const unsigned char *p = (const unsigned char *)value;
-	size_t len = 0, chars = 0;
+	const char *rest = copy_utf8(value, buf, size, QUOTED_MAX_LEN, true);
+	size_t len = strlen(buf);
 
-	while (*p && chars < QUOTED_MAX_LEN) {
-		size_t n = conf_utf8_char_len((const char *)p);
-
-		if (n == 0 || *p < 0x20 || *p == 0x7f) {
-			if (len + 2 > size)
-				break;
-			buf[len++] = '?';
-			p++;
-		} else {
-			if (len + n + 1 > size)
-				break;
-			memcpy(buf + len, p, n);
-			len += n;
-			p += n;
-		}
-		chars++;
-	}
-	if (*p && len + 4 <= size) {
-		memcpy(buf + len, "...", 3);
-		len += 3;
-	}
-	buf[len] = 0;
+	if (*rest && len + 4 <= size)
+		memcpy(buf + len, "...", 4);
 }
 
 /* @fmt has one %s, for the rejected @value. */
