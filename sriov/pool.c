@@ -584,8 +584,8 @@ int sriov_pool_reserve(SriovPool *p, const char *owner, SriovAlloc **ret, SriovE
 		for (unsigned i = 0; i < p->size; i++) {
 			alloc_init(p, &a, owner, true);
 			snprintf(a.id, sizeof(a.id), "emu%u", i);
-			/* Known taken: skip it, as for VFs, instead of a durable write to learn it.
-			 */
+			/* Known taken: skip it, as for VFs, rather than learn it
+			 * from a durable write. */
 			if (sriov_pool_find(p, a.id))
 				continue;
 			alloc_fill_qemu(p, &a);
