@@ -35,6 +35,7 @@ typedef struct Ctl {
 	bool legend;
 	const char *address;
 	const char *pool, *mac, *standby, *standby_netdev, *standby_bus, *primary_bus;
+	bool no_block;
 	sd_bus *bus;
 } Ctl;
 
@@ -464,13 +465,57 @@ out:
 	return r;
 }
 
+/*
+ * Until the attach has an outcome: the primary staged, plugged or
+ * pre-staged, a reason to wait (QEMU away, destination not prepared), or a
+ * failure (-EIO). With --no-block, the state right after the call.
+ */
+#define ATTACH_WAIT_MS 60000
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int attach_wait(Ctl *c, const char *path, char **state, char **reason)
+{
+	static const char *const settled[] = { "staged", "active",   "incoming",
+					       "failed", "released", "detaching" };
+	uint64_t deadline = now_usec() + ATTACH_WAIT_MS * 1000ull;
+
+	for (;;) {
+		bool done = c->no_block;
+
+		free(*state);
+		free(*reason);
+		*state = *reason = NULL;
+		if (sd_bus_get_property_string(c->bus, BUS_NAME, path, IFACE_PAIR, "State", NULL,
+					       state) < 0 ||
+		    sd_bus_get_property_string(c->bus, BUS_NAME, path, IFACE_PAIR, "LastError",
+					       NULL, reason) < 0)
+			return 0; /* gone or unreadable: the call itself succeeded */
+		for (size_t k = 0; k < sizeof(settled) / sizeof(settled[0]); k++)
+			done = done || strcmp(*state, settled[k]) == 0;
+		/* "waiting" with a reason waits for something outside failoverd. */
+		done = done || (strcmp(*state, "waiting") == 0 && (*reason)[0]);
+		if (done || now_usec() >= deadline)
+			return strcmp(*state, "failed") == 0 ? -EIO : 0;
+		sd_bus_wait(c->bus, 100000);
+		while (sd_bus_process(c->bus, NULL) > 0)
+			;
+	}
+}
+
 static int cmd_attach(Ctl *c, int argc, char **argv)
 {
 	_cleanup_msg_ sd_bus_message *m = NULL, *reply = NULL;
 	_cleanup_err_ sd_bus_error e = SD_BUS_ERROR_NULL;
 	_cleanup_json_ json_object *o = NULL;
 	const char *path;
-	char *state = NULL;
+	char *state = NULL, *reason = NULL;
 	int r;
 
 	if (!c->pool || !c->mac)
@@ -499,20 +544,26 @@ static int cmd_attach(Ctl *c, int argc, char **argv)
 	r = sd_bus_message_read(reply, "o", &path);
 	if (r < 0)
 		return parse_error(c, r);
-	sd_bus_get_property_string(c->bus, BUS_NAME, path, IFACE_PAIR, "State", NULL, &state);
+	r = attach_wait(c, path, &state, &reason);
 	if (c->json) {
 		o = json_object_new_object();
 		json_object_object_add(o, "instance", json_object_new_string(argv[0]));
 		json_object_object_add(o, "name", json_object_new_string(argv[1]));
 		json_object_object_add(o, "state", json_object_new_string(state ? state : ""));
+		json_object_object_add(o, "reason", json_object_new_string(reason ? reason : ""));
 		json_object_object_add(o, "path", json_object_new_string(path));
 		print_json(o);
+	} else if (r < 0) {
+		fprintf(stderr, "Pair %s/%s failed: %s\n", argv[0], argv[1],
+			reason && reason[0] ? reason : "(no reason given)");
 	} else {
-		printf("Attaching %s/%s (now %s); follow with 'failoverctl monitor'\n", argv[0],
-		       argv[1], state ? state : "?");
+		printf("Attaching %s/%s (now %s%s%s); follow with 'failoverctl monitor'\n", argv[0],
+		       argv[1], state ? state : "?", reason && reason[0] ? ": " : "",
+		       reason ? reason : "");
 	}
 	free(state);
-	return 0;
+	free(reason);
+	return r < 0 ? EXIT_FAILED : 0;
 }
 
 static int cmd_detach(Ctl *c, int argc, char **argv)
@@ -643,7 +694,10 @@ static const Command commands[] = {
 	  "      --standby-netdev=NETDEV  Hotplug a standby on this netdev instead\n"
 	  "      --standby-bus=BUS      ... on this PCIe root port\n"
 	  "      --primary-bus=BUS      Plug the primary on this PCIe root port (default:\n"
-	  "                             the first free one)\n" },
+	  "                             the first free one)\n"
+	  "      --no-block             Return at once instead of waiting for the outcome\n"
+	  "Waits until the primary is staged, plugged or pre-staged (or the pair waits\n"
+	  "for QEMU); exits 1 with the reason when the pair ends failed.\n" },
 	{ "detach", 2, 2, OPT_NONE, cmd_detach, "INSTANCE PAIR",
 	  "Unplug a pair's primary and give its VF back", "" },
 	{ "prepare-incoming", 1, 1, OPT_NONE, cmd_prepare_incoming, "INSTANCE",
@@ -698,7 +752,8 @@ int main(int argc, char **argv)
 		ARG_STANDBY,
 		ARG_STANDBY_NETDEV,
 		ARG_STANDBY_BUS,
-		ARG_PRIMARY_BUS
+		ARG_PRIMARY_BUS,
+		ARG_NO_BLOCK,
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -712,6 +767,7 @@ int main(int argc, char **argv)
 		{ "standby-netdev", required_argument, NULL, ARG_STANDBY_NETDEV },
 		{ "standby-bus", required_argument, NULL, ARG_STANDBY_BUS },
 		{ "primary-bus", required_argument, NULL, ARG_PRIMARY_BUS },
+		{ "no-block", no_argument, NULL, ARG_NO_BLOCK },
 		{},
 	};
 	Ctl c = { .legend = true };
@@ -755,6 +811,9 @@ int main(int argc, char **argv)
 			break;
 		case ARG_PRIMARY_BUS:
 			c.primary_bus = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_NO_BLOCK:
+			c.no_block = true, used |= OPT_ATTACH;
 			break;
 		default:
 			if (optopt)

@@ -844,10 +844,13 @@ static void bus_on_pair_changed(Manager *m, Pair *p, PairState from, void *ud)
 
 	if (!b->bus)
 		return;
-	r = sd_bus_emit_signal(b->bus, BUS_PATH, IFACE_MANAGER, "PairStateChanged", "sssss",
-			       TEXT(p->instance->name, name), p->config.name,
-			       pair_state_to_string(from), pair_state_to_string(p->state),
-			       TEXT(p->reason, reason));
+	/* _PAIR_STATE_MAX: no transition, only a property (GuestNegotiated) changed. */
+	r = from == _PAIR_STATE_MAX
+		    ? 0
+		    : sd_bus_emit_signal(b->bus, BUS_PATH, IFACE_MANAGER, "PairStateChanged",
+					 "sssss", TEXT(p->instance->name, name), p->config.name,
+					 pair_state_to_string(from), pair_state_to_string(p->state),
+					 TEXT(p->reason, reason));
 	if (r < 0)
 		log_warning(b->log, "D-Bus: cannot emit PairStateChanged: %s", strerror(-r));
 	if (pair_path(p, &path) >= 0)

@@ -1,22 +1,32 @@
 /* Configuration → manager objects. */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "daemon/config.h"
 
-int config_load(const char *root, const Log *log, ConfSet **out)
+int config_load(const char *root, const Log *log, ConfSet **out, char *errors, size_t size)
 {
 	ConfDiags diags = { 0 };
+	size_t n = 0;
 	int r = conf_load(root, out, &diags);
 
+	if (errors && size)
+		errors[0] = 0;
 	for (size_t i = 0; i < diags.n; i++) {
 		char line[700];
+		bool error = diags.items[i].severity == CONF_ERROR;
 
 		conf_diag_format(&diags.items[i], line, sizeof(line));
-		log_full(log, diags.items[i].severity == CONF_ERROR ? LOG_ERR : LOG_WARNING, NULL,
-			 "%s", line);
+		log_full(log, error ? LOG_ERR : LOG_WARNING, NULL, "%s", line);
+		/* The errors, one per line, for a caller that has no log to show (D-Bus). */
+		if (error && errors && n < size) {
+			int k = snprintf(errors + n, size - n, "%s%s", n ? "\n" : "", line);
+
+			n = k < 0 ? size : n + (size_t)k;
+		}
 	}
 	conf_diags_clear(&diags);
 	return r;
@@ -147,7 +157,24 @@ int config_apply(Manager *m, const ConfSet *s)
 typedef struct Reload {
 	Manager *m;
 	const ConfSet *old_set, *new_set;
+	ConfigDeferred *deferred; /* what this reload could not apply yet */
 } Reload;
+
+static void reload_defer(Reload *rl, ConfObject what, const char *instance, const char *name)
+{
+	ConfigDeferred *d = rl->deferred;
+
+	for (size_t k = 0; k < d->n; k++)
+		if (d->items[k].what == what && strcmp(d->items[k].instance, instance) == 0 &&
+		    strcmp(d->items[k].name, name) == 0)
+			return;
+	if (d->n >= CONFIG_MAX_DEFERRED)
+		return;
+	d->items[d->n].what = what;
+	snprintf(d->items[d->n].instance, sizeof(d->items[0].instance), "%s", instance);
+	snprintf(d->items[d->n].name, sizeof(d->items[0].name), "%s", name);
+	d->n++;
+}
 
 static void reload_pool(Reload *rl, const char *name, ConfChange change)
 {
@@ -158,11 +185,12 @@ static void reload_pool(Reload *rl, const char *name, ConfChange change)
 	if (change != CONF_ADDED) {
 		r = manager_remove_pool(rl->m, name);
 		if (r == -EBUSY) {
-			/* Never pull a pool from under VFs in use; next reload retries. */
+			/* Never pull a pool from under VFs in use; the next reload retries. */
 			log_warning(log,
 				    "pool %s is in use: its %s takes effect once its VFs are "
 				    "released and the configuration is reloaded",
 				    name, change == CONF_REMOVED ? "removal" : "change");
+			reload_defer(rl, CONF_OBJECT_POOL, "", name);
 			return;
 		}
 	}
@@ -177,47 +205,87 @@ static void reload_pool(Reload *rl, const char *name, ConfChange change)
 		log_info(log, "pool %s %s", name, change == CONF_ADDED ? "added" : "updated");
 }
 
+static bool pair_config_equal(const PairConfig *a, const PairConfig *b)
+{
+	return strcmp(a->pool, b->pool) == 0 && memcmp(a->mac, b->mac, 6) == 0 &&
+	       strcmp(a->standby, b->standby) == 0 &&
+	       strcmp(a->standby_netdev, b->standby_netdev) == 0 &&
+	       strcmp(a->standby_bus, b->standby_bus) == 0 &&
+	       strcmp(a->primary_bus, b->primary_bus) == 0;
+}
+
+/* @np: the pair's new configuration, NULL when it was removed from it. */
+static void reload_pair(Reload *rl, Instance *i, Pair *p, const ConfPair *np)
+{
+	const Log *log = manager_get_log(rl->m);
+	PairConfig c;
+
+	if (!np) {
+		log_info(log, "pair %s/%s removed from the configuration: detaching", i->name,
+			 p->config.name);
+		pair_detach(p);
+		return;
+	}
+	pair_config_from(np, &c);
+	if (pair_config_equal(&c, &p->config) && !p->detach_requested)
+		return; /* unchanged pairs are never disturbed */
+	if (p->has_vf) {
+		log_warning(log,
+			    "pair %s/%s changed while it holds VF %s: detach it, then reload, to "
+			    "apply the change",
+			    i->name, p->config.name, p->vf.id);
+		reload_defer(rl, CONF_OBJECT_INSTANCE, i->name, p->config.name);
+		return;
+	}
+	p->config = c;
+	p->detach_requested = false;
+	log_info(log, "pair %s/%s: new configuration applied", i->name, c.name);
+	pair_attach(p);
+}
+
+static const ConfPair *conf_instance_find_pair(const ConfInstance *in, const char *name)
+{
+	for (size_t j = 0; in && j < in->n_pairs; j++)
+		if (strcmp(in->pairs[j].name, name) == 0)
+			return &in->pairs[j];
+	return NULL;
+}
+
 static void reload_pairs(Reload *rl, Instance *i, const ConfInstance *o, const ConfInstance *n)
 {
 	const Log *log = manager_get_log(rl->m);
 
-	for (size_t k = 0; k < o->n_pairs; k++) {
-		const ConfPair *op = &o->pairs[k];
-		const ConfPair *np = NULL;
-		Pair *p = instance_find_pair(i, op->name);
+	for (size_t k = 0; o && k < o->n_pairs; k++) {
+		Pair *p = instance_find_pair(i, o->pairs[k].name);
 
-		for (size_t j = 0; j < n->n_pairs; j++)
-			if (strcmp(n->pairs[j].name, op->name) == 0)
-				np = &n->pairs[j];
-		if (!p || (np && conf_pair_equal(op, np)))
-			continue; /* unchanged pairs are never disturbed */
-		if (!np) {
-			log_info(log, "pair %s/%s removed from the configuration: detaching",
-				 i->name, op->name);
-			pair_detach(p);
-		} else if (p->has_vf) {
-			log_warning(
-				log,
-				"pair %s/%s changed while it holds VF %s: detach it to apply the "
-				"change",
-				i->name, op->name, p->vf.id);
-		} else {
-			pair_config_from(np, &p->config);
-			pair_attach(p);
-		}
+		if (p && !p->config.adhoc)
+			reload_pair(rl, i, p, conf_instance_find_pair(n, o->pairs[k].name));
 	}
 	for (size_t j = 0; j < n->n_pairs; j++) {
+		Pair *p = instance_find_pair(i, n->pairs[j].name);
 		PairConfig c;
-		Pair *p;
 
-		if (instance_find_pair(i, n->pairs[j].name))
+		if (p) {
+			if (!conf_instance_find_pair(o, n->pairs[j].name))
+				reload_pair(rl, i, p, &n->pairs[j]); /* back in the configuration */
 			continue;
+		}
 		pair_config_from(&n->pairs[j], &c);
 		if (instance_add_pair(i, &c, &p) == 0) {
 			log_info(log, "pair %s/%s added", i->name, c.name);
 			pair_attach(p);
 		}
 	}
+}
+
+static void reload_instance_settings(Reload *rl, Instance *i, const ConfInstance *n)
+{
+	const ConfDaemon *d = &rl->new_set->daemon;
+
+	i->prepare_incoming = n->prepare_incoming;
+	i->unplug_timeout_ms = n->unplug_timeout_ms ? n->unplug_timeout_ms : d->unplug_timeout_ms;
+	i->negotiate_timeout_ms =
+		n->negotiate_timeout_ms ? n->negotiate_timeout_ms : d->negotiate_timeout_ms;
 }
 
 static void reload_instance(Reload *rl, const char *name, ConfChange change)
@@ -228,7 +296,7 @@ static void reload_instance(Reload *rl, const char *name, ConfChange change)
 	Instance *i = manager_find_instance(rl->m, name);
 	int r;
 
-	if (change == CONF_ADDED) {
+	if (change == CONF_ADDED && !i) {
 		r = config_add_instance(rl->m, n, &rl->new_set->daemon, &i);
 		if (r < 0) {
 			log_error(log, "instance %s (%s): cannot set up: %s", name, n->file,
@@ -247,14 +315,15 @@ static void reload_instance(Reload *rl, const char *name, ConfChange change)
 		manager_retire_instance(rl->m, i);
 		return;
 	}
-	i->prepare_incoming = n->prepare_incoming;
-	i->unplug_timeout_ms =
-		n->unplug_timeout_ms ? n->unplug_timeout_ms : rl->new_set->daemon.unplug_timeout_ms;
-	i->negotiate_timeout_ms = n->negotiate_timeout_ms
-					  ? n->negotiate_timeout_ms
-					  : rl->new_set->daemon.negotiate_timeout_ms;
-	if (strcmp(o->qmp, n->qmp) != 0)
+	if (change == CONF_ADDED) {
+		/* Known already (retired earlier, or holding ad-hoc pairs): take it back. */
+		log_info(log, "instance %s added back", name);
+		o = NULL;
+		manager_revive_instance(rl->m, i, n->qmp[0] ? n->qmp : NULL);
+	} else if (strcmp(o->qmp, n->qmp) != 0) {
 		log_warning(log, "instance %s: a new QMP= applies after a restart", name);
+	}
+	reload_instance_settings(rl, i, n);
 	reload_pairs(rl, i, o, n);
 }
 
@@ -271,10 +340,58 @@ static void reload_one(ConfObject what, const char *name, ConfChange change, voi
 			    "failoverd.conf changed: [Daemon] settings apply after a restart");
 }
 
-void config_reload(Manager *m, const ConfSet *old_set, const ConfSet *new_set)
+/* A change deferred by an earlier reload, tried again against the new set. */
+static void reload_retry(Reload *rl, const ConfigDeferredItem *d)
 {
-	Reload rl = { m, old_set, new_set };
-	size_t n = conf_set_diff(old_set, new_set, reload_one, &rl);
+	if (d->what == CONF_OBJECT_POOL) {
+		bool have = manager_pool_driver(rl->m, d->name) != NULL;
+		bool want = conf_set_find_pool(rl->new_set, d->name) != NULL;
 
+		if (have || want)
+			reload_pool(rl, d->name,
+				    !have  ? CONF_ADDED
+				    : want ? CONF_CHANGED
+					   : CONF_REMOVED);
+	} else {
+		Instance *i = manager_find_instance(rl->m, d->instance);
+		const ConfInstance *n = conf_set_find_instance(rl->new_set, d->instance);
+		Pair *p = i ? instance_find_pair(i, d->name) : NULL;
+
+		if (p && !p->config.adhoc)
+			reload_pair(rl, i, p, n ? conf_instance_find_pair(n, d->name) : NULL);
+	}
+}
+
+static bool deferred_in_diff(const ConfSet *a, const ConfSet *b, const ConfigDeferredItem *d)
+{
+	if (d->what == CONF_OBJECT_POOL) {
+		const ConfPool *x = conf_set_find_pool(a, d->name),
+			       *y = conf_set_find_pool(b, d->name);
+
+		return !x != !y || (x && !conf_pool_equal(x, y));
+	}
+	{
+		const ConfInstance *x = conf_set_find_instance(a, d->instance);
+		const ConfInstance *y = conf_set_find_instance(b, d->instance);
+
+		return !x != !y || (x && !conf_instance_equal(x, y));
+	}
+}
+
+void config_reload(Manager *m, const ConfSet *old_set, const ConfSet *new_set,
+		   ConfigDeferred *deferred)
+{
+	ConfigDeferred before = *deferred;
+	Reload rl = { m, old_set, new_set, deferred };
+	size_t n;
+
+	deferred->n = 0;
+	n = conf_set_diff(old_set, new_set, reload_one, &rl);
+	/* The diff only sees what changed on disk; what waited is tried again. */
+	for (size_t k = 0; k < before.n; k++)
+		if (!deferred_in_diff(old_set, new_set, &before.items[k])) {
+			reload_retry(&rl, &before.items[k]);
+			n++;
+		}
 	log_info(manager_get_log(m), "configuration reloaded: %zu change%s", n, n == 1 ? "" : "s");
 }

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
 #include "daemon/instance.h"
 #include "daemon/manager.h"
 #include "daemon/metrics.h"
@@ -52,6 +53,32 @@ int instance_add_pair(Instance *i, const PairConfig *config, Pair **out)
 	if (out)
 		*out = p;
 	return 0;
+}
+
+static void instance_on_pair_gone(evutil_socket_t fd, short what, void *ud)
+{
+	pair_unref(ud);
+}
+
+void instance_remove_pair(Instance *i, Pair *p)
+{
+	for (Pair **pp = &i->pairs; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			struct timeval now = { 0, 0 };
+
+			*pp = p->next;
+			/*
+			 * Forgotten at once, freed once the current dispatch is over:
+			 * callers up the stack (and loops over the list) may still
+			 * hold it. Without the loop's help it goes now.
+			 */
+			pair_ref(p);
+			pair_free(p);
+			if (event_base_once(manager_get_event_base(i->manager), -1, EV_TIMEOUT,
+					    instance_on_pair_gone, p, &now) < 0)
+				pair_unref(p);
+			return;
+		}
 }
 
 /* --- free pcie-root-port search --- */
@@ -279,6 +306,12 @@ static void on_migration(Instance *i, json_object *data, const QmpTimestamp *ts)
 		i->migrating_in = false;
 }
 
+static void on_reset(Instance *i, json_object *data, const QmpTimestamp *ts)
+{
+	for (Pair *p = i->pairs; p; p = p->next)
+		pair_on_reset(p);
+}
+
 static void on_stop(Instance *i, json_object *data, const QmpTimestamp *ts)
 {
 	snprintf(i->run_status, sizeof(i->run_status), "paused");
@@ -297,6 +330,7 @@ static const struct {
 	{ "DEVICE_DELETED", on_device_deleted },
 	{ "FAILOVER_NEGOTIATED", on_failover_negotiated },
 	{ "MIGRATION", on_migration },
+	{ "RESET", on_reset },
 	{ "RESUME", on_resume },
 	{ "STOP", on_stop },
 	{ "UNPLUG_PRIMARY", on_unplug_primary },
@@ -389,7 +423,7 @@ static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *e
 	name = data_string(ret, "name");
 	/* May hand the connection over to a configured instance of that name. */
 	i = manager_instance_identified(i->manager, i, name);
-	if (!i)
+	if (!i || i->waiting_for_exit)
 		return;
 	r = instance_call(i, "query-status", NULL, setup_on_status, i);
 	if (r < 0)
@@ -477,6 +511,8 @@ static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char 
  * process the state files name, so what we did to it (a restart of ours) still
  * holds; a start time of 0 is unknown and never "the same".
  */
+static bool instance_watch_exit(Instance *i, pid_t pid);
+
 static void instance_set_qemu(Instance *i, pid_t pid, uint64_t start)
 {
 	i->same_qemu = pid > 0 && pid == i->pid && start && start == i->pid_start;
@@ -484,30 +520,74 @@ static void instance_set_qemu(Instance *i, pid_t pid, uint64_t start)
 	i->pid_start = start;
 }
 
-static void instance_on_ready(QmpConn *c, void *ud)
+static void instance_setup(Instance *i)
 {
-	Instance *i = ud;
-	pid_t pid = qmp_conn_get_peer_pid(c);
-	uint64_t start = 0;
-	int r;
+	int r = probe_cache_probe(manager_get_probe_cache(i->manager), i->conn,
+				  manager_primary_driver(i->manager, i), setup_on_probe, i);
 
-	(void)process_get_start(pid, &start); /* stays 0 when unknown */
-	instance_set_qemu(i, pid, start);
-	r = probe_cache_probe(manager_get_probe_cache(i->manager), c,
-			      manager_primary_driver(i->manager, i), setup_on_probe, i);
 	if (r < 0)
 		log_warning(instance_log(i), "instance %s: cannot probe: %s", i->name,
 			    strerror(-r));
 }
 
-static void instance_lost(Instance *i, const char *why)
+static bool instance_holds_vfs(Instance *i)
+{
+	for (Pair *p = i->pairs; p; p = p->next)
+		if (p->has_vf && pair_qemu_may_hold(p))
+			return true;
+	return false;
+}
+
+/*
+ * @i's monitor now leads to QEMU process (@pid, @start). Another process
+ * under this name while the previous one lives and may hold our primaries
+ * must wait: those VFs are not ours to reuse until the old one exits.
+ */
+static bool instance_use_qemu(Instance *i, pid_t pid, uint64_t start)
+{
+	pid_t old = i->pid;
+
+	if (old > 0 && pid != old && instance_holds_vfs(i) &&
+	    process_is_same_qemu(old, i->pid_start) && instance_watch_exit(i, old)) {
+		log_warning(
+			instance_log(i),
+			"instance %s: a new QEMU (pid %d) connected while the previous one (pid "
+			"%d) still runs and may hold its VFs; waiting for pid %d to exit",
+			i->name, (int)pid, (int)old, (int)old);
+		i->waiting_for_exit = true;
+		return false;
+	}
+	instance_set_qemu(i, pid, start);
+	return true;
+}
+
+static void instance_on_ready(QmpConn *c, void *ud)
+{
+	Instance *i = ud;
+	pid_t pid = qmp_conn_get_peer_pid(c);
+	uint64_t start = 0;
+
+	(void)process_get_start(pid, &start); /* stays 0 when unknown */
+	if (instance_use_qemu(i, pid, start))
+		instance_setup(i);
+}
+
+static void instance_unwatch_exit(Instance *i)
 {
 	if (i->ev_exit) {
 		event_free(i->ev_exit);
 		i->ev_exit = NULL;
+	}
+	if (i->pidfd >= 0) {
 		close(i->pidfd);
 		i->pidfd = -1;
 	}
+	i->watched_pid = 0;
+}
+
+static void instance_lost(Instance *i, const char *why)
+{
+	instance_unwatch_exit(i);
 	for (Pair *p = i->pairs; p; p = p->next)
 		pair_instance_lost(p, why);
 	manager_instance_lost(i->manager, i);
@@ -516,39 +596,77 @@ static void instance_lost(Instance *i, const char *why)
 static void instance_on_exit(evutil_socket_t fd, short what, void *ud)
 {
 	Instance *i = ud;
+	pid_t pid = i->watched_pid;
 
-	log_info(instance_log(i), "instance %s: QEMU (pid %d) exited", i->name, (int)i->pid);
+	log_info(instance_log(i), "instance %s: QEMU (pid %d) exited", i->name, (int)pid);
+	instance_unwatch_exit(i);
+	if (i->waiting_for_exit) {
+		/* A new QEMU was kept waiting for this one: the old one's VFs go now. */
+		i->waiting_for_exit = false;
+		i->pid = 0;
+		for (Pair *p = i->pairs; p; p = p->next)
+			pair_instance_lost(p, "the previous QEMU exited");
+		if (i->conn && qmp_conn_get_state(i->conn) == QMP_CONN_READY) {
+			uint64_t start = 0;
+
+			pid = qmp_conn_get_peer_pid(i->conn);
+			(void)process_get_start(pid, &start);
+			instance_set_qemu(i, pid, start);
+			instance_setup(i);
+		}
+		return;
+	}
 	i->pid = 0;
 	instance_lost(i, "QEMU exited");
+}
+
+/*
+ * Wait for @pid's exit on a pidfd (no polling): a VF may only go back once
+ * QEMU has really let go of it. One watch per instance, for one process:
+ * a monitor that comes and goes does not add watches. Returns false when
+ * the process is gone already (or cannot be watched, which is logged).
+ */
+static bool instance_watch_exit(Instance *i, pid_t pid)
+{
+	int fd;
+
+	if (i->ev_exit && i->watched_pid == pid)
+		return true;
+	instance_unwatch_exit(i);
+	if (pid <= 0)
+		return false;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0) {
+		if (errno != ESRCH)
+			log_error(instance_log(i),
+				  "instance %s: cannot watch QEMU (pid %d) for its exit: %s",
+				  i->name, (int)pid, strerror(errno));
+		return false;
+	}
+	i->ev_exit =
+		event_new(manager_get_event_base(i->manager), fd, EV_READ, instance_on_exit, i);
+	if (!i->ev_exit) {
+		close(fd);
+		return false;
+	}
+	i->pidfd = fd;
+	i->watched_pid = pid;
+	event_add(i->ev_exit, NULL);
+	return true;
 }
 
 static void instance_on_disconnected(QmpConn *c, int err, const char *reason, void *ud)
 {
 	Instance *i = ud;
-	int fd;
 
 	i->ready = false;
 	manager_instance_settled(i->manager, i);
 	probe_cache_cancel(manager_get_probe_cache(i->manager), i);
 	log_info(instance_log(i), "instance %s: monitor connection closed: %s", i->name, reason);
-	/*
-	 * A VF may only go back once QEMU has really let go of it: if the
-	 * process is still alive, wait for its exit on a pidfd (no polling).
-	 */
-	if (i->pid > 0) {
-		fd = (int)syscall(SYS_pidfd_open, i->pid, 0);
-		if (fd >= 0) {
-			i->pidfd = fd;
-			i->ev_exit = event_new(manager_get_event_base(i->manager), fd, EV_READ,
-					       instance_on_exit, i);
-			if (i->ev_exit) {
-				event_add(i->ev_exit, NULL);
-				return;
-			}
-			close(fd);
-			i->pidfd = -1;
-		}
-	}
+	if (i->waiting_for_exit)
+		return; /* the newcomer left first: the old QEMU's exit is still awaited */
+	if (instance_watch_exit(i, i->pid))
+		return;
 	instance_lost(i, "QEMU exited");
 }
 
@@ -558,25 +676,40 @@ static const QmpConnOps instance_ops = {
 	.event = instance_on_event,
 };
 
+/* QEMU greets at once; a socket that stays silent is not a QEMU monitor. */
+#define INSTANCE_GREETING_TIMEOUT_MS 10000u
+
+static int instance_conn_init(Instance *i, int r)
+{
+	/* CommandTimeoutSec=: a QEMU that stops answering fails the call, not the daemon. */
+	if (r == 0)
+		qmp_conn_set_timeouts(i->conn, INSTANCE_GREETING_TIMEOUT_MS,
+				      manager_get_command_timeout_ms(i->manager));
+	return r;
+}
+
 int instance_connect(Instance *i, const char *path)
 {
 	if (path != i->qmp_path)
 		snprintf(i->qmp_path, sizeof(i->qmp_path), "%s", path);
-	return qmp_conn_new_connect(&i->conn, manager_get_event_base(i->manager), path, true,
-				    &instance_ops, i);
+	return instance_conn_init(i,
+				  qmp_conn_new_connect(&i->conn, manager_get_event_base(i->manager),
+						       path, true, &instance_ops, i));
 }
 
 int instance_adopt(Instance *i, int fd)
 {
-	return qmp_conn_new_fd(&i->conn, manager_get_event_base(i->manager), fd, &instance_ops, i);
+	return instance_conn_init(i, qmp_conn_new_fd(&i->conn, manager_get_event_base(i->manager),
+						     fd, &instance_ops, i));
 }
 
-void instance_take_conn(Instance *to, Instance *from)
+bool instance_take_conn(Instance *to, Instance *from)
 {
+	qmp_conn_free(to->conn); /* a dropped connection of the same name */
 	to->conn = from->conn;
 	from->conn = NULL;
-	instance_set_qemu(to, from->pid, from->pid_start); /* against @to's state files */
 	qmp_conn_set_userdata(to->conn, to);
+	return instance_use_qemu(to, from->pid, from->pid_start); /* against @to's state files */
 }
 
 int instance_new(Instance **out, Manager *m, const char *name)
@@ -588,8 +721,8 @@ int instance_new(Instance **out, Manager *m, const char *name)
 	i->manager = m;
 	i->pidfd = -1;
 	i->prepare_incoming = true;
-	i->unplug_timeout_ms = 30000;
-	i->negotiate_timeout_ms = 60000;
+	i->unplug_timeout_ms = CONF_DEFAULT_UNPLUG_TIMEOUT_MS;
+	i->negotiate_timeout_ms = CONF_DEFAULT_NEGOTIATE_TIMEOUT_MS;
 	snprintf(i->name, sizeof(i->name), "%s", name);
 	*out = i;
 	return 0;

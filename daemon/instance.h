@@ -35,8 +35,10 @@ struct Instance {
 	bool same_qemu;	       /* connected to the very QEMU process the state files name */
 	struct event *ev_exit; /* pidfd: QEMU exited after its monitor closed */
 	int pidfd;
-	bool configured; /* from a .vm file, kept while QEMU is away */
-	bool settling;	 /* start-up: connected, not yet set up (READY=1 waits) */
+	pid_t watched_pid;     /* the process ev_exit waits for */
+	bool waiting_for_exit; /* a new QEMU waits until the previous one (may hold VFs) exits */
+	bool configured;       /* from a .vm file, kept while QEMU is away */
+	bool settling;	       /* start-up: connected, not yet set up (READY=1 waits) */
 };
 
 int instance_new(Instance **out, Manager *m, const char *name);
@@ -47,10 +49,15 @@ int instance_connect(Instance *i, const char *path);
 /* Adopt a connection QEMU made to our listening socket (takes @fd). */
 int instance_adopt(Instance *i, int fd);
 
-/* Moves @from's live connection into @to (zero-config identification). */
-void instance_take_conn(Instance *to, Instance *from);
+/*
+ * Moves @from's live connection into @to (zero-config identification).
+ * False: @to's previous QEMU still runs, and set-up waits for its exit.
+ */
+bool instance_take_conn(Instance *to, Instance *from);
 
 Pair *instance_find_pair(Instance *i, const char *name);
+/* Unlinks and frees @p (once the current event's handlers are done with it). */
+void instance_remove_pair(Instance *i, Pair *p);
 int instance_add_pair(Instance *i, const PairConfig *config, Pair **out);
 
 /*

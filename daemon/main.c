@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 
 	/* Command-line options win over the configuration files. */
 	log_init(&log, opts.log_level >= 0 ? opts.log_level : LOG_INFO);
-	r = config_load(opts.config_root, &log, &conf);
+	r = config_load(opts.config_root, &log, &conf, NULL, 0);
 	if (check_config) {
 		if (conf)
 			conf_set_dump(conf, stdout);
@@ -163,6 +163,7 @@ int main(int argc, char **argv)
 		opts.listen_qmp = conf->daemon.listen_qmp;
 	if (!admin_group)
 		admin_group = conf->daemon.admin_group;
+	opts.command_timeout_ms = conf->daemon.command_timeout_ms;
 
 	r = manager_new(&m, &opts);
 	if (r < 0) {

@@ -1,12 +1,15 @@
 /* Manager: owns the loop, signals, instances, pools and persisted state. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +57,9 @@ struct Manager {
 	struct event *sig_usr1; /* dumps the metrics to metrics_file */
 	char metrics_file[256];
 	char stop_at[64];
+	int lock_fd; /* flock()ed: one daemon per state directory */
+	unsigned command_timeout_ms;
+	ConfigDeferred deferred; /* configuration changes waiting for a pool or pair */
 };
 
 /* --- instances --- */
@@ -151,7 +157,14 @@ Instance *manager_instance_identified(Manager *m, Instance *i, const char *name)
 		return i;
 	known = manager_find_instance(m, name);
 	if (known && known != i) {
-		if (known->conn) {
+		/*
+		 * A live monitor of its own, or one it dials itself: this is a
+		 * second QEMU claiming the name. A dropped accepted connection
+		 * is replaced (the same QEMU reconnecting, or its successor:
+		 * the instance tells them apart by pid).
+		 */
+		if (known->qmp_path[0] ||
+		    (known->conn && qmp_conn_get_state(known->conn) != QMP_CONN_DISCONNECTED)) {
 			log_warning(&m->log,
 				    "a second QEMU named %s connected while the first is still "
 				    "attached; ignoring it",
@@ -439,6 +452,8 @@ int manager_release_vf(Manager *m, Pair *p, char *err, size_t size)
 
 /* --- pairs: logging, hook, persistence --- */
 
+static int pair_state_path(Manager *m, Pair *p, char *buf, size_t size);
+
 void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud)
 {
 	m->pair_hook = fn;
@@ -479,6 +494,26 @@ void manager_pair_changed(Manager *m, Pair *p, PairState from)
 		m->pair_hook(m, p, from, m->pair_hook_ud);
 }
 
+void manager_pair_property_changed(Manager *m, Pair *p)
+{
+	manager_save_pair(m, p);
+	if (m->pair_hook)
+		m->pair_hook(m, p, _PAIR_STATE_MAX, m->pair_hook_ud);
+}
+
+void manager_forget_pair(Manager *m, Pair *p)
+{
+	Instance *i = p->instance;
+	char path[512];
+
+	if (pair_state_path(m, p, path, sizeof(path)) == 0 && unlink(path) < 0 && errno != ENOENT)
+		log_warning(&m->log, "pair %s/%s: cannot remove %s: %s", i->name, p->config.name,
+			    path, strerror(errno));
+	log_info(&m->log, "pair %s/%s: detached and forgotten", i->name, p->config.name);
+	instance_remove_pair(i, p);
+	manager_instance_changed(m, i);
+}
+
 void manager_event_seen(Manager *m, Instance *i, const char *event)
 {
 	/* Only these change what an instance shows; the rest are pair business. */
@@ -501,9 +536,16 @@ static int pair_state_path(Manager *m, Pair *p, char *buf, size_t size)
 
 void manager_save_pair(Manager *m, Pair *p)
 {
-	char path[512], bools[4][2], pid[16], pid_start[24], changed[24];
+	char path[512], bools[6][2], pid[16], pid_start[24], changed[24];
 	StateEntry e[] = {
 		{ "state", pair_state_to_string(p->state) },
+		{ "origin", p->config.adhoc ? "dbus" : "config" },
+		{ "detach", bools[3] },
+		{ "qmp", p->instance->qmp_path },
+		{ "standby", p->config.standby },
+		{ "standby_netdev", p->config.standby_netdev },
+		{ "config_standby_bus", p->config.standby_bus },
+		{ "config_primary_bus", p->config.primary_bus },
 		{ "reason", p->reason },
 		{ "vf", p->has_vf ? p->vf.id : "" },
 		{ "vf_driver", p->has_vf ? p->vf.driver : "" },
@@ -520,11 +562,13 @@ void manager_save_pair(Manager *m, Pair *p)
 	};
 	int r;
 
-	if (!p->instance->configured)
+	if (!p->instance->configured || p->removed)
 		return;
 	snprintf(bools[0], 2, "%d", p->vf.emulated);
-	snprintf(bools[1], 2, "%d", p->primary_added);
+	/* A device_add in flight counts: a successor must assume QEMU has it. */
+	snprintf(bools[1], 2, "%d", pair_qemu_may_hold(p));
 	snprintf(bools[2], 2, "%d", p->guest_negotiated);
+	snprintf(bools[3], 2, "%d", p->detach_requested);
 	snprintf(pid, sizeof(pid), "%d", (int)p->instance->pid);
 	snprintf(pid_start, sizeof(pid_start), "%llu", (unsigned long long)p->instance->pid_start);
 	snprintf(changed, sizeof(changed), "%llu", (unsigned long long)p->changed_us);
@@ -573,6 +617,8 @@ static int pair_load_entry(const char *key, const char *value, void *ud)
 		snprintf(p->standby_bus, sizeof(p->standby_bus), "%s", value);
 	else if (strcmp(key, "guest_negotiated") == 0)
 		p->guest_negotiated = strcmp(value, "1") == 0;
+	else if (strcmp(key, "detach") == 0)
+		p->detach_requested = strcmp(value, "1") == 0;
 	else if (strcmp(key, "qemu_pid") == 0)
 		l->pid = (pid_t)strtol(value, NULL, 10);
 	else if (strcmp(key, "qemu_start") == 0)
@@ -599,6 +645,16 @@ int manager_read_pair_state(const char *path, Pair *p, char *state, size_t size,
 	snprintf(state, size, "%s", l.state);
 	*pid = l.pid;
 	return r;
+}
+
+static bool manager_pair_owns(Manager *m, Pair *p)
+{
+	ManagerPool *mp = manager_find_pool(m, p->config.pool);
+	SriovAlloc *a = mp ? sriov_pool_find(vf_pool_get_sriov(mp->pool), p->vf.id) : NULL;
+	char owner[200];
+
+	owner_of(p, owner, sizeof(owner));
+	return a && strcmp(a->owner, owner) == 0;
 }
 
 /*
@@ -629,6 +685,15 @@ static int manager_load_pair(Manager *m, Pair *p)
 	p->state = s >= 0 ? (PairState)s : PAIR_WAITING;
 	p->instance->pid = l.pid;
 	p->instance->pid_start = l.pid_start;
+	if (p->has_vf && !manager_pair_owns(m, p)) {
+		/* The pool's record is the truth about ownership, not this file. */
+		log_error(&m->log,
+			  "pair %s/%s: state file names VF %s, but the pool does not record it as "
+			  "this pair's; not using it",
+			  p->instance->name, p->config.name, p->vf.id);
+		p->has_vf = false;
+		memset(&p->vf, 0, sizeof(p->vf));
+	}
 	if (p->has_vf && !process_is_same_qemu(l.pid, l.pid_start)) {
 		char err[256] = "";
 
@@ -644,6 +709,102 @@ static int manager_load_pair(Manager *m, Pair *p)
 		manager_save_pair(m, p);
 	}
 	return 0;
+}
+
+/* What a state file says a pair is: enough to re-create an ad-hoc one. */
+typedef struct PairSpec {
+	PairConfig config;
+	char qmp[108];
+	bool has_mac;
+} PairSpec;
+
+static int pair_spec_entry(const char *key, const char *value, void *ud)
+{
+	PairSpec *sp = ud;
+	PairConfig *c = &sp->config;
+	static const struct {
+		const char *key;
+		size_t offset, size;
+	} strings[] = {
+		{ "pool", offsetof(PairConfig, pool), sizeof(c->pool) },
+		{ "standby", offsetof(PairConfig, standby), sizeof(c->standby) },
+		{ "standby_netdev", offsetof(PairConfig, standby_netdev),
+		  sizeof(c->standby_netdev) },
+		{ "config_standby_bus", offsetof(PairConfig, standby_bus), sizeof(c->standby_bus) },
+		{ "config_primary_bus", offsetof(PairConfig, primary_bus), sizeof(c->primary_bus) },
+	};
+
+	for (size_t k = 0; k < sizeof(strings) / sizeof(strings[0]); k++)
+		if (strcmp(key, strings[k].key) == 0) {
+			snprintf((char *)c + strings[k].offset, strings[k].size, "%s", value);
+			return 0;
+		}
+	if (strcmp(key, "origin") == 0)
+		c->adhoc = strcmp(value, "dbus") == 0;
+	else if (strcmp(key, "mac") == 0)
+		sp->has_mac = conf_parse_mac(value, c->mac) == 0;
+	else if (strcmp(key, "qmp") == 0)
+		snprintf(sp->qmp, sizeof(sp->qmp), "%s", value);
+	return 0;
+}
+
+/*
+ * Pairs created over D-Bus exist only in their state files: re-create them
+ * (and, where no configuration names it, their instance) before anything
+ * looks at the pools, so that their VFs are never taken for leftovers.
+ */
+static void manager_restore_adhoc_pairs(Manager *m)
+{
+	char dir[512];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/pairs", m->state_dir);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[1024], inst[128], *at;
+		PairSpec sp = { 0 };
+		unsigned line = 0;
+		Instance *i;
+		int r;
+
+		at = strrchr(de->d_name, '@'); /* instance names may hold '@', pair names not */
+		if (de->d_name[0] == '.' || !at || (size_t)(at - de->d_name) >= sizeof(inst))
+			continue;
+		memcpy(inst, de->d_name, (size_t)(at - de->d_name));
+		inst[at - de->d_name] = 0;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		r = statefile_read(path, pair_spec_entry, &sp, &line);
+		if (r < 0 || !sp.config.adhoc)
+			continue;
+		snprintf(sp.config.name, sizeof(sp.config.name), "%s", at + 1);
+		if (!sp.has_mac || !conf_name_is_valid(sp.config.name) ||
+		    !conf_instance_name_is_valid(inst) || !manager_find_pool(m, sp.config.pool)) {
+			log_error(&m->log,
+				  "pair %s/%s: state file %s does not describe a usable pair "
+				  "(line %u); its VF is treated as a leftover",
+				  inst, at + 1, path, line);
+			continue;
+		}
+		i = manager_find_instance(m, inst);
+		if (!i) {
+			ManagerInstanceConfig c = { .name = inst,
+						    .qmp_path = sp.qmp[0] ? sp.qmp : NULL };
+
+			if (manager_add_instance(m, &c, &i) < 0)
+				continue;
+		}
+		if (instance_find_pair(i, sp.config.name))
+			continue; /* the configuration has a pair of that name now: it wins */
+		if (instance_add_pair(i, &sp.config, NULL) == 0) {
+			i->configured = true;
+			log_info(&m->log, "pair %s/%s: restored (created over D-Bus)", inst,
+				 sp.config.name);
+		}
+	}
+	closedir(d);
 }
 
 int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **out)
@@ -686,6 +847,7 @@ int manager_start(Manager *m)
 {
 	int r;
 
+	manager_restore_adhoc_pairs(m);
 	for (Instance *i = m->instances; i; i = i->next)
 		for (Pair *p = i->pairs; p; p = p->next)
 			manager_load_pair(m, p);
@@ -721,6 +883,7 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 			size_t size)
 {
 	Instance *i = manager_require_instance(m, instance, err, size);
+	PairConfig adhoc = *c;
 	Pair *p, *holder;
 	int r;
 
@@ -729,6 +892,26 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 	if (!manager_find_pool(m, c->pool)) {
 		snprintf(err, size, "no pool named '%s'", c->pool);
 		return -ENOENT;
+	}
+	p = instance_find_pair(i, c->name);
+	if (p && !p->config.adhoc && p->detach_requested) {
+		/* A configured pair the operator detached: attach it again, as configured. */
+		if (strcmp(p->config.pool, c->pool) != 0 || memcmp(p->config.mac, c->mac, 6) != 0) {
+			snprintf(err, size,
+				 "pair %s/%s is configured with pool %s and MAC %s: attach it with "
+				 "those, or change its configuration file",
+				 instance, c->name, p->config.pool, p->mac_str);
+			return -EEXIST;
+		}
+		if (p->state == PAIR_DETACHING || p->has_vf) {
+			snprintf(err, size, "pair %s/%s is still being detached (%s)", instance,
+				 c->name, p->reason);
+			return -EBUSY;
+		}
+		p->detach_requested = false;
+		manager_save_pair(m, p);
+		pair_attach(p);
+		return 0;
 	}
 	for (Instance *j = m->instances; j; j = j->next)
 		for (Pair *q = j->pairs; q; q = q->next)
@@ -743,7 +926,8 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 			 instance, holder->config.name);
 		return -EEXIST;
 	}
-	r = instance_add_pair(i, c, &p);
+	adhoc.adhoc = true;
+	r = instance_add_pair(i, &adhoc, &p);
 	if (r == -EEXIST) {
 		snprintf(err, size, "instance %s already has a pair named '%s'", instance, c->name);
 		return r;
@@ -752,8 +936,9 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 		snprintf(err, size, "cannot create pair %s: %s", c->name, strerror(-r));
 		return r;
 	}
-	/* Ad-hoc pairs live as long as their instance: persist them like configured ones. */
+	/* Ad-hoc pairs are persisted like configured ones, with what re-creates them. */
 	i->configured = true;
+	manager_save_pair(m, p);
 	manager_instance_changed(m, i);
 	pair_attach(p);
 	return 0;
@@ -830,21 +1015,31 @@ void manager_set_config(Manager *m, ConfSet *conf)
 int manager_reload(Manager *m, char *err, size_t size)
 {
 	ConfSet *conf = NULL;
+	char errors[2048];
 	int r;
 
 	log_info(&m->log, "reloading configuration");
-	r = config_load(m->config_root, &m->log, &conf);
+	r = config_load(m->config_root, &m->log, &conf, errors, sizeof(errors));
 	if (r < 0) {
 		snprintf(err, size,
-			 "the new configuration is invalid (see the log); keeping the last good "
-			 "one");
-		log_error(&m->log, "%s", err);
+			 "the new configuration is invalid; keeping the last good one:\n%s",
+			 errors[0] ? errors : strerror(-r));
+		log_error(&m->log, "the new configuration is invalid; keeping the last good one");
 		return r;
 	}
 	if (m->conf)
-		config_reload(m, m->conf, conf);
+		config_reload(m, m->conf, conf, &m->deferred);
 	manager_set_config(m, conf);
 	return 0;
+}
+
+void manager_revive_instance(Manager *m, Instance *i, const char *qmp_path)
+{
+	i->configured = true;
+	if (qmp_path && !i->qmp_path[0]) {
+		snprintf(i->qmp_path, sizeof(i->qmp_path), "%s", qmp_path);
+		manager_connect_instance(m, i);
+	}
 }
 
 int manager_connect_instance(Manager *m, Instance *i)
@@ -929,6 +1124,9 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 
 	if (!m)
 		return -ENOMEM;
+	m->lock_fd = -1;
+	m->command_timeout_ms = opts->command_timeout_ms ? opts->command_timeout_ms
+							 : CONF_DEFAULT_COMMAND_TIMEOUT_MS;
 	log_init(&m->log, opts->log_level);
 	metrics_init(&m->metrics);
 
@@ -966,6 +1164,18 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 		manager_free(m);
 		return r;
 	}
+	/* Two daemons on one state directory would each think every VF theirs. */
+	snprintf(path, sizeof(path), "%s/lock", m->state_dir);
+	m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (m->lock_fd < 0 || flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		log_error(&m->log, "%s",
+			  r == -EWOULDBLOCK ? "another failoverd is running on this state directory"
+					    : "cannot lock the state directory");
+		log_error(&m->log, "state directory %s: %s", m->state_dir, strerror(-r));
+		manager_free(m);
+		return r == -EWOULDBLOCK ? -EBUSY : r;
+	}
 	/* Who owns which VF is nobody else's business, whoever created the directory. */
 	if (chmod(m->state_dir, 0700) < 0) {
 		r = -errno;
@@ -980,7 +1190,8 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 				     manager_on_accept, m);
 		if (r < 0) {
 			log_error(&m->log, "cannot listen on %s: %s", opts->listen_qmp,
-				  strerror(-r));
+				  r == -EADDRINUSE ? "another process is listening there"
+						   : strerror(-r));
 			manager_free(m);
 			return r;
 		}
@@ -1019,6 +1230,8 @@ Manager *manager_free(Manager *m)
 	if (m->sig_int)
 		event_free(m->sig_int);
 	event_base_free(m->base);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
 	free(m);
 	return NULL;
 }
@@ -1028,6 +1241,11 @@ int manager_run(Manager *m)
 	if (event_base_dispatch(m->base) < 0)
 		return -EIO;
 	return 0;
+}
+
+unsigned manager_get_command_timeout_ms(const Manager *m)
+{
+	return m->command_timeout_ms;
 }
 
 struct event_base *manager_get_event_base(Manager *m)

@@ -16,13 +16,15 @@ typedef struct Manager Manager;
 
 typedef struct ManagerOptions {
 	int log_level;
-	const char *listen_qmp;	  /* zero-config socket, or NULL */
-	const char *state_dir;	  /* default /var/lib/failoverd */
-	const char *config_root;  /* prefix for /etc, /run, /usr/lib; NULL = "/" */
-	const char *metrics_file; /* SIGUSR1 writes daemon/metrics.h's snapshot here, or NULL */
-	const char *stop_at;	  /* fault injection: SIGSTOP at this checkpoint, or NULL */
+	const char *listen_qmp;	     /* zero-config socket, or NULL */
+	const char *state_dir;	     /* default /var/lib/failoverd */
+	const char *config_root;     /* prefix for /etc, /run, /usr/lib; NULL = "/" */
+	const char *metrics_file;    /* SIGUSR1 writes daemon/metrics.h's snapshot here, or NULL */
+	const char *stop_at;	     /* fault injection: SIGSTOP at this checkpoint, or NULL */
+	unsigned command_timeout_ms; /* [Daemon] CommandTimeoutSec=; 0: the default */
 } ManagerOptions;
 
+/* @from is _PAIR_STATE_MAX when only a property other than the state changed. */
 typedef void (*ManagerPairFn)(Manager *m, Pair *p, PairState from, void *ud);
 /* Connected, run or migration status, or the set of pairs changed. */
 typedef void (*ManagerInstanceFn)(Manager *m, Instance *i, void *ud);
@@ -32,6 +34,8 @@ Manager *manager_free(Manager *m);
 /* Runs the loop until SIGTERM/SIGINT; returns 0 or a negative errno. */
 int manager_run(Manager *m);
 struct event_base *manager_get_event_base(Manager *m);
+/* How long a QMP command may take before its pair or instance gives up on it. */
+unsigned manager_get_command_timeout_ms(const Manager *m);
 const Log *manager_get_log(const Manager *m);
 const char *manager_get_state_dir(const Manager *m);
 void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud);
@@ -76,6 +80,8 @@ int manager_reload(Manager *m, char *err, size_t size);
 bool manager_pool_in_use(Manager *m, const char *pool);
 int manager_remove_pool(Manager *m, const char *name);
 int manager_connect_instance(Manager *m, Instance *i);
+/* Back in the configuration (it was retired, or held ad-hoc pairs only). */
+void manager_revive_instance(Manager *m, Instance *i, const char *qmp_path);
 /* Removed from the configuration: detach its pairs and stop persisting it. */
 void manager_retire_instance(Manager *m, Instance *i);
 
@@ -116,6 +122,10 @@ int manager_acquire_vf(Manager *m, Pair *p, char *err, size_t size);
 int manager_release_vf(Manager *m, Pair *p, char *err, size_t size);
 void manager_save_pair(Manager *m, Pair *p);
 void manager_pair_changed(Manager *m, Pair *p, PairState from);
+/* A property other than the state changed (GuestNegotiated): persisted and signalled. */
+void manager_pair_property_changed(Manager *m, Pair *p);
+/* A released ad-hoc pair is done: its state file goes, the instance forgets it. */
+void manager_forget_pair(Manager *m, Pair *p);
 void manager_event_seen(Manager *m, Instance *i, const char *event);
 void manager_instance_ready(Manager *m, Instance *i);
 void manager_instance_lost(Manager *m, Instance *i);

@@ -19,7 +19,7 @@ static const char *const state_names[_PAIR_STATE_MAX] = {
 	[PAIR_ACTIVE] = "active",	[PAIR_UNPLUGGING] = "unplugging",
 	[PAIR_MIGRATING] = "migrating", [PAIR_MIGRATED] = "migrated",
 	[PAIR_INCOMING] = "incoming",	[PAIR_RELEASED] = "released",
-	[PAIR_FAILED] = "failed",
+	[PAIR_FAILED] = "failed",	[PAIR_DETACHING] = "detaching",
 };
 
 const char *pair_state_to_string(PairState s)
@@ -43,6 +43,68 @@ static Manager *pair_manager(Pair *p)
 static const Log *pair_log(Pair *p)
 {
 	return manager_get_log(pair_manager(p));
+}
+
+/*
+ * Every QMP call a pair makes holds a reference, so that a pair forgotten
+ * meanwhile (DetachPair of an ad-hoc pair) is never touched by a late
+ * reply: its callback is skipped as if cancelled.
+ */
+typedef struct PairCall {
+	Pair *pair;
+	QmpReplyFn fn;
+} PairCall;
+
+static void pair_call_done(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+{
+	PairCall *pc = ud;
+	Pair *p = pc->pair;
+
+	if (!p->removed)
+		pc->fn(c, r, ret, err, p);
+	pair_unref(p);
+	free(pc);
+}
+
+static int pair_call(Pair *p, const char *command, json_object *args, QmpReplyFn fn)
+{
+	PairCall *pc = malloc(sizeof(*pc));
+	int r;
+
+	if (!pc) {
+		if (args)
+			json_object_put(args);
+		return -ENOMEM;
+	}
+	pc->pair = pair_ref(p);
+	pc->fn = fn;
+	r = instance_call(p->instance, command, args, pair_call_done, pc);
+	if (r < 0) {
+		pair_unref(p);
+		free(pc);
+	}
+	return r;
+}
+
+Pair *pair_ref(Pair *p)
+{
+	p->n_ref++;
+	return p;
+}
+
+Pair *pair_unref(Pair *p)
+{
+	if (!p || --p->n_ref > 0)
+		return NULL;
+	event_free(p->timer);
+	event_free(p->retry);
+	free(p);
+	return NULL;
+}
+
+bool pair_qemu_may_hold(const Pair *p)
+{
+	return p->primary_added || p->primary_pending;
 }
 
 static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
@@ -87,21 +149,65 @@ static void pair_timer_start(Pair *p, unsigned ms)
 	evtimer_add(p->timer, &tv);
 }
 
-/* Gives the VF back to its pool; logs and keeps going on failure. */
-static void pair_release_vf(Pair *p)
+/*
+ * Gives the VF back to its pool. Only once no QEMU can hold the primary
+ * (callers check pair_qemu_may_hold()). A release that fails (a full or
+ * read-only state directory, a driver that will not rebind) keeps the VF
+ * ours and is retried with a backoff: the VF is never forgotten half-way.
+ */
+static int pair_release_vf(Pair *p)
 {
 	char err[256] = "";
 	int r;
 
 	if (!p->has_vf)
-		return;
+		return 0;
 	r = manager_release_vf(pair_manager(p), p, err, sizeof(err));
-	if (r < 0)
-		log_error(pair_log(p), "pair %s/%s: releasing VF %s failed: %s", p->instance->name,
-			  p->config.name, p->vf.id, err);
+	if (r < 0) {
+		unsigned ms = p->retry_ms ? p->retry_ms : 1000;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+		log_error(pair_log(p), "pair %s/%s: releasing VF %s failed: %s; retrying in %u s",
+			  p->instance->name, p->config.name, p->vf.id, err, ms / 1000);
+		p->retry_ms = ms * 2 > 60000 ? 60000 : ms * 2;
+		evtimer_add(p->retry, &tv);
+		return r;
+	}
+	p->retry_ms = 0;
+	evtimer_del(p->retry);
 	p->has_vf = false;
 	memset(&p->vf, 0, sizeof(p->vf));
 	manager_save_pair(pair_manager(p), p);
+	return 0;
+}
+
+static void pair_continue(Pair *p);
+
+/*
+ * The primary is out of every QEMU: the VF goes back and the pair is
+ * released, or failed with the release error (retried by the retry timer).
+ */
+static void pair_finish_release(Pair *p, const char *why)
+{
+	p->busy = false;
+	pair_timer_stop(p);
+	if (why != p->release_reason)
+		snprintf(p->release_reason, sizeof(p->release_reason), "%s", why);
+	if (pair_release_vf(p) < 0) {
+		pair_set_state(p, PAIR_FAILED, "%s; giving VF %s back failed (retrying)",
+			       p->release_reason, p->vf.id);
+		return;
+	}
+	pair_set_state(p, PAIR_RELEASED, "%s", p->release_reason);
+	pair_continue(p);
+}
+
+static void pair_on_retry(evutil_socket_t fd, short what, void *ud)
+{
+	Pair *p = ud;
+
+	if (p->has_vf && !pair_qemu_may_hold(p))
+		pair_finish_release(p, p->release_reason);
 }
 
 static void pair_fail(Pair *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -116,9 +222,27 @@ static void pair_fail(Pair *p, const char *fmt, ...)
 	va_end(ap);
 	p->busy = false;
 	/* A primary QEMU never saw needs no unplug; the VF goes straight back. */
-	if (!p->primary_added)
+	if (!pair_qemu_may_hold(p))
 		pair_release_vf(p);
 	pair_set_state(p, PAIR_FAILED, "%s", why);
+	pair_continue(p);
+}
+
+/*
+ * The connection went (-ECONNRESET) or the call was cancelled: the chain
+ * stops here, and the instance's lost or ready handling takes over.
+ */
+static bool pair_call_aborted(Pair *p, int r)
+{
+	if (r != -ECANCELED && r != -ECONNRESET)
+		return false;
+	p->busy = false;
+	return true;
+}
+
+static int64_t ts_ms(const QmpTimestamp *ts)
+{
+	return ts->seconds * 1000 + ts->microseconds / 1000;
 }
 
 /* --- verification: is the primary realized in QEMU? --- */
@@ -133,12 +257,9 @@ typedef struct Presence {
 static void presence_on_list(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
 {
 	Presence *q = ud;
+	Pair *p = q->pair;
 	bool present = false;
 
-	if (r == -ECANCELED) {
-		free(q);
-		return;
-	}
 	if (r == 0) {
 		size_t n = json_object_array_length(ret);
 
@@ -146,10 +267,12 @@ static void presence_on_list(QmpConn *c, int r, json_object *ret, const QmpError
 			json_object *e = json_object_array_get_idx(ret, k), *v;
 
 			present = json_object_object_get_ex(e, "name", &v) &&
-				  strcmp(json_object_get_string(v), q->pair->primary_id) == 0;
+				  strcmp(json_object_get_string(v), p->primary_id) == 0;
 		}
 	}
-	q->fn(q->pair, r, present);
+	if (!p->removed && r != -ECANCELED)
+		q->fn(p, r, present);
+	pair_unref(p);
 	free(q);
 }
 
@@ -164,11 +287,12 @@ static void pair_check_presence(Pair *p, PresenceFn fn)
 		fn(p, -ENOMEM, false);
 		return;
 	}
-	q->pair = p;
+	q->pair = pair_ref(p);
 	q->fn = fn;
 	json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
 	r = instance_call(p->instance, "qom-list", args, presence_on_list, q);
 	if (r < 0) {
+		pair_unref(p);
 		free(q);
 		fn(p, r, false);
 	}
@@ -178,6 +302,8 @@ static void pair_check_presence(Pair *p, PresenceFn fn)
 
 static void attach_on_presence(Pair *p, int r, bool present)
 {
+	if (pair_call_aborted(p, r))
+		return;
 	p->busy = false;
 	if (r < 0) {
 		pair_set_state(p, PAIR_WAITING, "cannot verify the primary: %s", strerror(-r));
@@ -207,8 +333,18 @@ static void attach_on_device_add(QmpConn *c, int r, json_object *ret, const QmpE
 {
 	Pair *p = ud;
 
-	if (r == -ECANCELED)
+	p->primary_pending = false;
+	if (r == -ECANCELED || r == -ECONNRESET || r == -ETIMEDOUT) {
+		/* No answer: QEMU may have plugged it; the VF stays until QEMU says. */
+		p->primary_added = true;
+		manager_save_pair(pair_manager(p), p);
+		if (r == -ETIMEDOUT)
+			pair_fail(p, "device_add of primary %s got no answer in time",
+				  p->primary_id);
+		else
+			p->busy = false;
 		return;
+	}
 	if (r < 0) {
 		/* "Duplicate ID": this QEMU still holds our primary (hidden). */
 		if (r == -EREMOTEIO && strstr(err->desc, "Duplicate ID")) {
@@ -216,6 +352,7 @@ static void attach_on_device_add(QmpConn *c, int r, json_object *ret, const QmpE
 			pair_check_presence(p, attach_on_presence);
 			return;
 		}
+		manager_save_pair(pair_manager(p), p);
 		pair_fail(p, "device_add of primary %s (%s %s) on %s failed: %s", p->primary_id,
 			  p->vf.driver, p->vf.id, p->primary_bus, err->desc);
 		return;
@@ -236,28 +373,46 @@ static void attach_add_primary(Pair *p)
 	json_object_object_add(args, "bus", json_object_new_string(p->primary_bus));
 	json_object_object_add(args, "failover_pair_id", json_object_new_string(p->standby_id));
 	if (p->vf.emulated) {
-		/* SPEC §4: no netdev and no ROM, or migration breaks. */
+		/* docs/qemu-failover.md: no netdev and no ROM, or migration breaks. */
 		json_object_object_add(args, "mac", json_object_new_string(p->mac_str));
 		json_object_object_add(args, "romfile", json_object_new_string(""));
 	} else {
 		json_object_object_add(args, "host", json_object_new_string(p->vf.id));
 	}
-	r = instance_call(p->instance, "device_add", args, attach_on_device_add, p);
-	if (r < 0)
+	/* Persisted before it is sent: a successor must assume QEMU may hold it. */
+	p->primary_pending = true;
+	manager_save_pair(pair_manager(p), p);
+	r = pair_call(p, "device_add", args, attach_on_device_add);
+	if (r < 0) {
+		p->primary_pending = false;
+		manager_save_pair(pair_manager(p), p);
 		pair_fail(p, "cannot send device_add: %s", strerror(-r));
+	}
 }
 
 static void attach_on_port(Instance *i, int r, const char *port, const char *why, void *ud)
 {
 	Pair *p = ud;
 
-	if (r == -ECANCELED)
-		return;
-	if (r < 0) {
-		pair_fail(p, "%s", why);
+	if (p->removed || pair_call_aborted(p, r)) {
+		pair_unref(p);
 		return;
 	}
-	attach_add_primary(p);
+	if (r < 0)
+		pair_fail(p, "%s", why);
+	else
+		attach_add_primary(p);
+	pair_unref(p);
+}
+
+static void attach_find_port(Pair *p, char *slot, size_t size, InstancePortFn fn)
+{
+	int r = instance_find_free_port(p->instance, slot, size, fn, pair_ref(p));
+
+	if (r < 0) {
+		pair_unref(p);
+		pair_fail(p, "cannot look for a free pcie-root-port: %s", strerror(-r));
+	}
 }
 
 static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const QmpError *err,
@@ -265,7 +420,7 @@ static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const Qmp
 {
 	Pair *p = ud;
 
-	if (r == -ECANCELED)
+	if (pair_call_aborted(p, r))
 		return;
 	if (r < 0) {
 		pair_fail(p, "cannot read the MAC of standby %s: %s", p->standby_id, err->desc);
@@ -282,10 +437,7 @@ static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const Qmp
 		attach_add_primary(p);
 		return;
 	}
-	r = instance_find_free_port(p->instance, p->primary_bus, sizeof(p->primary_bus),
-				    attach_on_port, p);
-	if (r < 0)
-		pair_fail(p, "cannot look for a free pcie-root-port: %s", strerror(-r));
+	attach_find_port(p, p->primary_bus, sizeof(p->primary_bus), attach_on_port);
 }
 
 static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, const QmpError *err,
@@ -294,7 +446,7 @@ static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, cons
 	Pair *p = ud;
 	json_object *args;
 
-	if (r == -ECANCELED)
+	if (pair_call_aborted(p, r))
 		return;
 	if (r < 0) {
 		pair_fail(p, "standby %s is not usable: %s", p->standby_id, err->desc);
@@ -307,7 +459,7 @@ static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, cons
 	args = json_object_new_object();
 	json_object_object_add(args, "path", json_object_new_string(p->standby_path));
 	json_object_object_add(args, "property", json_object_new_string("mac"));
-	r = instance_call(p->instance, "qom-get", args, attach_on_standby_mac, p);
+	r = pair_call(p, "qom-get", args, attach_on_standby_mac);
 	if (r < 0)
 		pair_fail(p, "cannot query standby %s: %s", p->standby_id, strerror(-r));
 }
@@ -320,7 +472,7 @@ static void attach_check_standby(Pair *p)
 	snprintf(p->standby_path, sizeof(p->standby_path), "/machine/peripheral/%s", p->standby_id);
 	json_object_object_add(args, "path", json_object_new_string(p->standby_path));
 	json_object_object_add(args, "property", json_object_new_string("failover"));
-	r = instance_call(p->instance, "qom-get", args, attach_on_standby_failover, p);
+	r = pair_call(p, "qom-get", args, attach_on_standby_failover);
 	if (r < 0)
 		pair_fail(p, "cannot query standby %s: %s", p->standby_id, strerror(-r));
 }
@@ -330,7 +482,7 @@ static void standby_on_device_add(QmpConn *c, int r, json_object *ret, const Qmp
 {
 	Pair *p = ud;
 
-	if (r == -ECANCELED)
+	if (pair_call_aborted(p, r))
 		return;
 	if (r < 0 && !(r == -EREMOTEIO && strstr(err->desc, "Duplicate ID"))) {
 		pair_fail(p, "hotplugging standby %s failed: %s", p->standby_id, err->desc);
@@ -339,27 +491,35 @@ static void standby_on_device_add(QmpConn *c, int r, json_object *ret, const Qmp
 	attach_check_standby(p);
 }
 
-static void standby_on_port(Instance *i, int r, const char *port, const char *why, void *ud)
+static void standby_add(Pair *p)
 {
-	Pair *p = ud;
-	json_object *args;
+	json_object *args = json_object_new_object();
+	int r;
 
-	if (r == -ECANCELED)
-		return;
-	if (r < 0) {
-		pair_fail(p, "no port for the standby: %s", why);
-		return;
-	}
-	args = json_object_new_object();
 	json_object_object_add(args, "driver", json_object_new_string("virtio-net-pci"));
 	json_object_object_add(args, "id", json_object_new_string(p->standby_id));
 	json_object_object_add(args, "netdev", json_object_new_string(p->config.standby_netdev));
 	json_object_object_add(args, "mac", json_object_new_string(p->mac_str));
 	json_object_object_add(args, "failover", json_object_new_boolean(true));
 	json_object_object_add(args, "bus", json_object_new_string(p->standby_bus));
-	r = instance_call(p->instance, "device_add", args, standby_on_device_add, p);
+	r = pair_call(p, "device_add", args, standby_on_device_add);
 	if (r < 0)
 		pair_fail(p, "cannot send device_add: %s", strerror(-r));
+}
+
+static void standby_on_port(Instance *i, int r, const char *port, const char *why, void *ud)
+{
+	Pair *p = ud;
+
+	if (p->removed || pair_call_aborted(p, r)) {
+		pair_unref(p);
+		return;
+	}
+	if (r < 0)
+		pair_fail(p, "no port for the standby: %s", why);
+	else
+		standby_add(p);
+	pair_unref(p);
 }
 
 void pair_attach(Pair *p)
@@ -367,9 +527,8 @@ void pair_attach(Pair *p)
 	char err[256] = "";
 	int r;
 
-	if (p->busy)
+	if (p->busy || p->removed || p->detach_requested)
 		return;
-	p->detach_requested = false;
 	if (!p->instance->ready) {
 		pair_set_state(p, PAIR_WAITING, "QEMU instance %s is not connected",
 			       p->instance->name);
@@ -398,80 +557,134 @@ void pair_attach(Pair *p)
 	if (p->config.standby_bus[0]) {
 		/* The admin chose the port: use it as is, QEMU will say if it is taken. */
 		snprintf(p->standby_bus, sizeof(p->standby_bus), "%s", p->config.standby_bus);
-		standby_on_port(p->instance, 0, p->standby_bus, NULL, p);
+		standby_add(p);
 		return;
 	}
-	r = instance_find_free_port(p->instance, p->standby_bus, sizeof(p->standby_bus),
-				    standby_on_port, p);
-	if (r < 0)
-		pair_fail(p, "cannot look for a free pcie-root-port: %s", strerror(-r));
+	attach_find_port(p, p->standby_bus, sizeof(p->standby_bus), standby_on_port);
 }
 
 /* --- detach --- */
 
-static void detach_finish(Pair *p, const char *why)
+/*
+ * Where a chain or a migration ends: a detach the operator asked for in
+ * the meantime goes on from here, and a released ad-hoc pair is forgotten.
+ */
+static void pair_continue(Pair *p)
 {
-	p->busy = false;
-	p->primary_added = false;
-	pair_timer_stop(p);
-	pair_release_vf(p);
-	pair_set_state(p, PAIR_RELEASED, "%s", why);
+	if (p->removed || p->busy || !p->detach_requested)
+		return;
+	switch (p->state) {
+	case PAIR_RELEASED:
+		if (!p->has_vf && p->config.adhoc)
+			manager_forget_pair(pair_manager(p), p);
+		break;
+	case PAIR_UNPLUGGING:
+	case PAIR_MIGRATING:
+	case PAIR_MIGRATED:
+	case PAIR_DETACHING:
+		break; /* the migration or the unplug in flight decides */
+	default:
+		pair_detach(p);
+		break;
+	}
 }
 
 static void detach_on_device_del(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
 {
 	Pair *p = ud;
 
-	if (r == -ECANCELED)
+	if (pair_call_aborted(p, r))
 		return;
+	p->busy = false;
 	if (r == -EREMOTEIO && strcmp(err->klass, "DeviceNotFound") == 0) {
-		/* SPEC §4: a hidden primary cannot be deleted; nothing holds the VF. */
-		detach_finish(p, "primary was hidden (guest never negotiated); QEMU keeps its id");
+		/*
+		 * docs/qemu-failover.md: a hidden primary cannot be deleted, and
+		 * QEMU plugs it (with our VF) as soon as the guest negotiates.
+		 */
+		pair_set_state(p, PAIR_DETACHING,
+			       "primary %s is hidden by QEMU (the guest has not negotiated) and "
+			       "cannot be removed: VF %s stays held until the guest negotiates "
+			       "or QEMU exits",
+			       p->primary_id, p->vf.id);
 		return;
 	}
 	if (r < 0) {
-		p->busy = false;
-		pair_set_state(p, p->state, "device_del of %s failed: %s", p->primary_id,
-			       err ? err->desc : strerror(-r));
+		pair_set_state(p, PAIR_DETACHING, "device_del of %s failed: %s; VF %s stays held",
+			       p->primary_id, err ? err->desc : strerror(-r), p->vf.id);
 		return;
 	}
 	/* Wait for DEVICE_DELETED: the guest must release the device first. */
 	pair_timer_start(p, p->instance->unplug_timeout_ms);
 }
 
-void pair_detach(Pair *p)
+static void detach_send(Pair *p)
 {
-	json_object *args;
+	json_object *args = json_object_new_object();
 	int r;
 
-	p->detach_requested = true;
-	if (p->busy)
-		return; /* the running chain checks detach_requested */
-	if (!p->primary_added || !p->instance->ready) {
-		detach_finish(p, p->instance->ready ? "detached" : "detached while QEMU was away");
-		return;
-	}
-	p->busy = true;
-	args = json_object_new_object();
 	json_object_object_add(args, "id", json_object_new_string(p->primary_id));
-	r = instance_call(p->instance, "device_del", args, detach_on_device_del, p);
+	p->busy = true;
+	r = pair_call(p, "device_del", args, detach_on_device_del);
 	if (r < 0) {
 		p->busy = false;
-		pair_set_state(p, p->state, "cannot send device_del: %s", strerror(-r));
+		pair_set_state(p, PAIR_DETACHING, "cannot send device_del: %s; VF %s stays held",
+			       strerror(-r), p->vf.id);
+		return;
 	}
+	pair_set_state(p, PAIR_DETACHING, "waiting for the guest to release primary %s",
+		       p->primary_id);
+}
+
+void pair_detach(Pair *p)
+{
+	if (p->removed)
+		return;
+	if (!p->detach_requested) {
+		p->detach_requested = true;
+		manager_save_pair(pair_manager(p), p);
+	}
+	if (p->busy)
+		return; /* the running chain ends in pair_continue() */
+	switch (p->state) {
+	case PAIR_UNPLUGGING:
+	case PAIR_MIGRATING:
+	case PAIR_MIGRATED:
+		return; /* a migration holds the primary: decided when it ends */
+	default:
+		break;
+	}
+	if (!pair_qemu_may_hold(p)) {
+		pair_finish_release(p, p->instance->ready ? "detached"
+							  : "detached while QEMU was away");
+		return;
+	}
+	if (!p->instance->ready) {
+		pair_set_state(p, PAIR_DETACHING,
+			       "detach waits for QEMU's monitor: VF %s stays held while QEMU may "
+			       "hold primary %s",
+			       p->vf.id, p->primary_id);
+		return;
+	}
+	detach_send(p);
 }
 
 /* --- events --- */
 
 static void negotiated_on_presence(Pair *p, int r, bool present)
 {
-	if (r < 0)
+	if (r < 0 || p->state == PAIR_DETACHING)
 		return;
 	if (present) {
+		if (p->ts_incoming.seconds && p->ts_negotiated.seconds) {
+			int64_t d = ts_ms(&p->ts_negotiated) - ts_ms(&p->ts_incoming);
+
+			p->degraded_ms = d > 0 ? d : 0;
+			p->ts_incoming = (QmpTimestamp){ 0, 0 };
+		}
 		pair_set_state(p, PAIR_ACTIVE, NULL);
 		return;
 	}
-	/* A bad host address only shows as a QEMU stderr warning (SPEC §4). */
+	/* A bad host address only shows as a QEMU stderr warning (docs/qemu-failover.md). */
 	pair_fail(p, "guest negotiated but primary %s (%s %s) did not appear in QEMU",
 		  p->primary_id, p->vf.driver, p->vf.id);
 }
@@ -479,22 +692,41 @@ static void negotiated_on_presence(Pair *p, int r, bool present)
 void pair_on_failover_negotiated(Pair *p, const QmpTimestamp *ts)
 {
 	p->guest_negotiated = true;
-	pair_timer_stop(p);
+	p->ts_negotiated = *ts;
 	switch (p->state) {
 	case PAIR_STAGED:
 	case PAIR_INCOMING:
+		pair_timer_stop(p);
 		pair_check_presence(p, negotiated_on_presence);
 		break;
 	case PAIR_WAITING:
+		pair_timer_stop(p);
 		/* Destination without preparation, or a late-negotiating guest. */
 		if (p->primary_added)
 			pair_check_presence(p, negotiated_on_presence);
 		else if (!p->instance->migrating_in)
 			pair_attach(p);
 		break;
+	case PAIR_DETACHING:
+		/* The hidden primary is realized now: it can be unplugged at last. */
+		if (!p->busy && p->instance->ready && pair_qemu_may_hold(p))
+			detach_send(p);
+		break;
 	default:
+		/* Not a state change, but GuestNegotiated is shown. */
+		manager_pair_property_changed(pair_manager(p), p);
 		break;
 	}
+}
+
+void pair_on_reset(Pair *p)
+{
+	/* The guest starts over: it negotiates again when its driver loads. */
+	if (!p->guest_negotiated)
+		return;
+	p->guest_negotiated = false;
+	manager_save_pair(pair_manager(p), p);
+	manager_pair_property_changed(pair_manager(p), p);
 }
 
 void pair_on_unplug_primary(Pair *p, const QmpTimestamp *ts)
@@ -512,9 +744,16 @@ static void cancelled_on_presence(Pair *p, int r, bool present)
 		return;
 	if (present) {
 		pair_set_state(p, PAIR_ACTIVE, "%s", p->reason);
+		pair_continue(p);
 		return;
 	}
-	/* Gone for good: plug it again under the same id (SPEC §4). */
+	if (p->detach_requested) {
+		/* Gone for good and not wanted back: the VF is free. */
+		p->primary_added = false;
+		pair_finish_release(p, "detached after the migration ended");
+		return;
+	}
+	/* Gone for good: plug it again under the same id (docs/qemu-failover.md). */
 	p->primary_added = false;
 	pair_attach(p);
 }
@@ -529,10 +768,12 @@ void pair_on_migration(Pair *p, const char *status, const QmpTimestamp *ts)
 	} else if (strcmp(status, "completed") == 0) {
 		if (p->state == PAIR_MIGRATING || p->state == PAIR_UNPLUGGING) {
 			pair_timer_stop(p);
+			if (p->ts_unplug.seconds)
+				p->degraded_ms = ts_ms(ts) - ts_ms(&p->ts_unplug);
 			pair_set_state(p, PAIR_MIGRATED,
 				       "migration completed; VF held until the source QEMU exits");
 		} else if (p->instance->migrating_in) {
-			p->instance->migrating_in = false;
+			p->ts_incoming = *ts;
 			if (p->state == PAIR_WAITING && p->guest_negotiated && !p->has_vf)
 				pair_attach(p);
 		}
@@ -542,6 +783,9 @@ void pair_on_migration(Pair *p, const char *status, const QmpTimestamp *ts)
 			if (!p->reason[0] || p->state == PAIR_MIGRATING)
 				snprintf(p->reason, sizeof(p->reason), "migration %s", status);
 			pair_check_presence(p, cancelled_on_presence);
+		} else if (p->state == PAIR_DETACHING && !p->busy && p->instance->ready) {
+			/* The source plugged its primary back: unplug it again. */
+			detach_send(p);
 		}
 	}
 }
@@ -550,13 +794,13 @@ void pair_on_device_deleted(Pair *p, const QmpTimestamp *ts)
 {
 	pair_timer_stop(p);
 	p->primary_added = false;
+	manager_save_pair(pair_manager(p), p);
 	if (p->detach_requested) {
-		detach_finish(p, "detached");
+		pair_finish_release(p, "detached");
 		return;
 	}
 	if (p->state == PAIR_MIGRATED) {
-		pair_release_vf(p);
-		pair_set_state(p, PAIR_RELEASED, "primary removed after migration");
+		pair_finish_release(p, "primary removed after migration");
 		return;
 	}
 	/* A stale eject finished after a cancel: re-plug under the same id. */
@@ -578,29 +822,46 @@ void pair_instance_refused(Pair *p, const char *why)
 {
 	pair_timer_stop(p);
 	p->busy = false;
-	if (!p->primary_added)
+	if (!pair_qemu_may_hold(p))
 		pair_release_vf(p);
 	pair_set_state(p, PAIR_FAILED, "%s", why);
+	pair_continue(p);
 }
 
 void pair_instance_lost(Pair *p, const char *why)
 {
+	/* The QEMU process is gone, and every device it had with it. */
 	pair_timer_stop(p);
 	p->busy = false;
-	p->primary_added = false;
+	p->primary_added = p->primary_pending = false;
 	if (p->has_vf) {
-		pair_release_vf(p);
-		pair_set_state(p, PAIR_RELEASED, "%s", why);
+		pair_finish_release(p, why);
 	} else if (p->state != PAIR_RELEASED && p->state != PAIR_WAITING) {
-		pair_set_state(p, PAIR_WAITING, "%s", why);
+		pair_set_state(p, p->detach_requested ? PAIR_RELEASED : PAIR_WAITING, "%s", why);
+		pair_continue(p);
+	} else {
+		pair_continue(p);
 	}
 }
 
+/*
+ * Migration statuses in which the source's primary is (being) unplugged
+ * and the guest may already run elsewhere: never "active" on this side.
+ */
 static bool migration_in_flight(const char *status)
 {
-	static const char *const busy[] = { "setup",	      "active",	     "device",
-					    "pre-switchover", "wait-unplug", "cancelling",
-					    "postcopy-active" };
+	static const char *const busy[] = {
+		"setup",
+		"active",
+		"device",
+		"pre-switchover",
+		"wait-unplug",
+		"cancelling",
+		"postcopy-active",
+		"postcopy-paused",
+		"postcopy-recover",
+		"postcopy-recover-setup",
+	};
 
 	for (size_t k = 0; k < sizeof(busy) / sizeof(busy[0]); k++)
 		if (strcmp(status, busy[k]) == 0)
@@ -616,6 +877,10 @@ static void reconcile_on_presence(Pair *p, int r, bool present)
 
 	if (r < 0)
 		return;
+	if (p->detach_requested) {
+		pair_detach(p);
+		return;
+	}
 	if (!present && i->same_qemu && (p->state == PAIR_STAGED || p->state == PAIR_INCOMING)) {
 		/*
 		 * The QEMU process we added it to still holds our hidden primary:
@@ -624,6 +889,11 @@ static void reconcile_on_presence(Pair *p, int r, bool present)
 		 */
 		if (p->state == PAIR_STAGED)
 			pair_timer_start(p, i->negotiate_timeout_ms);
+		return;
+	}
+	if (!present && !i->migrating_in && migration_in_flight(ms)) {
+		/* Unplugged for a migration that is still running: not ours to re-plug. */
+		pair_set_state(p, PAIR_MIGRATING, "found migrating (%s) after restart", ms);
 		return;
 	}
 	if (!present) {
@@ -636,9 +906,8 @@ static void reconcile_on_presence(Pair *p, int r, bool present)
 		if (p->state != PAIR_UNPLUGGING)
 			pair_set_state(p, PAIR_UNPLUGGING, "found in wait-unplug after restart");
 		pair_timer_start(p, i->unplug_timeout_ms);
-	} else if (migration_in_flight(ms) &&
-		   (p->state == PAIR_UNPLUGGING || p->state == PAIR_MIGRATING)) {
-		pair_set_state(p, PAIR_MIGRATING, "found migrating after restart");
+	} else if (!i->migrating_in && migration_in_flight(ms)) {
+		pair_set_state(p, PAIR_MIGRATING, "found migrating (%s) after restart", ms);
 	} else if (strcmp(ms, "completed") == 0 && strcmp(i->run_status, "postmigrate") == 0) {
 		if (p->state != PAIR_MIGRATED)
 			pair_set_state(p, PAIR_MIGRATED,
@@ -652,8 +921,12 @@ static void reconcile_on_presence(Pair *p, int r, bool present)
 
 void pair_instance_ready(Pair *p)
 {
-	if (p->has_vf && p->primary_added) {
+	if (p->has_vf && pair_qemu_may_hold(p)) {
 		pair_check_presence(p, reconcile_on_presence);
+		return;
+	}
+	if (p->detach_requested) {
+		pair_detach(p);
 		return;
 	}
 	pair_attach(p);
@@ -683,9 +956,16 @@ static void pair_on_timer(evutil_socket_t fd, short what, void *ud)
 		log_warning(pair_log(p), "pair %s/%s: %s", p->instance->name, p->config.name,
 			    p->reason);
 		break;
+	case PAIR_DETACHING:
+		/* QEMU still has the device: the VF is not ours to give back yet. */
+		pair_set_state(p, PAIR_DETACHING,
+			       "the guest has not released primary %s within UnplugTimeoutSec=%u: "
+			       "VF %s stays held until it does or QEMU exits",
+			       p->primary_id, p->instance->unplug_timeout_ms / 1000, p->vf.id);
+		log_warning(pair_log(p), "pair %s/%s: %s", p->instance->name, p->config.name,
+			    p->reason);
+		break;
 	default:
-		if (p->detach_requested && p->busy)
-			detach_finish(p, "detached; guest did not confirm the unplug in time");
 		break;
 	}
 }
@@ -697,6 +977,7 @@ int pair_new(Pair **out, Instance *instance, const PairConfig *config)
 
 	if (!p)
 		return -ENOMEM;
+	p->n_ref = 1;
 	p->instance = instance;
 	p->config = *config;
 	p->state = PAIR_WAITING;
@@ -709,7 +990,12 @@ int pair_new(Pair **out, Instance *instance, const PairConfig *config)
 	else
 		snprintf(p->standby_id, sizeof(p->standby_id), "fo-%s-standby", config->name);
 	p->timer = evtimer_new(manager_get_event_base(instance->manager), pair_on_timer, p);
-	if (!p->timer) {
+	p->retry = evtimer_new(manager_get_event_base(instance->manager), pair_on_retry, p);
+	if (!p->timer || !p->retry) {
+		if (p->timer)
+			event_free(p->timer);
+		if (p->retry)
+			event_free(p->retry);
 		free(p);
 		return -ENOMEM;
 	}
@@ -717,11 +1003,13 @@ int pair_new(Pair **out, Instance *instance, const PairConfig *config)
 	return 0;
 }
 
+/* Unlinked from its instance: nothing may act on it any more. */
 Pair *pair_free(Pair *p)
 {
 	if (!p)
 		return NULL;
-	event_free(p->timer);
-	free(p);
-	return NULL;
+	p->removed = true;
+	evtimer_del(p->timer);
+	evtimer_del(p->retry);
+	return pair_unref(p);
 }

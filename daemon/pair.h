@@ -24,6 +24,7 @@ typedef enum PairState {
 	PAIR_INCOMING,	 /* destination: primary pre-staged before the stream */
 	PAIR_RELEASED,	 /* VF given back */
 	PAIR_FAILED,	 /* see reason */
+	PAIR_DETACHING,	 /* detach asked; the VF stays held while QEMU may hold the primary */
 	_PAIR_STATE_MAX,
 } PairState;
 
@@ -42,6 +43,7 @@ typedef struct PairConfig {
 	char standby_netdev[65]; /* or: hotplug a standby on this netdev */
 	char standby_bus[65];
 	char primary_bus[65]; /* "": a free pcie-root-port */
+	bool adhoc;	      /* created over D-Bus (AttachPair), not by a .vm file */
 } PairConfig;
 
 const char *pair_state_to_string(PairState s);
@@ -62,22 +64,41 @@ struct Pair {
 	bool guest_negotiated;
 	bool has_vf;
 	PairVf vf;
-	bool busy;	    /* an attach/detach chain is in flight */
-	bool primary_added; /* device_add accepted by this QEMU */
-	bool detach_requested;
-	struct event *timer;	/* unplug or negotiation deadline */
-	QmpTimestamp ts_unplug; /* QEMU's time of UNPLUG_PRIMARY */
-	int64_t degraded_ms;	/* last measured degraded window, -1 if none */
-	uint64_t changed_us;	/* CLOCK_REALTIME of the last transition */
+	bool busy;	       /* an attach/detach chain is in flight */
+	bool primary_added;    /* device_add accepted by this QEMU */
+	bool primary_pending;  /* device_add sent, no answer yet: QEMU may hold it */
+	bool detach_requested; /* the operator wants it detached (persisted) */
+	bool removed;	       /* forgotten: unlinked, freed when the last reference goes */
+	unsigned n_ref;	       /* the instance's list + every call in flight */
+	struct event *timer;   /* unplug or negotiation deadline */
+	struct event *retry;   /* a failed VF release, tried again */
+	unsigned retry_ms;     /* its next backoff */
+	char release_reason[256];
+	QmpTimestamp ts_unplug;			 /* QEMU's time of UNPLUG_PRIMARY */
+	QmpTimestamp ts_negotiated, ts_incoming; /* destination: FAILOVER_NEGOTIATED, completed */
+	int64_t degraded_ms;			 /* last measured degraded window, -1 if none */
+	uint64_t changed_us;			 /* CLOCK_REALTIME of the last transition */
 };
 
 int pair_new(Pair **out, Instance *instance, const PairConfig *config);
+/* Drops the instance's reference: frees now, or when the last call in flight returns. */
 Pair *pair_free(Pair *p);
+Pair *pair_ref(Pair *p);
+Pair *pair_unref(Pair *p);
+
+/* May a QEMU process hold this pair's primary (hidden, plugged or partly unplugged)? */
+bool pair_qemu_may_hold(const Pair *p);
 
 /* Reserve, program and plug; INCOMING when the instance awaits a migration. */
 void pair_attach(Pair *p);
-/* Unplug the primary (if QEMU can) and give the VF back. */
+/*
+ * Unplug the primary and give the VF back once no QEMU can hold it: a
+ * hidden primary, a guest that never confirms the unplug or a monitor that
+ * is away keep the VF held (state detaching) until QEMU lets go or exits.
+ */
 void pair_detach(Pair *p);
+/* The QEMU guest was reset: its failover negotiation starts over. */
+void pair_on_reset(Pair *p);
 /* The instance's QEMU cannot do failover (probe): the pair cannot work there. */
 void pair_instance_refused(Pair *p, const char *why);
 /* The instance's QEMU is gone: give the VF back now. */

@@ -68,8 +68,20 @@ int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
 	FILE *mem;
 	int fd, r;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
+	/*
+	 * Hidden, and with a '~' no state file name has (pair names and PCI
+	 * addresses never hold one): no other file's name, and skipped by
+	 * every scan of these directories.
+	 */
+	{
+		const char *base = strrchr(path, '/');
+		int len_tmp = base ? snprintf(tmp, sizeof(tmp), "%.*s/.%s~XXXXXX",
+					      (int)(base - path), path, base + 1)
+				   : snprintf(tmp, sizeof(tmp), ".%s~XXXXXX", path);
+
+		if (len_tmp < 0 || len_tmp >= (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+	}
 	mem = open_memstream(&buf, &len);
 	if (!mem)
 		return -ENOMEM;
@@ -94,7 +106,7 @@ int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
 		return 0;
 	}
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
 	if (fd < 0) {
 		free(buf);
 		return -errno;

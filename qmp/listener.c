@@ -34,14 +34,24 @@ static void listener_on_readable(evutil_socket_t fd, short what, void *userdata)
 }
 
 /* Only ever remove a leftover *socket*; anything else at @path is an error. */
-static int unlink_stale_socket(const char *path)
+/* -EADDRINUSE when a live process still accepts on @path: it is not stale. */
+static int unlink_stale_socket(const char *path, const struct sockaddr_un *sa)
 {
 	struct stat st;
+	int fd;
 
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode))
 		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	close(fd);
 	if (unlink(path) < 0)
 		return -errno;
 	return 0;
@@ -72,7 +82,7 @@ int qmp_listener_new(QmpListener **out, struct event_base *base, const char *pat
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = unlink_stale_socket(path);
+	r = unlink_stale_socket(path, &sa);
 	if (r < 0)
 		goto fail;
 	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -177,6 +177,15 @@ static void daemon_start(const char *extra_instance)
 		      "daemon did not start (see %s)", t.host.log);
 }
 
+/* vm1.vm as daemon_start() writes it, without starting anything. */
+static void daemon_start_conf_only(void)
+{
+	test_host_write_conf(&t.host, "vm1.vm",
+			     "[Instance]\nName=vm1\nQMP=%s\n\n"
+			     "[Pair]\nName=p0\nPool=emu\nMACAddress=" MAC0 "\nStandby=net0\n",
+			     t.qmp);
+}
+
 static void setup_common(void)
 {
 	memset(&t, 0, sizeof(t));
@@ -276,6 +285,25 @@ static int pair_state_is(const char *path, const char *state, unsigned timeout_m
 	} while (test_now_ms() < end);
 	fprintf(stderr, "%s: state '%s', wanted '%s'\n", path, cur ? cur : "(none)", state);
 	free(cur);
+	return -ETIMEDOUT;
+}
+
+/* The pair object no longer exists (a released ad-hoc pair is forgotten). */
+static int pair_gone(const char *path, unsigned timeout_ms)
+{
+	int64_t end = test_now_ms() + timeout_ms;
+
+	do {
+		sd_bus_error e = SD_BUS_ERROR_NULL;
+		char *cur = NULL;
+		int r = sd_bus_get_property_string(t.bus, NAME, path, PAIR, "State", &e, &cur);
+
+		free(cur);
+		sd_bus_error_free(&e);
+		if (r < 0)
+			return 0;
+		usleep(50000);
+	} while (test_now_ms() < end);
 	return -ETIMEDOUT;
 }
 
@@ -598,16 +626,27 @@ START_TEST(test_attach_detach_signals)
 	free(vf);
 	ck_assert_str_ne(path_vf, "");
 
+	/*
+	 * The guest is paused and never negotiates: QEMU keeps the hidden
+	 * primary, and plugs it (with the VF) the moment the guest does. The
+	 * VF stays held until QEMU lets go of it: here, until QEMU exits.
+	 */
 	ck_assert_int_ge(call_error("DetachPair", err, sizeof(err), NULL, 0, "ss", "vm1", "p1"), 0);
-	ck_assert_int_ge(wait_seen("PairStateChanged vm1/p1 staged->released", 20000), 0);
-	ck_assert_int_ge(wait_seen("PropertiesChanged " P1_PATH " " PAIR " State=released", 5000),
+	ck_assert_int_ge(wait_seen("PairStateChanged vm1/p1 staged->detaching", 20000), 0);
+	ck_assert_int_ge(wait_seen("PropertiesChanged " P1_PATH " " PAIR " State=detaching", 5000),
 			 0);
-	ck_assert_int_ge(wait_seen("PropertiesChanged " POOL_PATH " " POOL " Free=3", 5000), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 2);
 	vf = get_string(P1_PATH, PAIR, "VF");
-	ck_assert_str_eq(vf, "");
+	ck_assert_str_eq(vf, path_vf);
 	free(vf);
 	/* p0 never moved. */
 	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 1000), 0);
+
+	test_qemu_kill(t.qemu);
+	ck_assert_int_ge(wait_seen("PairStateChanged vm1/p1 detaching->released", 20000), 0);
+	ck_assert_int_ge(wait_seen("PropertiesChanged " POOL_PATH " " POOL " Free=4", 5000), 0);
+	/* A released ad-hoc pair is forgotten: its name and MAC are free again. */
+	ck_assert_int_eq(pair_gone(P1_PATH, 5000), 0);
 }
 END_TEST
 
@@ -798,7 +837,8 @@ START_TEST(test_admin_group_may_mutate)
 	r = run("%s %s detach vm1 p0", who, t.ctl);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	run_free(&r);
-	ck_assert_int_eq(pair_state_is(P0_PATH, "released", 20000), 0);
+	/* Hidden by the paused guest's QEMU: held until QEMU lets go. */
+	ck_assert_int_eq(pair_state_is(P0_PATH, "detaching", 20000), 0);
 	r = run("%s %s reload", who, t.ctl);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	run_free(&r);
@@ -883,7 +923,7 @@ START_TEST(test_failoverctl)
 	r = run("%s detach vm1 p1", t.ctl);
 	ck_assert_int_eq(r.status, 0);
 	run_free(&r);
-	ck_assert_int_eq(test_log_wait(mon_out, "\"from\":\"staged\",\"to\":\"released\"", 20000),
+	ck_assert_int_eq(test_log_wait(mon_out, "\"from\":\"staged\",\"to\":\"detaching\"", 20000),
 			 0);
 
 	/* Errors: one line, meaningful exit codes. */
@@ -936,6 +976,8 @@ START_TEST(test_reload)
 	test_host_write_conf(&t.host, "emu3.pool", "[Pool]\nDriver=warp\n");
 	ck_assert_int_lt(call_error("Reload", name, sizeof(name), msg, sizeof(msg), NULL), 0);
 	ck_assert_str_eq(name, "org.failoverd1.Error.InvalidConfiguration");
+	/* The caller learns why, file and line, not only "see the log". */
+	ck_assert_msg(strstr(msg, "emu3.pool:2: error:") && strstr(msg, "warp"), "%s", msg);
 	r = run("%s --no-legend pools", t.ctl);
 	ck_assert_msg(strstr(r.out, "emu2 ") && !strstr(r.out, "emu3"), "%s", r.out);
 	run_free(&r);
@@ -1002,6 +1044,156 @@ START_TEST(test_shipped_policy)
 }
 END_TEST
 
+/* Restarts the daemon, killed with @sig; its log starts afresh. */
+static void daemon_restart(int sig)
+{
+	pid_t pid = test_qemu_pid(t.host.daemon);
+
+	ck_assert_int_eq(kill(pid, sig), 0);
+	ck_assert_int_eq(test_qemu_wait_exit(t.host.daemon, 10000, NULL), 0);
+	t.host.daemon = test_qemu_free(t.host.daemon);
+	ck_assert_int_eq(truncate(t.host.log, 0), 0);
+	daemon_start(NULL);
+}
+
+/*
+ * Regression: a pair made with AttachPair lived in memory only; a restart
+ * released its VF while QEMU held it ("left over by a previous run") and
+ * handed it to the next pair.
+ */
+START_TEST(test_attach_pair_survives_restart)
+{
+	static const int sigs[] = { SIGTERM, SIGKILL };
+	char err[200], vf[64];
+	TestAudit a;
+	char *s;
+
+	ck_assert_int_ge(attach("vm1", "p1", "emu", MAC1, "net1", NULL, NULL, NULL, err,
+				sizeof(err), NULL, 0),
+			 0);
+	ck_assert_int_eq(pair_state_is(P1_PATH, "staged", 20000), 0);
+	s = get_string(P1_PATH, PAIR, "VF");
+	snprintf(vf, sizeof(vf), "%s", s);
+	free(s);
+	for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++) {
+		daemon_restart(sigs[k]);
+		ck_assert_int_eq(pair_state_is(P1_PATH, "staged", 20000), 0);
+		s = get_string(P1_PATH, PAIR, "VF");
+		ck_assert_str_eq(s, vf);
+		free(s);
+		ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 2);
+		ck_assert_int_ne(test_log_wait(t.host.log, "left over by a previous run", 200), 0);
+		test_host_audit(&t.host, &a);
+		ck_assert_msg(a.leaked == 0 && a.doubled == 0 && a.held == 2, "%s", a.why);
+	}
+	/* Detached, it is forgotten for good: a restart does not bring it back. */
+	ck_assert_int_ge(call_error("DetachPair", err, sizeof(err), NULL, 0, "ss", "vm1", "p1"), 0);
+	ck_assert_int_eq(pair_state_is(P1_PATH, "detaching", 20000), 0);
+	daemon_restart(SIGKILL);
+	ck_assert_int_eq(pair_state_is(P1_PATH, "detaching", 20000), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 2);
+	test_qemu_kill(t.qemu);
+	ck_assert_int_eq(pair_gone(P1_PATH, 20000), 0);
+	daemon_restart(SIGTERM);
+	ck_assert_int_eq(pair_gone(P1_PATH, 2000), 0);
+}
+END_TEST
+
+/*
+ * Regression: a deferred reload change (the pool was in use) was dropped,
+ * and an instance removed from the configuration could not be added back.
+ */
+START_TEST(test_reload_retries_and_readds)
+{
+	char name[200], msg[300];
+
+	test_host_write_conf(&t.host, "emu.pool",
+			     "[Pool]\nDriver=emulated\nModel=e1000e\nSize=6\n");
+	ck_assert_int_ge(call_error("Reload", name, sizeof(name), msg, sizeof(msg), NULL), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Total"), 4); /* in use: deferred */
+	test_qemu_kill(t.qemu);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "released", 20000), 0);
+	/* Nothing changed on disk since: the deferred change still applies. */
+	ck_assert_int_ge(call_error("Reload", name, sizeof(name), msg, sizeof(msg), NULL), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Total"), 6);
+
+	ck_assert_int_eq(unlink(test_dir_file(t.dir, "host/etc/failoverd/vm1.vm")), 0);
+	ck_assert_int_ge(call_error("Reload", name, sizeof(name), msg, sizeof(msg), NULL), 0);
+	daemon_start_conf_only();
+	ck_assert_int_ge(call_error("Reload", name, sizeof(name), msg, sizeof(msg), NULL), 0);
+	/* Back, and waiting for its QEMU like any configured pair. */
+	ck_assert_int_eq(pair_state_is(P0_PATH, "waiting", 20000), 0);
+	ck_assert_int_eq(test_log_wait(t.host.log, "instance vm1 added back", 2000), 0);
+}
+END_TEST
+
+/* Regression: `failoverctl attach` exited 0 for a pair that ended failed. */
+START_TEST(test_failoverctl_attach_failure_exits_1)
+{
+	Run r = run("%s attach vm1 p1 --pool=emu --mac=" MAC1 " --standby=nonet", t.ctl);
+
+	ck_assert_msg(r.status == 1, "exit %d: %s%s", r.status, r.out, r.err);
+	ck_assert_msg(strstr(r.err, "Pair vm1/p1 failed: standby nonet is not usable"), "%s",
+		      r.err);
+	run_free(&r);
+	r = run("%s attach --no-block vm1 p2 --pool=emu --mac=52:54:00:aa:bb:03 --standby=nonet2",
+		t.ctl);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	run_free(&r);
+}
+END_TEST
+
+/*
+ * Regression: a second daemon on the same state directory, or on the same
+ * ListenQMP socket, ran anyway (and removed the first one's socket).
+ */
+START_TEST(test_second_daemon_refused)
+{
+	char bin[300], sock[300], state2[300];
+	const char *argv[] = { test_build_path(bin, sizeof(bin), "failoverd"),
+			       "--no-bus",
+			       "--root",
+			       t.host.root,
+			       "--state-dir",
+			       t.host.state,
+			       NULL,
+			       NULL };
+	TestQemu *d;
+	int st;
+
+	d = test_qemu_spawn(argv, test_dir_file(t.dir, "second.log"));
+	ck_assert_int_eq(test_qemu_wait_exit(d, 10000, &st), 0);
+	ck_assert_int_ne(WEXITSTATUS(st), 0);
+	ck_assert_int_eq(test_log_wait(test_dir_file(t.dir, "second.log"),
+				       "another failoverd is running on this state directory", 100),
+			 0);
+	test_qemu_free(d);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 1000), 0);
+
+	snprintf(sock, sizeof(sock), "--listen-qmp=%s/listen.sock", test_dir_path(t.dir));
+	snprintf(state2, sizeof(state2), "%s/state2", test_dir_path(t.dir));
+	argv[5] = state2;
+	argv[6] = sock;
+	d = test_qemu_spawn(argv, test_dir_file(t.dir, "third.log"));
+	ck_assert_int_eq(
+		test_log_wait(test_dir_file(t.dir, "third.log"), "failoverd started", 10000), 0);
+	snprintf(state2, sizeof(state2), "%s/state3", test_dir_path(t.dir));
+	{
+		TestQemu *d2 = test_qemu_spawn(argv, test_dir_file(t.dir, "fourth.log"));
+
+		ck_assert_int_eq(test_qemu_wait_exit(d2, 10000, &st), 0);
+		ck_assert_int_ne(WEXITSTATUS(st), 0);
+		ck_assert_int_eq(test_log_wait(test_dir_file(t.dir, "fourth.log"),
+					       "another process is listening there", 100),
+				 0);
+		test_qemu_free(d2);
+	}
+	/* The first one's socket is still there and still its own. */
+	ck_assert_int_eq(test_qemu_wait_socket(d, sock + strlen("--listen-qmp="), 1000), 0);
+	test_qemu_free(d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dbus-api");
@@ -1021,6 +1213,10 @@ int main(void)
 	tcase_add_test(tc, test_failoverctl);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_instance_properties_changed);
+	tcase_add_test(tc, test_attach_pair_survives_restart);
+	tcase_add_test(tc, test_reload_retries_and_readds);
+	tcase_add_test(tc, test_failoverctl_attach_failure_exits_1);
+	tcase_add_test(tc, test_second_daemon_refused);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(ti, setup_incoming, teardown);
 	tcase_set_timeout(ti, 120);
