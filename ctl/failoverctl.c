@@ -1,4 +1,4 @@
-/* failoverctl: the command-line client of failoverd's D-Bus API (SPEC §6). */
+/* failoverctl: the command-line client of failoverd's D-Bus API (README.md, "D-Bus API"). */
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,7 +1,7 @@
 #pragma once
 
 /*
- * The D-Bus control plane (SPEC §6): org.failoverd1 on the system bus (or
+ * The D-Bus control plane (README.md, "D-Bus API"): org.failoverd1 on the system bus (or
  * any bus given by address), served from the manager's libevent loop — the
  * bus fd, its events and its timeout are plain libevent events, no second
  * loop and no thread.

@@ -373,7 +373,7 @@ static void attach_add_primary(Pair *p)
 	json_object_object_add(args, "bus", json_object_new_string(p->primary_bus));
 	json_object_object_add(args, "failover_pair_id", json_object_new_string(p->standby_id));
 	if (p->vf.emulated) {
-		/* docs/qemu-failover.md: no netdev and no ROM, or migration breaks. */
+		/* docs/qemu-failover.md §emulated: no netdev and no ROM, or migration breaks. */
 		json_object_object_add(args, "mac", json_object_new_string(p->mac_str));
 		json_object_object_add(args, "romfile", json_object_new_string(""));
 	} else {
@@ -598,7 +598,7 @@ static void detach_on_device_del(QmpConn *c, int r, json_object *ret, const QmpE
 	p->busy = false;
 	if (r == -EREMOTEIO && strcmp(err->klass, "DeviceNotFound") == 0) {
 		/*
-		 * docs/qemu-failover.md: a hidden primary cannot be deleted, and
+		 * docs/qemu-failover.md §hidden: a hidden primary cannot be deleted, and
 		 * QEMU plugs it (with our VF) as soon as the guest negotiates.
 		 */
 		pair_set_state(p, PAIR_DETACHING,
@@ -684,7 +684,8 @@ static void negotiated_on_presence(Pair *p, int r, bool present)
 		pair_set_state(p, PAIR_ACTIVE, NULL);
 		return;
 	}
-	/* A bad host address only shows as a QEMU stderr warning (docs/qemu-failover.md). */
+	/* A bad host address only shows as a QEMU stderr warning (docs/qemu-failover.md §hidden).
+	 */
 	pair_fail(p, "guest negotiated but primary %s (%s %s) did not appear in QEMU",
 		  p->primary_id, p->vf.driver, p->vf.id);
 }
@@ -753,7 +754,7 @@ static void cancelled_on_presence(Pair *p, int r, bool present)
 		pair_finish_release(p, "detached after the migration ended");
 		return;
 	}
-	/* Gone for good: plug it again under the same id (docs/qemu-failover.md). */
+	/* Gone for good: plug it again under the same id (docs/qemu-failover.md §one-primary). */
 	p->primary_added = false;
 	pair_attach(p);
 }

@@ -3,7 +3,7 @@
 /*
  * A failover pair: a virtio-net standby plus a primary (a VF through
  * vfio-pci, or an emulated NIC) with the same MAC, and its life across hot
- * plug, guest negotiation and live migration (SPEC §4).
+ * plug, guest negotiation and live migration (docs/pairs.md, docs/qemu-failover.md).
  */
 
 #include <stdbool.h>
@@ -54,7 +54,7 @@ struct Pair {
 	Pair *next;
 	PairConfig config;
 	char mac_str[18];
-	char primary_id[80]; /* stable per pair: QEMU remembers it (SPEC §4) */
+	char primary_id[80]; /* stable per pair (docs/qemu-failover.md §one-primary) */
 	char standby_id[80];
 	char primary_bus[80];
 	char standby_bus[80];

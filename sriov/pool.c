@@ -92,7 +92,7 @@ static bool valid_owner(const char *s)
 static void alloc_fill_qemu(const SriovPool *p, SriovAlloc *a)
 {
 	if (a->emulated) {
-		/* An emulated primary: no ROM, no netdev (SPEC §4). */
+		/* An emulated primary: no ROM, no netdev (docs/qemu-failover.md §emulated). */
 		snprintf(a->qemu_driver, sizeof(a->qemu_driver), "%s", p->model);
 		snprintf(a->props[0].name, sizeof(a->props[0].name), "romfile");
 		a->props[0].value[0] = 0;

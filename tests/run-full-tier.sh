@@ -1,5 +1,5 @@
 #!/bin/bash
-# The full-stack tier (SPEC §7, "the whole stack with a real VF"): the igb
+# The full-stack tier (docs/qemu-failover.md §guests, "the whole stack with a real VF"): the igb
 # guest of tests/run-kernel-tier.sh (L1, -m 2048 -smp 2) runs each given
 # binary from this source tree, with the failover test guest's environment
 # so that it can start nested QEMUs (L2, TCG inside TCG) with real VFs.

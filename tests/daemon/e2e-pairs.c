@@ -1,7 +1,7 @@
 /*
  * The pair engine end to end: two failoverd processes act as two hosts, two
  * QEMUs running the test guest act as migration source and destination,
- * and the pool is the emulated one (an e1000e stand-in for a VF, SPEC §4).
+ * and the pool is the emulated one (an e1000e stand-in for a VF, docs/qemu-failover.md §emulated).
  * Each scenario asserts what QEMU shows over QMP and, where it matters,
  * what the guest shows on its console.
  */

@@ -99,7 +99,7 @@ static const struct {
 };
 
 /*
- * QEMU hides a primary until the guest negotiates (SPEC §4): invisible to
+ * QEMU hides a primary until the guest negotiates (docs/qemu-failover.md §hidden): invisible to
  * qom-list, but a second primary for the same standby is refused.
  */
 static void assert_hidden_primary(TestVm *v)

@@ -1,5 +1,5 @@
 /*
- * The whole stack with a real VF (SPEC §7): inside the SR-IOV test guest
+ * The whole stack with a real VF (docs/qemu-failover.md §guests): inside the SR-IOV test guest
  * (QEMU's igb PF with 7 VFs behind a vIOMMU), two failoverd processes act
  * as two hosts with a vfio pool each on the same PF (disjoint VF ranges),
  * and two nested QEMUs run the failover test guest, whose initramfs loads

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Build (once) the tiny test guests of SPEC §7 and print where they are:
+# Build (once) the tiny test guests of docs/qemu-failover.md §guests and print where they are:
 #
 #   eval "$(tests/guest/build-guest.sh failover)"   # or: igb
 #

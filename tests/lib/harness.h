@@ -67,7 +67,7 @@ void test_qemu_kill(TestQemu *q);
 /* True until the leader has been reaped or has exited. */
 bool test_qemu_running(TestQemu *q);
 
-/* --- the failover test guest of SPEC §7 --- */
+/* --- the failover test guest of docs/qemu-failover.md §guests --- */
 
 #define TEST_GUEST_MAC "52:54:00:aa:bb:01"
 
