@@ -23,6 +23,7 @@
 
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/relay.h"
 
 #define NAME	  "org.failoverd1"
 #define PATH	  "/org/failoverd1"
@@ -44,7 +45,8 @@ static struct {
 	TestQemu *dbus, *qemu, *monitor;
 	sd_bus *bus;
 	char user[64], admin_group[64];
-	char ctl[300]; /* failoverctl of the build under test */
+	char ctl[300];	 /* failoverctl of the build under test */
+	TestRelay relay; /* the daemon's monitor wire, when cut by the test */
 	/* signals seen */
 	char seen[64][200];
 	int n_seen;
@@ -129,7 +131,7 @@ static sd_bus *bus_connect(void)
 
 /* --- the daemon and its QEMU --- */
 
-static void qemu_start(bool incoming)
+static void qemu_start_with(bool incoming, bool relay)
 {
 	const char *extra[] = { "-netdev", "user,id=hn1", "-device",
 				"virtio-net-pci,id=net1,netdev=hn1,mac=" MAC1
@@ -139,6 +141,15 @@ static void qemu_start(bool incoming)
 
 	snprintf(t.qmp, sizeof(t.qmp), "%s/vm1.qmp", test_dir_path(t.dir));
 	o.qmp_path = t.qmp;
+	if (relay) {
+		char wire[300];
+
+		/* failoverd dials the relay; QEMU's own socket is behind it. */
+		snprintf(wire, sizeof(wire), "%s/vm1-wire.qmp", test_dir_path(t.dir));
+		test_relay_init(&t.relay, wire, t.qmp);
+		o.pre_exec = test_relay_pre_exec;
+		o.pre_exec_ud = &t.relay;
+	}
 	o.name = "vm1";
 	o.standby = true;
 	o.paused = true;
@@ -148,6 +159,13 @@ static void qemu_start(bool incoming)
 	t.qemu = test_guest_spawn(&o, test_dir_path(t.dir));
 	ck_assert_ptr_nonnull(t.qemu);
 	ck_assert_int_eq(test_qemu_wait_socket(t.qemu, t.qmp, 20000), 0);
+	if (relay)
+		snprintf(t.qmp, sizeof(t.qmp), "%s", t.relay.path);
+}
+
+static void qemu_start(bool incoming)
+{
+	qemu_start_with(incoming, false);
 }
 
 static void daemon_start(const char *extra_instance)
@@ -210,6 +228,16 @@ static void setup(void)
 	daemon_start(NULL);
 	t.bus = bus_connect();
 	/* Paused guest: the primary is added, hidden until the guest negotiates. */
+	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 30000), 0);
+}
+
+static void setup_relay(void)
+{
+	setup_common();
+	bus_start(false);
+	qemu_start_with(false, true);
+	daemon_start(NULL);
+	t.bus = bus_connect();
 	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 30000), 0);
 }
 
@@ -1194,6 +1222,67 @@ START_TEST(test_second_daemon_refused)
 }
 END_TEST
 
+/* How often the log has a line containing @needle. */
+static int log_count(const char *needle)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = fopen(t.host.log, "re");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(getdelim(&text, &len, 0, f), 0);
+	fclose(f);
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	free(text);
+	return n;
+}
+
+/*
+ * Regression: DetachPair while the monitor was away released the VF though
+ * the QEMU process lived (and held the primary); and every loss of the
+ * monitor armed one more exit watch, so a QEMU exiting after N reconnects
+ * ran the exit path N+1 times.
+ */
+START_TEST(test_monitor_away_keeps_vf)
+{
+	char err[200], exited[64];
+	char *vf;
+
+	test_relay_cut(&t.relay);
+	ck_assert_int_eq(test_log_wait(t.host.log, "monitor connection closed", 10000), 0);
+	ck_assert_int_ge(call_error("DetachPair", err, sizeof(err), NULL, 0, "ss", "vm1", "p0"), 0);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "detaching", 5000), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 3);
+	vf = get_string(P0_PATH, PAIR, "VF");
+	ck_assert_str_ne(vf, "");
+	free(vf);
+
+	/* Back: the hidden primary cannot be deleted, the VF stays held. */
+	test_relay_restore(&t.relay);
+	ck_assert_int_eq(test_log_wait(t.host.log, "is hidden by QEMU", 20000), 0);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "detaching", 1000), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 3);
+	for (int k = 0; k < 3; k++) {
+		int closed = log_count("monitor connection closed");
+
+		test_relay_cut(&t.relay);
+		for (int64_t end = test_now_ms() + 10000;
+		     log_count("monitor connection closed") == closed && test_now_ms() < end;)
+			usleep(50000);
+		test_relay_restore(&t.relay);
+		ck_assert_int_eq(test_log_wait(t.host.log, "ready", 10000), 0);
+	}
+	snprintf(exited, sizeof(exited), "QEMU (pid %d) exited", (int)test_qemu_pid(t.qemu));
+	test_qemu_kill(t.qemu);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "released", 20000), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 4);
+	usleep(300000);
+	ck_assert_int_eq(log_count(exited), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dbus-api");
@@ -1218,6 +1307,14 @@ int main(void)
 	tcase_add_test(tc, test_failoverctl_attach_failure_exits_1);
 	tcase_add_test(tc, test_second_daemon_refused);
 	suite_add_tcase(s, tc);
+	{
+		TCase *tm = tcase_create("monitor");
+
+		tcase_add_checked_fixture(tm, setup_relay, teardown);
+		tcase_set_timeout(tm, 120);
+		tcase_add_test(tm, test_monitor_away_keeps_vf);
+		suite_add_tcase(s, tm);
+	}
 	tcase_add_checked_fixture(ti, setup_incoming, teardown);
 	tcase_set_timeout(ti, 120);
 	tcase_add_test(ti, test_prepare_incoming);

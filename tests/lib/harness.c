@@ -154,7 +154,8 @@ struct TestQemu {
 
 /* The child side of test_qemu_spawn(); reports exec failure on @err_fd. */
 static void __attribute__((noreturn))
-spawn_child(const char *const *argv, const char *log_path, pid_t parent, int err_fd)
+spawn_child(const char *const *argv, const char *log_path, pid_t parent, int err_fd,
+	    TestPreExecFn pre_exec, void *ud)
 {
 	sigset_t none;
 	int fd, e;
@@ -163,6 +164,10 @@ spawn_child(const char *const *argv, const char *log_path, pid_t parent, int err
 	/* Dies with the test, even if the test is SIGKILLed. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
+	if (pre_exec && pre_exec(ud) < 0) {
+		e = errno;
+		goto fail;
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
@@ -189,6 +194,12 @@ fail:
 }
 
 TestQemu *test_qemu_spawn(const char *const *argv, const char *log_path)
+{
+	return test_qemu_spawn_with(argv, log_path, NULL, NULL);
+}
+
+TestQemu *test_qemu_spawn_with(const char *const *argv, const char *log_path,
+			       TestPreExecFn pre_exec, void *ud)
 {
 	pid_t parent = getpid();
 	TestQemu *q;
@@ -217,7 +228,7 @@ TestQemu *test_qemu_spawn(const char *const *argv, const char *log_path)
 	}
 	if (q->pid == 0) {
 		close(p[0]);
-		spawn_child(argv, log_path, parent, p[1]);
+		spawn_child(argv, log_path, parent, p[1], pre_exec, ud);
 	}
 	close(p[1]);
 	/* Both sides set the group so no signal can race the child's setpgid. */
@@ -454,7 +465,7 @@ TestQemu *test_guest_spawn(const TestGuestOptions *o, const char *dir)
 	qemu_log = o->qemu_log ? strdup(o->qemu_log) : xasprintf("%s.qemu", serial);
 	if (!serial || !qemu_log)
 		abort();
-	q = test_qemu_spawn((const char *const *)argv, qemu_log);
+	q = test_qemu_spawn_with((const char *const *)argv, qemu_log, o->pre_exec, o->pre_exec_ud);
 	test_strv_free(argv);
 	free(qemu_log);
 	if (!q) {

@@ -50,6 +50,11 @@ typedef struct TestQemu TestQemu;
  * @log_path (NULL: /dev/null) and stdin from /dev/null. NULL with errno set
  * if the program cannot be executed. */
 TestQemu *test_qemu_spawn(const char *const *argv, const char *log_path);
+/* The same, running @pre_exec(@ud) in the child (its own group already) before
+ * the exec; a negative return fails the spawn with errno. */
+typedef int (*TestPreExecFn)(void *ud);
+TestQemu *test_qemu_spawn_with(const char *const *argv, const char *log_path,
+			       TestPreExecFn pre_exec, void *ud);
 /* Kills the group if still running, reaps the leader, frees. */
 TestQemu *test_qemu_free(TestQemu *q);
 /* The leader's pid, which is also the process group id. */
@@ -92,6 +97,8 @@ typedef struct TestGuestOptions {
 	bool standby;		       /* the virtio-net-pci failover=on device net0 */
 	bool incoming;		       /* -incoming defer */
 	bool nofailover;	       /* guest never negotiates: fovd.nofailover */
+	TestPreExecFn pre_exec;	       /* see test_qemu_spawn_with() */
+	void *pre_exec_ud;
 } TestGuestOptions;
 
 /* Fails the test (never skips) unless the build-guest.sh environment for
