@@ -139,14 +139,28 @@ static void presence_on_list(QmpConn *c, int r, json_object *ret, const QmpError
 		free(q);
 		return;
 	}
+	if (r == -EBADMSG) {
+		pair_fail(q->pair, "qom-list /machine/peripheral: %s", err->desc);
+		free(q);
+		return;
+	}
 	if (r == 0) {
 		size_t n = json_object_array_length(ret);
 
 		for (size_t k = 0; k < n && !present; k++) {
-			json_object *e = json_object_array_get_idx(ret, k), *v;
+			const char *name =
+				qmp_json_get_string(json_object_array_get_idx(ret, k), "name");
 
-			present = json_object_object_get_ex(e, "name", &v) &&
-				  strcmp(json_object_get_string(v), q->pair->primary_id) == 0;
+			/* An answer we cannot read proves nothing either way. */
+			if (!name) {
+				pair_fail(q->pair,
+					  "qom-list /machine/peripheral: entry %zu has no string "
+					  "'name'",
+					  k);
+				free(q);
+				return;
+			}
+			present = strcmp(name, q->pair->primary_id) == 0;
 		}
 	}
 	q->fn(q->pair, r, present);
@@ -167,7 +181,7 @@ static void pair_check_presence(Pair *p, PresenceFn fn)
 	q->pair = p;
 	q->fn = fn;
 	json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
-	r = instance_call(p->instance, "qom-list", args, presence_on_list, q);
+	r = instance_call(p->instance, "qom-list", args, json_type_array, presence_on_list, q);
 	if (r < 0) {
 		free(q);
 		fn(p, r, false);
@@ -242,7 +256,8 @@ static void attach_add_primary(Pair *p)
 	} else {
 		json_object_object_add(args, "host", json_object_new_string(p->vf.id));
 	}
-	r = instance_call(p->instance, "device_add", args, attach_on_device_add, p);
+	r = instance_call(p->instance, "device_add", args, json_type_object, attach_on_device_add,
+			  p);
 	if (r < 0)
 		pair_fail(p, "cannot send device_add: %s", strerror(-r));
 }
@@ -268,7 +283,8 @@ static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const Qmp
 	if (r == -ECANCELED)
 		return;
 	if (r < 0) {
-		pair_fail(p, "cannot read the MAC of standby %s: %s", p->standby_id, err->desc);
+		pair_fail(p, "cannot read the MAC of standby %s: qom-get mac: %s", p->standby_id,
+			  err->desc);
 		return;
 	}
 	if (strcasecmp(json_object_get_string(ret), p->mac_str) != 0) {
@@ -297,7 +313,8 @@ static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, cons
 	if (r == -ECANCELED)
 		return;
 	if (r < 0) {
-		pair_fail(p, "standby %s is not usable: %s", p->standby_id, err->desc);
+		pair_fail(p, "standby %s is not usable: qom-get failover: %s", p->standby_id,
+			  err->desc);
 		return;
 	}
 	if (!json_object_get_boolean(ret)) {
@@ -307,7 +324,7 @@ static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, cons
 	args = json_object_new_object();
 	json_object_object_add(args, "path", json_object_new_string(p->standby_path));
 	json_object_object_add(args, "property", json_object_new_string("mac"));
-	r = instance_call(p->instance, "qom-get", args, attach_on_standby_mac, p);
+	r = instance_call(p->instance, "qom-get", args, json_type_string, attach_on_standby_mac, p);
 	if (r < 0)
 		pair_fail(p, "cannot query standby %s: %s", p->standby_id, strerror(-r));
 }
@@ -320,7 +337,8 @@ static void attach_check_standby(Pair *p)
 	snprintf(p->standby_path, sizeof(p->standby_path), "/machine/peripheral/%s", p->standby_id);
 	json_object_object_add(args, "path", json_object_new_string(p->standby_path));
 	json_object_object_add(args, "property", json_object_new_string("failover"));
-	r = instance_call(p->instance, "qom-get", args, attach_on_standby_failover, p);
+	r = instance_call(p->instance, "qom-get", args, json_type_boolean,
+			  attach_on_standby_failover, p);
 	if (r < 0)
 		pair_fail(p, "cannot query standby %s: %s", p->standby_id, strerror(-r));
 }
@@ -357,7 +375,8 @@ static void standby_on_port(Instance *i, int r, const char *port, const char *wh
 	json_object_object_add(args, "mac", json_object_new_string(p->mac_str));
 	json_object_object_add(args, "failover", json_object_new_boolean(true));
 	json_object_object_add(args, "bus", json_object_new_string(p->standby_bus));
-	r = instance_call(p->instance, "device_add", args, standby_on_device_add, p);
+	r = instance_call(p->instance, "device_add", args, json_type_object, standby_on_device_add,
+			  p);
 	if (r < 0)
 		pair_fail(p, "cannot send device_add: %s", strerror(-r));
 }
@@ -454,7 +473,8 @@ void pair_detach(Pair *p)
 	p->busy = true;
 	args = json_object_new_object();
 	json_object_object_add(args, "id", json_object_new_string(p->primary_id));
-	r = instance_call(p->instance, "device_del", args, detach_on_device_del, p);
+	r = instance_call(p->instance, "device_del", args, json_type_object, detach_on_device_del,
+			  p);
 	if (r < 0) {
 		p->busy = false;
 		pair_set_state(p, p->state, "cannot send device_del: %s", strerror(-r));
@@ -671,7 +691,7 @@ static void pair_on_timer(evutil_socket_t fd, short what, void *ud)
 			 p->instance->unplug_timeout_ms / 1000);
 		log_warning(pair_log(p), "pair %s/%s: %s", p->instance->name, p->config.name,
 			    p->reason);
-		instance_call(p->instance, "migrate_cancel", NULL, NULL, NULL);
+		instance_call(p->instance, "migrate_cancel", NULL, json_type_object, NULL, NULL);
 		break;
 	case PAIR_STAGED:
 		p->guest_negotiated = false;
