@@ -234,6 +234,8 @@ static void fake_read(FakeQmp *f)
 
 		*nl = 0;
 		fake_answer(f, f->buf);
+		if (f->fd < 0)
+			break; /* the client went away: fake_qmp_hangup() emptied the buffer */
 		memmove(f->buf, f->buf + used, f->len - used);
 		f->len -= used;
 		f->buf[f->len] = 0;
