@@ -79,6 +79,11 @@ $(B)/failoverctl: $(CTL_SRCS:%.c=$(B)/%.o) $(MOD_LIBS)
 $(B)/tests/%: $(B)/tests/%.o $(TESTLIB_OBJS) $(DAEMON_OBJS) $(MOD_LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
+# failoverctl's own modules (all of ctl/ but main()) for tests/ctl/.
+CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out ctl/failoverctl.c,$(CTL_SRCS)))
+$(B)/tests/ctl/%: $(B)/tests/ctl/%.o $(CTL_OBJS) $(TESTLIB_OBJS) $(DAEMON_OBJS) $(MOD_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
+
 tests: $(UNIT_TESTS) $(QEMU_TESTS) $(KERNEL_TESTS) $(E2E_TESTS) $(FULL_TESTS) $(DBUS_TESTS) \
        $(FAULT_TESTS) $(FAULT_KERNEL_TESTS)
 

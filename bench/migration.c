@@ -179,7 +179,7 @@ static int call(Host *h, const char *command, const char *args_json)
 	int64_t end = test_now_ms() + 60000;
 	json_object *args = args_json ? json_tokener_parse(args_json) : NULL;
 
-	if (qmp_conn_call(h->conn, command, args, 60000, on_reply, NULL) < 0)
+	if (qmp_conn_call(h->conn, command, args, QMP_RETURN_ANY, 60000, on_reply, NULL) < 0)
 		fail("host %s: cannot send %s", h->name, command);
 	while (b.n_done == before && test_now_ms() < end)
 		event_base_loop(b.base, EVLOOP_ONCE);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ctl/table.h"
+#include "ctl/text.h"
 
 #define BUS_NAME      "org.failoverd1"
 #define BUS_PATH      "/org/failoverd1"
@@ -82,7 +83,9 @@ static int fail(Ctl *c, int code, const char *name, const char *message)
 		json_object_object_add(o, "exit_code", json_object_new_int(code));
 		fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	} else {
-		fprintf(stderr, "failoverctl %s: %s\n", c->command, message);
+		fprintf(stderr, "failoverctl %s: ", c->command);
+		text_print(message, stderr);
+		fputc('\n', stderr);
 	}
 	return code;
 }
@@ -442,9 +445,13 @@ static int cmd_status(Ctl *c, int argc, char **argv)
 		print_json(o);
 		goto out;
 	}
-	printf("failoverd %s on %s\n", version, BUS_NAME);
-	printf("  State directory: %s\n", state_dir ? state_dir : "-");
-	printf("      Admin group: %s\n", group && group[0] ? group : "- (root only)");
+	printf("failoverd ");
+	text_print(version, stdout);
+	printf(" on %s\n  State directory: ", BUS_NAME);
+	text_print(state_dir ? state_dir : "-", stdout);
+	printf("\n      Admin group: ");
+	text_print(group && group[0] ? group : "- (root only)", stdout);
+	printf("\n");
 	printf("            Pools: %u (%u of %u VFs free)\n", n_pools, vf_free, vf_total);
 	printf("        Instances: %u (%u connected)\n", n_inst, n_conn);
 	printf("            Pairs: %u", n_pairs);
@@ -453,7 +460,8 @@ static int cmd_status(Ctl *c, int argc, char **argv)
 
 		json_object_object_foreach(by_state, key, val)
 		{
-			printf("%s%d %s", sep, json_object_get_int(val), key);
+			printf("%s%d ", sep, json_object_get_int(val));
+			text_print(key, stdout);
 			sep = ", ";
 		}
 		printf("%s\n", n_pairs ? ")" : "");
@@ -616,16 +624,26 @@ static int on_state_changed(sd_bus_message *m, void *ud, sd_bus_error *error)
 		json_object_object_add(o, "reason", json_object_new_string(reason));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	} else {
+		const char *raw[] = { instance, pair, from, to, reason };
+		char *e[5];
+
+		for (size_t k = 0; k < 5; k++)
+			e[k] = text_escape(raw[k]);
 		format_time(usec, when, sizeof(when));
 		/* Same state, new reason: say what changed, not a transition. */
-		if (strcmp(from, to) == 0)
+		if (!e[0] || !e[1] || !e[2] || !e[3] || !e[4])
+			printf("%s.%03u  (out of memory)\n", when,
+			       (unsigned)(usec / 1000u % 1000u));
+		else if (strcmp(from, to) == 0)
 			printf("%s.%03u  %s/%s  still %s%s%s\n", when,
-			       (unsigned)(usec / 1000u % 1000u), instance, pair, to,
-			       reason[0] ? ": " : "", reason);
+			       (unsigned)(usec / 1000u % 1000u), e[0], e[1], e[3],
+			       reason[0] ? ": " : "", e[4]);
 		else
 			printf("%s.%03u  %s/%s  %s -> %s%s%s\n", when,
-			       (unsigned)(usec / 1000u % 1000u), instance, pair, from, to,
-			       reason[0] ? "  " : "", reason);
+			       (unsigned)(usec / 1000u % 1000u), e[0], e[1], e[2], e[3],
+			       reason[0] ? "  " : "", e[4]);
+		for (size_t k = 0; k < 5; k++)
+			free(e[k]);
 	}
 	fflush(stdout);
 	return 0;

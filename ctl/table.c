@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl/table.h"
+#include "ctl/text.h"
 
 struct Table {
 	size_t n_cols, n_rows, cap;
@@ -24,17 +25,14 @@ static int table_append(Table *t, const char *const *cells)
 	}
 	for (size_t c = 0; c < t->n_cols; c++) {
 		const char *s = cells[c] && cells[c][0] ? cells[c] : "-";
-		char *d = strdup(s);
+		/* Escaped: one line per row, and nothing from QEMU reaches the terminal raw. */
+		char *d = text_escape(s);
 
 		if (!d) {
 			while (c-- > 0)
 				free(t->cells[t->n_rows * t->n_cols + c]);
 			return -ENOMEM;
 		}
-		/* One line per row: a reason with a newline must not break the layout. */
-		for (char *p = d; *p; p++)
-			if (*p == '\n' || *p == '\t')
-				*p = ' ';
 		t->cells[t->n_rows * t->n_cols + c] = d;
 	}
 	t->n_rows++;

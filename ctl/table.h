@@ -11,7 +11,7 @@ typedef struct Table Table;
 /* @headers has @n_cols entries; NULL on allocation failure. */
 Table *table_new(size_t n_cols, const char *const *headers);
 Table *table_free(Table *t);
-/* Copies @n_cols cells; NULL or "" cells print as "-". 0 or -ENOMEM. */
+/* Copies @n_cols cells, escaped (text_escape()); NULL or "" cells print as "-". 0 or -ENOMEM. */
 int table_add_row(Table *t, const char *const *cells);
 size_t table_get_n_rows(const Table *t);
 /* Columns padded to their widest cell; the header line unless !@legend. */

@@ -19,14 +19,15 @@ static const Log *instance_log(Instance *i)
 	return manager_get_log(i->manager);
 }
 
-int instance_call(Instance *i, const char *command, json_object *args, QmpReplyFn fn, void *ud)
+int instance_call(Instance *i, const char *command, json_object *args, json_type expect,
+		  QmpReplyFn fn, void *ud)
 {
 	if (!i->conn || qmp_conn_get_state(i->conn) != QMP_CONN_READY) {
 		if (args)
 			json_object_put(args);
 		return -ENOTCONN;
 	}
-	return qmp_conn_call(i->conn, command, args, 0, fn, ud);
+	return qmp_conn_call(i->conn, command, args, expect, 0, fn, ud);
 }
 
 Pair *instance_find_pair(Instance *i, const char *name)
@@ -93,6 +94,7 @@ typedef struct PortSearch {
 	bool busy[64];
 	size_t n, pending;
 	int error;
+	char cause[160]; /* the first bad reply, "" for a plain errno */
 } PortSearch;
 
 Pair *instance_port_holder(Instance *i, const char *port, const char *own)
@@ -119,7 +121,7 @@ static void port_search_finish(PortSearch *s)
 
 	if (s->error) {
 		snprintf(why, sizeof(why), "listing pcie-root-ports of %s failed: %s", i->name,
-			 strerror(-s->error));
+			 s->cause[0] ? s->cause : strerror(-s->error));
 		s->slot[0] = 0;
 		s->fn(i, s->error, NULL, why, s->ud);
 		free(s);
@@ -152,17 +154,27 @@ static void port_on_bus_list(QmpConn *c, int r, json_object *ret, const QmpError
 	PortProbe *pp = ud;
 	PortSearch *s = pp->search;
 
-	if (r < 0 && !s->error)
+	if (r < 0 && !s->error) {
 		s->error = r;
+		if (r == -EBADMSG)
+			snprintf(s->cause, sizeof(s->cause), "qom-list of %s's bus: %s",
+				 s->ports[pp->index], err->desc);
+	}
 	if (r == 0) {
 		size_t n = json_object_array_length(ret);
 
 		/* A plugged device shows as a child[N] link on the port's bus. */
 		for (size_t k = 0; k < n; k++) {
-			json_object *e = json_object_array_get_idx(ret, k), *v;
+			const char *name =
+				qmp_json_get_string(json_object_array_get_idx(ret, k), "name");
 
-			if (json_object_object_get_ex(e, "name", &v) &&
-			    strncmp(json_object_get_string(v), "child[", 6) == 0)
+			if (!name && !s->error) {
+				s->error = -EBADMSG;
+				snprintf(s->cause, sizeof(s->cause),
+					 "qom-list of %s's bus: entry %zu has no string 'name'",
+					 s->ports[pp->index], k);
+			}
+			if (name && strncmp(name, "child[", 6) == 0)
 				s->busy[pp->index] = true;
 		}
 	}
@@ -189,18 +201,28 @@ static void port_on_peripheral(QmpConn *c, int r, json_object *ret, const QmpErr
 			free(s);
 			return;
 		}
+		if (r == -EBADMSG)
+			snprintf(s->cause, sizeof(s->cause), "qom-list /machine/peripheral: %s",
+				 err->desc);
 		port_search_finish(s);
 		return;
 	}
 	n = json_object_array_length(ret);
 	for (size_t k = 0; k < n && s->n < 64; k++) {
-		json_object *e = json_object_array_get_idx(ret, k), *name, *type;
+		json_object *e = json_object_array_get_idx(ret, k);
+		const char *name = qmp_json_get_string(e, "name");
+		const char *type = qmp_json_get_string(e, "type");
 
-		if (json_object_object_get_ex(e, "name", &name) &&
-		    json_object_object_get_ex(e, "type", &type) &&
-		    strcmp(json_object_get_string(type), "child<pcie-root-port>") == 0)
-			snprintf(s->ports[s->n++], sizeof(s->ports[0]), "%s",
-				 json_object_get_string(name));
+		if (!name || !type) {
+			s->error = -EBADMSG;
+			snprintf(s->cause, sizeof(s->cause),
+				 "qom-list /machine/peripheral: entry %zu has no string '%s'", k,
+				 name ? "type" : "name");
+			port_search_finish(s);
+			return;
+		}
+		if (strcmp(type, "child<pcie-root-port>") == 0)
+			snprintf(s->ports[s->n++], sizeof(s->ports[0]), "%s", name);
 	}
 	if (s->n == 0) {
 		port_search_finish(s);
@@ -218,7 +240,8 @@ static void port_on_peripheral(QmpConn *c, int r, json_object *ret, const QmpErr
 		json_object_object_add(args, "path", json_object_new_string(path));
 		pp->search = s;
 		pp->index = k;
-		r = instance_call(s->instance, "qom-list", args, port_on_bus_list, pp);
+		r = instance_call(s->instance, "qom-list", args, json_type_array, port_on_bus_list,
+				  pp);
 		if (r < 0) {
 			free(pp);
 			s->error = r;
@@ -248,7 +271,7 @@ int instance_find_free_port(Instance *i, char *slot, size_t size, InstancePortFn
 	s->ud = ud;
 	slot[0] = 0;
 	json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
-	r = instance_call(i, "qom-list", args, port_on_peripheral, s);
+	r = instance_call(i, "qom-list", args, json_type_array, port_on_peripheral, s);
 	if (r < 0)
 		free(s);
 	return r;
@@ -258,12 +281,7 @@ int instance_find_free_port(Instance *i, char *slot, size_t size, InstancePortFn
 
 static const char *data_string(json_object *data, const char *key)
 {
-	json_object *v;
-
-	if (data && json_object_object_get_ex(data, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
+	return qmp_json_get_string(data, key);
 }
 
 static void on_failover_negotiated(Instance *i, json_object *data, const QmpTimestamp *ts)
@@ -362,6 +380,17 @@ static void instance_on_event(QmpConn *c, const char *name, json_object *data,
 
 /* --- connection set-up: probe, events on, identify, status --- */
 
+/* A set-up step failed: this QEMU is not usable as it answers; try it afresh later. */
+static void setup_fail(Instance *i, QmpConn *c, int r, const char *command, const char *cause)
+{
+	char why[600];
+
+	snprintf(why, sizeof(why), "%s failed: %s", command, cause ? cause : strerror(-r));
+	if (r == -EBADMSG)
+		log_error(instance_log(i), "instance %s: %s", i->name, why);
+	qmp_conn_disconnect(c, r, why);
+}
+
 static void instance_go_ready(Instance *i)
 {
 	i->ready = true;
@@ -382,7 +411,7 @@ static void setup_on_migrate(QmpConn *c, int r, json_object *ret, const QmpError
 
 	if (r < 0) {
 		if (r != -ECANCELED && r != -ECONNRESET)
-			qmp_conn_disconnect(c, r, "query-migrate failed");
+			setup_fail(i, c, r, "query-migrate", err ? err->desc : NULL);
 		return;
 	}
 	/* No "status" member at all means no migration ever ran. */
@@ -398,13 +427,13 @@ static void setup_on_status(QmpConn *c, int r, json_object *ret, const QmpError 
 
 	if (r < 0) {
 		if (r != -ECANCELED && r != -ECONNRESET)
-			qmp_conn_disconnect(c, r, "query-status failed");
+			setup_fail(i, c, r, "query-status", err ? err->desc : NULL);
 		return;
 	}
 	status = data_string(ret, "status");
 	snprintf(i->run_status, sizeof(i->run_status), "%s", status ? status : "unknown");
 	i->migrating_in = strcmp(i->run_status, "inmigrate") == 0;
-	r = instance_call(i, "query-migrate", NULL, setup_on_migrate, i);
+	r = instance_call(i, "query-migrate", NULL, json_type_object, setup_on_migrate, i);
 	if (r < 0)
 		log_warning(instance_log(i), "instance %s: query-migrate: %s", i->name,
 			    strerror(-r));
@@ -417,7 +446,7 @@ static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *e
 
 	if (r < 0) {
 		if (r != -ECANCELED && r != -ECONNRESET)
-			qmp_conn_disconnect(c, r, "query-name failed");
+			setup_fail(i, c, r, "query-name", err ? err->desc : NULL);
 		return;
 	}
 	name = data_string(ret, "name");
@@ -425,7 +454,7 @@ static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *e
 	i = manager_instance_identified(i->manager, i, name);
 	if (!i || i->waiting_for_exit)
 		return;
-	r = instance_call(i, "query-status", NULL, setup_on_status, i);
+	r = instance_call(i, "query-status", NULL, json_type_object, setup_on_status, i);
 	if (r < 0)
 		log_warning(instance_log(i), "instance %s: query-status: %s", i->name,
 			    strerror(-r));
@@ -433,7 +462,7 @@ static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *e
 
 static void setup_identify(Instance *i)
 {
-	int r = instance_call(i, "query-name", NULL, setup_on_name, i);
+	int r = instance_call(i, "query-name", NULL, json_type_object, setup_on_name, i);
 
 	if (r < 0)
 		log_warning(instance_log(i), "instance %s: query-name: %s", i->name, strerror(-r));
@@ -445,6 +474,10 @@ static void setup_on_events_cap(QmpConn *c, int r, json_object *ret, const QmpEr
 
 	if (r == -ECANCELED || r == -ECONNRESET)
 		return;
+	if (r == -EBADMSG) {
+		setup_fail(i, c, r, "migrate-set-capabilities", err->desc);
+		return;
+	}
 	/*
 	 * QEMU refuses capability changes while a migration runs (e.g. we
 	 * restarted mid-migration on a QEMU that had them off): go on and
@@ -465,14 +498,25 @@ static void setup_on_caps(QmpConn *c, int r, json_object *ret, const QmpError *e
 
 	if (r == -ECANCELED || r == -ECONNRESET)
 		return;
+	if (r == -EBADMSG) {
+		setup_fail(i, c, r, "query-migrate-capabilities", err->desc);
+		return;
+	}
 	/* Already on (set by us before a restart, or by the orchestrator)? */
 	for (size_t k = 0; r == 0 && k < json_object_array_length(ret); k++) {
-		json_object *e = json_object_array_get_idx(ret, k), *name, *state;
+		json_object *e = json_object_array_get_idx(ret, k);
+		const char *name = qmp_json_get_string(e, "capability");
+		bool state;
 
-		if (json_object_object_get_ex(e, "capability", &name) &&
-		    json_object_object_get_ex(e, "state", &state) &&
-		    strcmp(json_object_get_string(name), "events") == 0 &&
-		    json_object_get_boolean(state)) {
+		if (!name || qmp_json_get_bool(e, "state", &state) < 0) {
+			char why[128];
+
+			snprintf(why, sizeof(why),
+				 "entry %zu lacks a string 'capability' or a boolean 'state'", k);
+			setup_fail(i, c, -EBADMSG, "query-migrate-capabilities", why);
+			return;
+		}
+		if (strcmp(name, "events") == 0 && state) {
 			setup_identify(i);
 			return;
 		}
@@ -484,7 +528,8 @@ static void setup_on_caps(QmpConn *c, int r, json_object *ret, const QmpError *e
 	json_object_object_add(cap, "state", json_object_new_boolean(true));
 	json_object_array_add(caps, cap);
 	json_object_object_add(args, "capabilities", caps);
-	r = instance_call(i, "migrate-set-capabilities", args, setup_on_events_cap, i);
+	r = instance_call(i, "migrate-set-capabilities", args, json_type_object,
+			  setup_on_events_cap, i);
 	if (r < 0)
 		log_warning(instance_log(i), "instance %s: %s", i->name, strerror(-r));
 }
@@ -501,7 +546,7 @@ static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char 
 			pair_instance_refused(p, reason);
 		return;
 	}
-	r = instance_call(i, "query-migrate-capabilities", NULL, setup_on_caps, i);
+	r = instance_call(i, "query-migrate-capabilities", NULL, json_type_array, setup_on_caps, i);
 	if (r < 0)
 		log_warning(instance_log(i), "instance %s: %s", i->name, strerror(-r));
 }

@@ -74,5 +74,9 @@ typedef void (*InstancePortFn)(Instance *i, int r, const char *port, const char 
 Pair *instance_port_holder(Instance *i, const char *port, const char *own);
 int instance_find_free_port(Instance *i, char *slot, size_t size, InstancePortFn fn, void *ud);
 
-/* QMP helpers for pairs; callbacks run exactly once. */
-int instance_call(Instance *i, const char *command, json_object *args, QmpReplyFn fn, void *ud);
+/*
+ * QMP helpers for pairs; callbacks run exactly once. @expect: the JSON type
+ * of the reply (qmp_conn_call()); any other type arrives as -EBADMSG.
+ */
+int instance_call(Instance *i, const char *command, json_object *args, json_type expect,
+		  QmpReplyFn fn, void *ud);

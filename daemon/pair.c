@@ -66,7 +66,8 @@ static void pair_call_done(QmpConn *c, int r, json_object *ret, const QmpError *
 	free(pc);
 }
 
-static int pair_call(Pair *p, const char *command, json_object *args, QmpReplyFn fn)
+static int pair_call(Pair *p, const char *command, json_object *args, json_type expect,
+		     QmpReplyFn fn)
 {
 	PairCall *pc = malloc(sizeof(*pc));
 	int r;
@@ -78,7 +79,7 @@ static int pair_call(Pair *p, const char *command, json_object *args, QmpReplyFn
 	}
 	pc->pair = pair_ref(p);
 	pc->fn = fn;
-	r = instance_call(p->instance, command, args, pair_call_done, pc);
+	r = instance_call(p->instance, command, args, expect, pair_call_done, pc);
 	if (r < 0) {
 		pair_unref(p);
 		free(pc);
@@ -260,14 +261,28 @@ static void presence_on_list(QmpConn *c, int r, json_object *ret, const QmpError
 	Pair *p = q->pair;
 	bool present = false;
 
+	if (r == -EBADMSG && !p->removed) {
+		pair_fail(p, "qom-list /machine/peripheral: %s", err->desc);
+		r = -ECANCELED; /* decided here: the caller's step does not run */
+	}
 	if (r == 0) {
 		size_t n = json_object_array_length(ret);
 
 		for (size_t k = 0; k < n && !present; k++) {
-			json_object *e = json_object_array_get_idx(ret, k), *v;
+			const char *name =
+				qmp_json_get_string(json_object_array_get_idx(ret, k), "name");
 
-			present = json_object_object_get_ex(e, "name", &v) &&
-				  strcmp(json_object_get_string(v), p->primary_id) == 0;
+			/* An answer we cannot read proves nothing either way. */
+			if (!name) {
+				if (!p->removed)
+					pair_fail(p,
+						  "qom-list /machine/peripheral: entry %zu has no "
+						  "string 'name'",
+						  k);
+				r = -ECANCELED;
+				break;
+			}
+			present = strcmp(name, p->primary_id) == 0;
 		}
 	}
 	if (!p->removed && r != -ECANCELED)
@@ -290,7 +305,7 @@ static void pair_check_presence(Pair *p, PresenceFn fn)
 	q->pair = pair_ref(p);
 	q->fn = fn;
 	json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
-	r = instance_call(p->instance, "qom-list", args, presence_on_list, q);
+	r = instance_call(p->instance, "qom-list", args, json_type_array, presence_on_list, q);
 	if (r < 0) {
 		pair_unref(p);
 		free(q);
@@ -382,7 +397,7 @@ static void attach_add_primary(Pair *p)
 	/* Persisted before it is sent: a successor must assume QEMU may hold it. */
 	p->primary_pending = true;
 	manager_save_pair(pair_manager(p), p);
-	r = pair_call(p, "device_add", args, attach_on_device_add);
+	r = pair_call(p, "device_add", args, json_type_object, attach_on_device_add);
 	if (r < 0) {
 		p->primary_pending = false;
 		manager_save_pair(pair_manager(p), p);
@@ -423,7 +438,8 @@ static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const Qmp
 	if (pair_call_aborted(p, r))
 		return;
 	if (r < 0) {
-		pair_fail(p, "cannot read the MAC of standby %s: %s", p->standby_id, err->desc);
+		pair_fail(p, "cannot read the MAC of standby %s: qom-get mac: %s", p->standby_id,
+			  err->desc);
 		return;
 	}
 	if (strcasecmp(json_object_get_string(ret), p->mac_str) != 0) {
@@ -449,7 +465,8 @@ static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, cons
 	if (pair_call_aborted(p, r))
 		return;
 	if (r < 0) {
-		pair_fail(p, "standby %s is not usable: %s", p->standby_id, err->desc);
+		pair_fail(p, "standby %s is not usable: qom-get failover: %s", p->standby_id,
+			  err->desc);
 		return;
 	}
 	if (!json_object_get_boolean(ret)) {
@@ -459,7 +476,7 @@ static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, cons
 	args = json_object_new_object();
 	json_object_object_add(args, "path", json_object_new_string(p->standby_path));
 	json_object_object_add(args, "property", json_object_new_string("mac"));
-	r = pair_call(p, "qom-get", args, attach_on_standby_mac);
+	r = pair_call(p, "qom-get", args, json_type_string, attach_on_standby_mac);
 	if (r < 0)
 		pair_fail(p, "cannot query standby %s: %s", p->standby_id, strerror(-r));
 }
@@ -472,7 +489,7 @@ static void attach_check_standby(Pair *p)
 	snprintf(p->standby_path, sizeof(p->standby_path), "/machine/peripheral/%s", p->standby_id);
 	json_object_object_add(args, "path", json_object_new_string(p->standby_path));
 	json_object_object_add(args, "property", json_object_new_string("failover"));
-	r = pair_call(p, "qom-get", args, attach_on_standby_failover);
+	r = pair_call(p, "qom-get", args, json_type_boolean, attach_on_standby_failover);
 	if (r < 0)
 		pair_fail(p, "cannot query standby %s: %s", p->standby_id, strerror(-r));
 }
@@ -502,7 +519,7 @@ static void standby_add(Pair *p)
 	json_object_object_add(args, "mac", json_object_new_string(p->mac_str));
 	json_object_object_add(args, "failover", json_object_new_boolean(true));
 	json_object_object_add(args, "bus", json_object_new_string(p->standby_bus));
-	r = pair_call(p, "device_add", args, standby_on_device_add);
+	r = pair_call(p, "device_add", args, json_type_object, standby_on_device_add);
 	if (r < 0)
 		pair_fail(p, "cannot send device_add: %s", strerror(-r));
 }
@@ -624,7 +641,7 @@ static void detach_send(Pair *p)
 
 	json_object_object_add(args, "id", json_object_new_string(p->primary_id));
 	p->busy = true;
-	r = pair_call(p, "device_del", args, detach_on_device_del);
+	r = pair_call(p, "device_del", args, json_type_object, detach_on_device_del);
 	if (r < 0) {
 		p->busy = false;
 		pair_set_state(p, PAIR_DETACHING, "cannot send device_del: %s; VF %s stays held",
@@ -945,7 +962,7 @@ static void pair_on_timer(evutil_socket_t fd, short what, void *ud)
 			 p->instance->unplug_timeout_ms / 1000);
 		log_warning(pair_log(p), "pair %s/%s: %s", p->instance->name, p->config.name,
 			    p->reason);
-		instance_call(p->instance, "migrate_cancel", NULL, NULL, NULL);
+		instance_call(p->instance, "migrate_cancel", NULL, json_type_object, NULL, NULL);
 		break;
 	case PAIR_STAGED:
 		p->guest_negotiated = false;

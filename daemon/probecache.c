@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "daemon/probecache.h"
+#include "daemon/process.h"
 
 typedef struct Waiter Waiter;
 struct Waiter {
 	Waiter *next;
 	QmpConn *conn;
-	QmpProbeFn fn; /* NULL once cancelled */
+	ProcessExe exe; /* the peer's executable when its probe started */
+	QmpProbeFn fn;	/* NULL once cancelled */
 	void *ud;
 };
 
@@ -20,7 +22,8 @@ typedef struct Entry Entry;
 struct Entry {
 	Entry *next;
 	ProbeCache *cache;
-	QmpVersion version;
+	ProcessExe exe;	    /* the key: which binary ... */
+	QmpVersion version; /* ... claiming which version */
 	char driver[64];
 	bool done; /* the answer below is known */
 	int r;
@@ -93,12 +96,13 @@ ProbeCache *probe_cache_free(ProbeCache *pc)
 	return NULL;
 }
 
-static Entry *entry_find(ProbeCache *pc, const QmpVersion *v, const char *driver)
+static Entry *entry_find(ProbeCache *pc, const ProcessExe *exe, const QmpVersion *v,
+			 const char *driver)
 {
 	for (Entry *e = pc->entries; e; e = e->next)
-		if (e->version.major == v->major && e->version.minor == v->minor &&
-		    e->version.micro == v->micro && strcmp(e->version.package, v->package) == 0 &&
-		    strcmp(e->driver, driver) == 0)
+		if (process_exe_equal(&e->exe, exe) && e->version.major == v->major &&
+		    e->version.minor == v->minor && e->version.micro == v->micro &&
+		    strcmp(e->version.package, v->package) == 0 && strcmp(e->driver, driver) == 0)
 			return e;
 	return NULL;
 }
@@ -114,6 +118,15 @@ static void deliver(Entry *e, QmpConn *c, QmpProbeFn fn, void *ud)
 
 static void entry_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char *reason,
 			   void *userdata);
+
+/* @c's peer runs @exe (same binary, same process start); unknown is "no". */
+static bool peer_is(QmpConn *c, const ProcessExe *exe)
+{
+	ProcessExe now;
+
+	return process_get_exe(qmp_conn_get_peer_pid(c), &now) == 0 &&
+	       process_exe_equal(&now, exe) && now.start == exe->start;
+}
 
 /* After a lost probe: the next waiter probes; those that cannot start fail. */
 static void entry_lead(Entry *e)
@@ -148,8 +161,11 @@ static void entry_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char 
 		free(e);
 		return;
 	}
-	/* Only answers about the build are shared, not a lost connection's. */
-	if (r == 0 || r == -EOPNOTSUPP) {
+	/*
+	 * Only answers about the build are shared, not a lost connection's, and
+	 * only while the peer still is the process the key was taken from.
+	 */
+	if ((r == 0 || r == -EOPNOTSUPP) && leader && peer_is(c, &leader->exe)) {
 		e->done = true;
 		e->r = r;
 		e->probe = *probe;
@@ -179,13 +195,19 @@ int probe_cache_probe(ProbeCache *pc, QmpConn *c, const char *primary_driver, Qm
 		      void *ud)
 {
 	const QmpVersion *v = qmp_conn_get_version(c);
+	ProcessExe exe;
 	Entry *e;
 	Waiter *w, **tail;
 	int r;
 
-	if (!v->package[0] || strlen(primary_driver) >= sizeof(e->driver))
+	/*
+	 * The version is whatever the peer claims: the key is the executable
+	 * the kernel says it runs. Unknown (no peer pid, /proc hidden): no sharing.
+	 */
+	if (process_get_exe(qmp_conn_get_peer_pid(c), &exe) < 0 ||
+	    strlen(primary_driver) >= sizeof(e->driver))
 		return qmp_probe_start(c, primary_driver, fn, ud);
-	e = entry_find(pc, v, primary_driver);
+	e = entry_find(pc, &exe, v, primary_driver);
 	if (e && e->done) {
 		deliver(e, c, fn, ud);
 		return 0;
@@ -195,6 +217,7 @@ int probe_cache_probe(ProbeCache *pc, QmpConn *c, const char *primary_driver, Qm
 		if (!e)
 			return -ENOMEM;
 		e->cache = pc;
+		e->exe = exe;
 		e->version = *v;
 		snprintf(e->driver, sizeof(e->driver), "%s", primary_driver);
 		e->next = pc->entries;
@@ -204,6 +227,7 @@ int probe_cache_probe(ProbeCache *pc, QmpConn *c, const char *primary_driver, Qm
 	if (!w)
 		return -ENOMEM;
 	w->conn = c;
+	w->exe = exe;
 	w->fn = fn;
 	w->ud = ud;
 	if (e->leader) {

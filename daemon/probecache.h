@@ -4,8 +4,13 @@
  * Capability probes shared by the QEMUs of one build. query-qmp-schema alone
  * is ~240 KiB of JSON on QEMU 10, and a daemon restart reconnects every
  * instance at once: parsing it a thousand times took seconds. A build is
- * named by the greeting's version and package string (distribution builds
- * always set one; QEMUs without one are probed each time). Probes of a build
+ * named by what the kernel says the peer runs — the executable's device,
+ * inode, size and mtime from /proc/PID/exe (PID from SO_PEERCRED) — plus the
+ * greeting's version: the version alone is whatever a peer claims, and a
+ * hostile or merely different binary claiming it must not get (or plant)
+ * another binary's answer. A peer whose pid or executable is unknown is
+ * probed each time, and an answer is kept only if the peer still runs the
+ * same executable, as the same process, when it arrives. Probes of a build
  * already in flight are waited for, not repeated.
  */
 

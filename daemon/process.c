@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "daemon/process.h"
 
@@ -53,4 +54,32 @@ bool process_is_same_qemu(pid_t pid, uint64_t start)
 	if (!start)
 		return true;
 	return process_get_start(pid, &now) == 0 && now == start;
+}
+
+int process_get_exe(pid_t pid, ProcessExe *ret)
+{
+	char path[64];
+	struct stat st;
+	int r;
+
+	if (pid <= 0)
+		return -ESRCH;
+	r = process_get_start(pid, &ret->start);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	/* Follows the link: the binary itself, even when deleted since. */
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	ret->dev = st.st_dev;
+	ret->ino = st.st_ino;
+	ret->size = st.st_size;
+	ret->mtime = st.st_mtim;
+	return 0;
+}
+
+bool process_exe_equal(const ProcessExe *a, const ProcessExe *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }

@@ -19,6 +19,7 @@ struct QmpCall {
 	QmpCall *prev, *next;
 	int64_t id;
 	char command[64];
+	json_type expect;
 	unsigned timeout_ms;
 	QmpReplyFn fn;
 	void *userdata;
@@ -45,7 +46,9 @@ struct QmpConn {
 	void *userdata;
 	QmpStream *stream;
 	struct event *ev_read, *ev_write, *ev_timer;
+	struct event *ev_overflow; /* closes the connection from the loop, not inside a call */
 	OutChunk *out_head, *out_tail;
+	size_t out_bytes; /* queued and not yet written */
 	QmpCall *calls;
 	size_t n_calls;
 	int64_t next_id;
@@ -87,6 +90,8 @@ static void conn_unref(QmpConn *c)
 		return;
 	if (c->ev_timer)
 		event_free(c->ev_timer);
+	if (c->ev_overflow)
+		event_free(c->ev_overflow);
 	qmp_stream_free(c->stream);
 	free(c->path);
 	free(c);
@@ -160,6 +165,7 @@ static void out_free_all(QmpConn *c)
 		free(o);
 	}
 	c->out_tail = NULL;
+	c->out_bytes = 0;
 }
 
 /* Returns 0 when everything is written or would block, <0 on a dead socket. */
@@ -202,6 +208,7 @@ static int out_flush(QmpConn *c)
 			o->fd = -1;
 		}
 		o->off += (size_t)n;
+		c->out_bytes -= (size_t)n;
 		if (o->off < o->len)
 			continue;
 		c->out_head = o->next;
@@ -234,6 +241,15 @@ static int conn_send(QmpConn *c, json_object *msg, int fd)
 
 	if (!s)
 		return -ENOMEM;
+	/*
+	 * A peer that stopped reading would have us queue commands forever. The
+	 * call is refused now, the connection closed from the loop (callbacks
+	 * never run inside qmp_conn_call()).
+	 */
+	if (c->out_bytes + len + 1 > QMP_OUTPUT_MAX) {
+		event_active(c->ev_overflow, 0, 0);
+		return -ENOBUFS;
+	}
 	o = malloc(sizeof(*o) + len + 1);
 	if (!o)
 		return -ENOMEM;
@@ -256,6 +272,7 @@ static int conn_send(QmpConn *c, json_object *msg, int fd)
 	else
 		c->out_head = o;
 	c->out_tail = o;
+	c->out_bytes += o->len;
 	/*
 	 * Write through: the common case never waits for the loop. A dead
 	 * socket is left to the read handler, so no reply callback ever runs
@@ -267,7 +284,7 @@ static int conn_send(QmpConn *c, json_object *msg, int fd)
 	return 0;
 }
 
-static int call_start(QmpConn *c, const char *command, json_object *args, int fd,
+static int call_start(QmpConn *c, const char *command, json_object *args, int fd, json_type expect,
 		      unsigned timeout_ms, QmpReplyFn fn, void *userdata)
 {
 	_qmp_cleanup_(json_object_putp) json_object *msg = NULL;
@@ -291,6 +308,7 @@ static int call_start(QmpConn *c, const char *command, json_object *args, int fd
 	call->conn = c;
 	call->id = ++c->next_id;
 	snprintf(call->command, sizeof(call->command), "%s", command);
+	call->expect = expect;
 	call->timeout_ms = timeout_ms ? timeout_ms : c->command_ms;
 	call->fn = fn;
 	call->userdata = userdata;
@@ -324,19 +342,19 @@ static int call_start(QmpConn *c, const char *command, json_object *args, int fd
 	return 0;
 }
 
-int qmp_conn_call(QmpConn *c, const char *command, json_object *args, unsigned timeout_ms,
-		  QmpReplyFn fn, void *userdata)
+int qmp_conn_call(QmpConn *c, const char *command, json_object *args, json_type expect,
+		  unsigned timeout_ms, QmpReplyFn fn, void *userdata)
 {
 	if (c->state != QMP_CONN_READY) {
 		if (args)
 			json_object_put(args);
 		return -ENOTCONN;
 	}
-	return call_start(c, command, args, -1, timeout_ms, fn, userdata);
+	return call_start(c, command, args, -1, expect, timeout_ms, fn, userdata);
 }
 
 int qmp_conn_call_with_fd(QmpConn *c, const char *command, json_object *args, int fd,
-			  unsigned timeout_ms, QmpReplyFn fn, void *userdata)
+			  json_type expect, unsigned timeout_ms, QmpReplyFn fn, void *userdata)
 {
 	if (fd < 0) {
 		if (args)
@@ -348,7 +366,7 @@ int qmp_conn_call_with_fd(QmpConn *c, const char *command, json_object *args, in
 			json_object_put(args);
 		return -ENOTCONN;
 	}
-	return call_start(c, command, args, fd, timeout_ms, fn, userdata);
+	return call_start(c, command, args, fd, expect, timeout_ms, fn, userdata);
 }
 
 /* --- input --- */
@@ -422,7 +440,8 @@ static int conn_on_greeting(QmpConn *c, json_object *msg)
 		return -EPROTO;
 	}
 	evtimer_del(c->ev_timer);
-	r = call_start(c, "qmp_capabilities", NULL, -1, 0, conn_on_capabilities, NULL);
+	r = call_start(c, "qmp_capabilities", NULL, -1, json_type_object, 0, conn_on_capabilities,
+		       NULL);
 	if (r < 0 && r != -ENOTCONN) {
 		conn_close(c, r, "sending qmp_capabilities failed: %s", strerror(-r));
 		return r;
@@ -447,11 +466,28 @@ static void conn_on_reply(QmpConn *c, json_object *msg, json_object *idv)
 		return;
 	call_unlink(call);
 	if (json_object_object_get_ex(msg, "return", &ret)) {
-		call_complete(call, 0, ret, NULL);
+		QmpError err = { .klass = "ProtocolError" };
+
+		/* Checked here once, so no callback ever meets a type it did not ask for. */
+		if (call->expect == QMP_RETURN_ANY || json_object_is_type(ret, call->expect)) {
+			call_complete(call, 0, ret, NULL);
+			return;
+		}
+		snprintf(err.desc, sizeof(err.desc), "reply is %s, expected %s",
+			 qmp_json_type_name(json_object_get_type(ret)),
+			 qmp_json_type_name(call->expect));
+		call_complete(call, -EBADMSG, NULL, &err);
 	} else if (json_object_object_get_ex(msg, "error", &error)) {
 		QmpError err;
 
-		qmp_parse_error(error, &err);
+		if (qmp_parse_error(error, &err) < 0) {
+			snprintf(err.klass, sizeof(err.klass), "ProtocolError");
+			snprintf(err.desc, sizeof(err.desc),
+				 "error member is %s, expected an object",
+				 qmp_json_type_name(json_object_get_type(error)));
+			call_complete(call, -EBADMSG, NULL, &err);
+			return;
+		}
 		call_complete(call, -EREMOTEIO, NULL, &err);
 	} else {
 		QmpError err = { .klass = "ProtocolError",
@@ -468,12 +504,21 @@ static void conn_on_event(QmpConn *c, json_object *msg, json_object *name)
 
 	if (!json_object_is_type(name, json_type_string))
 		return;
-	json_object_object_get_ex(msg, "data", &data);
+	/* QEMU's events carry an object or nothing: anything else is not QEMU. */
+	if (json_object_object_get_ex(msg, "data", &data) &&
+	    !json_object_is_type(data, json_type_object)) {
+		conn_close(c, -EBADMSG, "event %.64s: data is %s, expected an object",
+			   json_object_get_string(name),
+			   qmp_json_type_name(json_object_get_type(data)));
+		return;
+	}
 	if (json_object_object_get_ex(msg, "timestamp", &ts) &&
 	    json_object_is_type(ts, json_type_object)) {
-		if (json_object_object_get_ex(ts, "seconds", &v))
+		if (json_object_object_get_ex(ts, "seconds", &v) &&
+		    json_object_is_type(v, json_type_int))
 			stamp.seconds = json_object_get_int64(v);
-		if (json_object_object_get_ex(ts, "microseconds", &v))
+		if (json_object_object_get_ex(ts, "microseconds", &v) &&
+		    json_object_is_type(v, json_type_int))
 			stamp.microseconds = json_object_get_int64(v);
 	}
 	if (c->ops.event)
@@ -533,6 +578,15 @@ static void conn_on_readable(evutil_socket_t fd, short what, void *userdata)
 }
 
 /* --- lifecycle --- */
+
+static void conn_on_overflow(evutil_socket_t fd, short what, void *userdata)
+{
+	QmpConn *c = userdata;
+
+	conn_close(c, -ENOBUFS,
+		   "QEMU is not reading its monitor: %zu bytes of commands unsent (limit %u)",
+		   c->out_bytes, QMP_OUTPUT_MAX);
+}
 
 static void conn_on_timer(evutil_socket_t fd, short what, void *userdata)
 {
@@ -626,6 +680,7 @@ static void conn_close(QmpConn *c, int err, const char *fmt, ...)
 	event_free(c->ev_write);
 	c->ev_read = c->ev_write = NULL;
 	evtimer_del(c->ev_timer);
+	event_del(c->ev_overflow);
 	close(c->fd);
 	c->fd = -1;
 	c->state = QMP_CONN_DISCONNECTED;
@@ -667,7 +722,8 @@ static int conn_new(QmpConn **out, struct event_base *base, const QmpConnOps *op
 		return r;
 	}
 	c->ev_timer = evtimer_new(base, conn_on_timer, c);
-	if (!c->ev_timer) {
+	c->ev_overflow = event_new(base, -1, 0, conn_on_overflow, c);
+	if (!c->ev_timer || !c->ev_overflow) {
 		conn_unref(c);
 		return -ENOMEM;
 	}

@@ -52,69 +52,84 @@ static void probe_finish(QmpConn *c, Probe *p, int r, const char *reason)
 	free(p);
 }
 
-static bool props_have(json_object *ret, const char *name)
+/*
+ * @ret (an array, checked by the connection) has an entry named @name, of
+ * @meta_type unless NULL: 1 or 0; -EBADMSG with @why when an entry lacks a
+ * string "name" (or "meta-type") and the answer cannot be trusted.
+ */
+static int list_has(json_object *ret, const char *name, const char *meta_type, char *why,
+		    size_t size)
 {
-	size_t n;
+	size_t n = json_object_array_length(ret);
+	int found = 0;
 
-	if (!ret || !json_object_is_type(ret, json_type_array))
-		return false;
-	n = json_object_array_length(ret);
 	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(ret, i), *v;
+		json_object *e = json_object_array_get_idx(ret, i);
+		const char *v = qmp_json_get_string(e, "name");
+		const char *m = meta_type ? qmp_json_get_string(e, "meta-type") : NULL;
 
-		if (json_object_object_get_ex(e, "name", &v) &&
-		    json_object_is_type(v, json_type_string) &&
-		    strcmp(json_object_get_string(v), name) == 0)
-			return true;
+		if (!v || (meta_type && !m)) {
+			snprintf(why, size, "entry %zu has no string '%s'", i,
+				 v ? "meta-type" : "name");
+			return -EBADMSG;
+		}
+		if (strcmp(v, name) == 0 && (!meta_type || strcmp(m, meta_type) == 0))
+			found = 1;
 	}
-	return false;
-}
-
-static bool schema_has_event(json_object *ret, const char *name)
-{
-	size_t n;
-
-	if (!ret || !json_object_is_type(ret, json_type_array))
-		return false;
-	n = json_object_array_length(ret);
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(ret, i), *v, *m;
-
-		if (json_object_object_get_ex(e, "meta-type", &m) &&
-		    json_object_is_type(m, json_type_string) &&
-		    strcmp(json_object_get_string(m), "event") == 0 &&
-		    json_object_object_get_ex(e, "name", &v) &&
-		    json_object_is_type(v, json_type_string) &&
-		    strcmp(json_object_get_string(v), name) == 0)
-			return true;
-	}
-	return false;
+	return found;
 }
 
 static void probe_on_schema(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
 {
 	Probe *p = ud;
-	char why[600];
+	char why[600], bad[128];
+	int unplug, negotiated;
 
 	if (r < 0) {
 		snprintf(why, sizeof(why), "query-qmp-schema failed: %s", err->desc);
 		probe_finish(c, p, r, why);
 		return;
 	}
-	p->result.event_unplug_primary = schema_has_event(ret, "UNPLUG_PRIMARY");
-	p->result.event_failover_negotiated = schema_has_event(ret, "FAILOVER_NEGOTIATED");
+	unplug = list_has(ret, "UNPLUG_PRIMARY", "event", bad, sizeof(bad));
+	negotiated = list_has(ret, "FAILOVER_NEGOTIATED", "event", bad, sizeof(bad));
+	if (unplug < 0 || negotiated < 0) {
+		snprintf(why, sizeof(why), "query-qmp-schema failed: %s", bad);
+		probe_finish(c, p, -EBADMSG, why);
+		return;
+	}
+	p->result.event_unplug_primary = unplug;
+	p->result.event_failover_negotiated = negotiated;
 	probe_finish(c, p, 0, NULL);
 }
 
 static int probe_next(QmpConn *c, Probe *p, const char *command, json_object *args, QmpReplyFn fn)
 {
 	char why[128];
-	int r = qmp_conn_call(c, command, args, 0, fn, p);
+	int r = qmp_conn_call(c, command, args, json_type_array, 0, fn, p);
 
 	if (r < 0) {
 		snprintf(why, sizeof(why), "cannot send %s: %s", command, strerror(-r));
 		probe_finish(c, p, r, why);
 	}
+	return r;
+}
+
+/*
+ * A device-list-properties answer: 1 or 0 for whether @driver has @prop, a
+ * QEMU without @driver (an error reply) counting as "no"; <0 with @why when
+ * the probe cannot go on.
+ */
+static int props_answer(int r, json_object *ret, const QmpError *err, const char *driver,
+			const char *prop, char *why, size_t size)
+{
+	char bad[128];
+
+	if (r == -EREMOTEIO)
+		return 0;
+	if (r == 0 && (r = list_has(ret, prop, NULL, bad, sizeof(bad))) >= 0)
+		return r;
+	snprintf(why, size, "device-list-properties %s failed: %s", driver,
+		 r == -EBADMSG && !err ? bad : err->desc);
 	return r;
 }
 
@@ -124,13 +139,12 @@ static void probe_on_primary(QmpConn *c, int r, json_object *ret, const QmpError
 	Probe *p = ud;
 	char why[600];
 
-	if (r < 0 && r != -EREMOTEIO) {
-		snprintf(why, sizeof(why), "device-list-properties %s failed: %s",
-			 p->primary_driver, err->desc);
+	r = props_answer(r, ret, err, p->primary_driver, "failover_pair_id", why, sizeof(why));
+	if (r < 0) {
 		probe_finish(c, p, r, why);
 		return;
 	}
-	p->result.primary_pair_id = r == 0 && props_have(ret, "failover_pair_id");
+	p->result.primary_pair_id = r;
 	probe_next(c, p, "query-qmp-schema", NULL, probe_on_schema);
 }
 
@@ -140,13 +154,12 @@ static void probe_on_standby(QmpConn *c, int r, json_object *ret, const QmpError
 	json_object *args;
 	char why[600];
 
-	if (r < 0 && r != -EREMOTEIO) {
-		snprintf(why, sizeof(why), "device-list-properties virtio-net-pci failed: %s",
-			 err->desc);
+	r = props_answer(r, ret, err, "virtio-net-pci", "failover", why, sizeof(why));
+	if (r < 0) {
 		probe_finish(c, p, r, why);
 		return;
 	}
-	p->result.standby_failover = r == 0 && props_have(ret, "failover");
+	p->result.standby_failover = r;
 	args = json_object_new_object();
 	json_object_object_add(args, "typename", json_object_new_string(p->primary_driver));
 	probe_next(c, p, "device-list-properties", args, probe_on_primary);
@@ -170,7 +183,8 @@ int qmp_probe_start(QmpConn *c, const char *primary_driver, QmpProbeFn fn, void 
 
 	args = json_object_new_object();
 	json_object_object_add(args, "typename", json_object_new_string("virtio-net-pci"));
-	r = qmp_conn_call(c, "device-list-properties", args, 0, probe_on_standby, p);
+	r = qmp_conn_call(c, "device-list-properties", args, json_type_array, 0, probe_on_standby,
+			  p);
 	if (r < 0)
 		free(p);
 	return r;

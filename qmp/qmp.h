@@ -17,6 +17,15 @@
 
 /* Hard cap for one QMP message; query-qmp-schema of QEMU 10 is ~200 KiB. */
 #define QMP_MESSAGE_MAX (8u * 1024 * 1024)
+/*
+ * Hard cap for commands written but not yet taken by the peer (beyond what
+ * the socket buffer holds). Commands are a few hundred bytes: a QEMU that
+ * stops reading its monitor reaches this, one that is merely slow does not.
+ * Over it the connection is closed with -ENOBUFS.
+ */
+#define QMP_OUTPUT_MAX (1u * 1024 * 1024)
+/* Expected reply type for callers that only print or forward the value (tests, tools). */
+#define QMP_RETURN_ANY ((json_type)-1)
 
 typedef struct QmpConn QmpConn;
 typedef struct QmpListener QmpListener;
@@ -44,8 +53,10 @@ typedef struct QmpVersion {
 } QmpVersion;
 
 /*
- * Reply callback. r == 0: @ret is the "return" member (borrowed).
- * r == -EREMOTEIO: QEMU answered with an error, described by @err.
+ * Reply callback. r == 0: @ret is the "return" member (borrowed), of the
+ * type the call expected. r == -EREMOTEIO: QEMU answered with an error,
+ * described by @err. r == -EBADMSG: the reply was malformed or of another
+ * type (@err->desc e.g. "reply is an object, expected an array").
  * r == -ETIMEDOUT, -ECONNRESET (connection lost), -ECANCELED (connection
  * freed): @err->desc says why. Called exactly once per accepted call.
  */
@@ -55,9 +66,12 @@ typedef void (*QmpReplyFn)(QmpConn *c, int r, json_object *ret, const QmpError *
 typedef struct QmpConnOps {
 	/* Greeting parsed and qmp_capabilities accepted: commands may be sent. */
 	void (*ready)(QmpConn *c, void *userdata);
-	/* Connection lost or refused; @reason is one readable line. */
+	/*
+	 * Connection lost or refused; @reason is one readable line. -EBADMSG:
+	 * the peer broke the protocol; -ENOBUFS: it stopped reading commands.
+	 */
 	void (*disconnected)(QmpConn *c, int err, const char *reason, void *userdata);
-	/* Asynchronous event; @data may be NULL. */
+	/* Asynchronous event; @data is NULL or an object (else the connection closes). */
 	void (*event)(QmpConn *c, const char *name, json_object *data, const QmpTimestamp *ts,
 		      void *userdata);
 } QmpConnOps;
@@ -94,16 +108,20 @@ int qmp_conn_get_peer_pid(const QmpConn *c);
 void qmp_conn_disconnect(QmpConn *c, int err, const char *reason);
 
 /*
- * Send @command with @args (ownership taken, may be NULL). @timeout_ms 0
- * uses the connection default. Returns 0 (the callback will run exactly
- * once) or a negative errno (the callback will not run): -ENOTCONN when
- * not READY.
+ * Send @command with @args (ownership taken, may be NULL). @expect is the
+ * JSON type "return" must have (json_type_object for commands returning
+ * {}): any other type completes the call with -EBADMSG before @fn sees a
+ * value, so callbacks never handle a type they did not ask for. @timeout_ms
+ * 0 uses the connection default. Returns 0 (the callback will run exactly
+ * once) or a negative errno (the callback will not run): -ENOTCONN when not
+ * READY, -ENOBUFS when the peer has stopped reading (the connection is then
+ * closed from the event loop).
  */
-int qmp_conn_call(QmpConn *c, const char *command, json_object *args, unsigned timeout_ms,
-		  QmpReplyFn fn, void *userdata);
+int qmp_conn_call(QmpConn *c, const char *command, json_object *args, json_type expect,
+		  unsigned timeout_ms, QmpReplyFn fn, void *userdata);
 /* Same, with @fd attached as SCM_RIGHTS (for getfd / add-fd); @fd is dup'ed. */
 int qmp_conn_call_with_fd(QmpConn *c, const char *command, json_object *args, int fd,
-			  unsigned timeout_ms, QmpReplyFn fn, void *userdata);
+			  json_type expect, unsigned timeout_ms, QmpReplyFn fn, void *userdata);
 size_t qmp_conn_get_n_pending(const QmpConn *c);
 
 /* --- listening socket for QEMU-initiated connections --- */
@@ -150,6 +168,15 @@ const char *qmp_stream_get_error(const QmpStream *s);
 /* Helpers used by the connection and by callers inspecting replies. */
 int qmp_parse_error(json_object *error, QmpError *out);
 int qmp_parse_greeting(json_object *msg, QmpVersion *out);
+
+/* --- typed access inside replies (json-c's getters assert or return NULL) --- */
+
+/* "an object", "an array", "null", ...: for "reply is X, expected Y". */
+const char *qmp_json_type_name(json_type type);
+/* @obj[@key] when @obj is an object and the member a string, else NULL. */
+const char *qmp_json_get_string(json_object *obj, const char *key);
+/* 0 and *@out, or -EBADMSG unless @obj is an object with a boolean @key. */
+int qmp_json_get_bool(json_object *obj, const char *key, bool *out);
 
 #define _qmp_cleanup_(f) __attribute__((cleanup(f)))
 static inline void qmp_conn_freep(QmpConn **c)

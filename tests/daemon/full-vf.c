@@ -204,7 +204,8 @@ static int vm_call(Vm *v, const char *command, const char *args_json)
 	int64_t end = test_now_ms() + 60000;
 	json_object *args = args_json ? json_tokener_parse(args_json) : NULL;
 
-	ck_assert_int_eq(qmp_conn_call(v->conn, command, args, 60000, on_reply, NULL), 0);
+	ck_assert_int_eq(
+		qmp_conn_call(v->conn, command, args, QMP_RETURN_ANY, 60000, on_reply, NULL), 0);
 	while (t.n_done == before && test_now_ms() < end)
 		event_base_loop(t.base, EVLOOP_ONCE);
 	ck_assert_int_gt(t.n_done, before);

@@ -60,7 +60,8 @@ int test_vm_call(TestVm *v, const char *command, const char *args_json)
 	int64_t end = test_now_ms() + 30000;
 	json_object *args = args_json ? json_tokener_parse(args_json) : NULL;
 
-	ck_assert_int_eq(qmp_conn_call(v->conn, command, args, 30000, on_reply, v), 0);
+	ck_assert_int_eq(qmp_conn_call(v->conn, command, args, QMP_RETURN_ANY, 30000, on_reply, v),
+			 0);
 	while (v->n_done == before && test_now_ms() < end)
 		event_base_loop(v->base, EVLOOP_ONCE);
 	ck_assert_int_gt(v->n_done, before);

@@ -93,7 +93,8 @@ static int call(const char *command, json_object *args)
 {
 	int before = ctx.n_done;
 
-	ck_assert_int_eq(qmp_conn_call(ctx.conn, command, args, 20000, on_reply, NULL), 0);
+	ck_assert_int_eq(
+		qmp_conn_call(ctx.conn, command, args, QMP_RETURN_ANY, 20000, on_reply, NULL), 0);
 	ck_assert_int_eq(spin_until(&ctx.n_done, before + 1, 25000), 0);
 	return ctx.r;
 }
@@ -265,8 +266,12 @@ START_TEST(test_qemu_killed_during_command)
 	start_qemu(false);
 	/* A stopped QEMU cannot answer: the command is surely in flight. */
 	kill(test_qemu_pid(ctx.qemu), SIGSTOP);
-	ck_assert_int_eq(qmp_conn_call(ctx.conn, "query-status", NULL, 30000, on_reply, NULL), 0);
-	ck_assert_int_eq(qmp_conn_call(ctx.conn, "query-name", NULL, 30000, on_reply, NULL), 0);
+	ck_assert_int_eq(qmp_conn_call(ctx.conn, "query-status", NULL, json_type_object, 30000,
+				       on_reply, NULL),
+			 0);
+	ck_assert_int_eq(qmp_conn_call(ctx.conn, "query-name", NULL, json_type_object, 30000,
+				       on_reply, NULL),
+			 0);
 	test_qemu_kill(ctx.qemu);
 	ck_assert_int_eq(spin_until(&ctx.n_disconnected, 1, 10000), 0);
 	spin_until(&ctx.n_done, 3, 300);

@@ -35,7 +35,7 @@ typedef struct Fixture {
 	struct event_base *base;
 	QmpConn *conn;
 	int peer; /* the fake QEMU's end */
-	int n_ready, n_disconnected;
+	int n_ready, n_disconnected, disconnect_err;
 	char reason[512];
 	int n_events;
 	char event[64];
@@ -66,6 +66,7 @@ static void on_ready(QmpConn *c, void *ud)
 static void on_disconnected(QmpConn *c, int err, const char *reason, void *ud)
 {
 	fx.n_disconnected++;
+	fx.disconnect_err = err;
 	snprintf(fx.reason, sizeof(fx.reason), "%s", reason);
 }
 
@@ -81,7 +82,7 @@ static const QmpConnOps ops = { on_ready, on_disconnected, on_event };
 
 static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
 {
-	Reply *rp = &fx.replies[(intptr_t)ud];
+	Reply *rp = &fx.replies[(intptr_t)ud % 8];
 
 	rp->r = r;
 	if (err) {
@@ -171,7 +172,9 @@ static void teardown(void)
 START_TEST(test_handshake_and_version)
 {
 	ck_assert_int_eq(qmp_conn_get_state(fx.conn), QMP_CONN_CONNECTING);
-	ck_assert_int_eq(qmp_conn_call(fx.conn, "query-status", NULL, 0, on_reply, 0), -ENOTCONN);
+	ck_assert_int_eq(
+		qmp_conn_call(fx.conn, "query-status", NULL, json_type_object, 0, on_reply, 0),
+		-ENOTCONN);
 	handshake();
 	ck_assert_int_eq(qmp_conn_get_state(fx.conn), QMP_CONN_READY);
 	ck_assert_int_eq(qmp_conn_get_version(fx.conn)->major, 10);
@@ -186,8 +189,12 @@ START_TEST(test_replies_matched_out_of_order)
 	long id0, id1;
 
 	handshake();
-	ck_assert_int_eq(qmp_conn_call(fx.conn, "query-name", NULL, 0, on_reply, (void *)0), 0);
-	ck_assert_int_eq(qmp_conn_call(fx.conn, "query-status", NULL, 0, on_reply, (void *)1), 0);
+	ck_assert_int_eq(qmp_conn_call(fx.conn, "query-name", NULL, json_type_object, 0, on_reply,
+				       (void *)0),
+			 0);
+	ck_assert_int_eq(qmp_conn_call(fx.conn, "query-status", NULL, json_type_object, 0, on_reply,
+				       (void *)1),
+			 0);
 	id0 = peer_recv_cmd(fx.peer, cmd, sizeof(cmd));
 	ck_assert_str_eq(cmd, "query-name");
 	id1 = peer_recv_cmd(fx.peer, cmd, sizeof(cmd));
@@ -209,7 +216,8 @@ START_TEST(test_error_reply_has_class_and_desc)
 	long id;
 
 	handshake();
-	ck_assert_int_eq(qmp_conn_call(fx.conn, "device_del", NULL, 0, on_reply, 0), 0);
+	ck_assert_int_eq(
+		qmp_conn_call(fx.conn, "device_del", NULL, json_type_object, 0, on_reply, 0), 0);
 	id = peer_recv_cmd(fx.peer, cmd, sizeof(cmd));
 	snprintf(buf, sizeof(buf),
 		 "{\"id\": %ld, \"error\": {\"class\": \"DeviceNotFound\", \"desc\": "
@@ -241,7 +249,9 @@ START_TEST(test_timeout_then_late_reply_ignored)
 	long id;
 
 	handshake();
-	ck_assert_int_eq(qmp_conn_call(fx.conn, "query-migrate", NULL, 50, on_reply, 0), 0);
+	ck_assert_int_eq(
+		qmp_conn_call(fx.conn, "query-migrate", NULL, json_type_object, 50, on_reply, 0),
+		0);
 	id = peer_recv_cmd(fx.peer, cmd, sizeof(cmd));
 	ck_assert_int_eq(spin_until(&fx.n_replies, 1, 2000), 0);
 	ck_assert_int_eq(fx.replies[0].r, -ETIMEDOUT);
@@ -257,8 +267,9 @@ START_TEST(test_eof_fails_each_pending_once)
 {
 	handshake();
 	for (intptr_t i = 0; i < 3; i++)
-		ck_assert_int_eq(
-			qmp_conn_call(fx.conn, "query-status", NULL, 0, on_reply, (void *)i), 0);
+		ck_assert_int_eq(qmp_conn_call(fx.conn, "query-status", NULL, json_type_object, 0,
+					       on_reply, (void *)i),
+				 0);
 	close(fx.peer);
 	fx.peer = -1;
 	ck_assert_int_eq(spin_until(&fx.n_disconnected, 1, 2000), 0);
@@ -270,14 +281,17 @@ START_TEST(test_eof_fails_each_pending_once)
 	}
 	ck_assert_int_eq(fx.n_disconnected, 1);
 	ck_assert_int_eq(qmp_conn_get_state(fx.conn), QMP_CONN_DISCONNECTED);
-	ck_assert_int_eq(qmp_conn_call(fx.conn, "query-status", NULL, 0, on_reply, 0), -ENOTCONN);
+	ck_assert_int_eq(
+		qmp_conn_call(fx.conn, "query-status", NULL, json_type_object, 0, on_reply, 0),
+		-ENOTCONN);
 }
 END_TEST
 
 START_TEST(test_garbage_closes_connection)
 {
 	handshake();
-	ck_assert_int_eq(qmp_conn_call(fx.conn, "query-status", NULL, 0, on_reply, 0), 0);
+	ck_assert_int_eq(
+		qmp_conn_call(fx.conn, "query-status", NULL, json_type_object, 0, on_reply, 0), 0);
 	peer_send("{\"return\": {}, \"id\": oops}\r\n");
 	ck_assert_int_eq(spin_until(&fx.n_disconnected, 1, 2000), 0);
 	ck_assert_ptr_nonnull(strstr(fx.reason, "invalid JSON"));
@@ -315,7 +329,8 @@ END_TEST
 START_TEST(test_free_cancels_pending)
 {
 	handshake();
-	ck_assert_int_eq(qmp_conn_call(fx.conn, "query-status", NULL, 0, on_reply, 0), 0);
+	ck_assert_int_eq(
+		qmp_conn_call(fx.conn, "query-status", NULL, json_type_object, 0, on_reply, 0), 0);
 	fx.conn = qmp_conn_free(fx.conn);
 	ck_assert_int_eq(fx.n_replies, 1);
 	ck_assert_int_eq(fx.replies[0].r, -ECANCELED);
@@ -341,7 +356,9 @@ START_TEST(test_fd_passing)
 	unlink(path);
 	handshake();
 	json_object_object_add(args, "fdname", json_object_new_string("tap0"));
-	ck_assert_int_eq(qmp_conn_call_with_fd(fx.conn, "getfd", args, tmp, 0, on_reply, 0), 0);
+	ck_assert_int_eq(qmp_conn_call_with_fd(fx.conn, "getfd", args, tmp, json_type_object, 0,
+					       on_reply, 0),
+			 0);
 
 	/* The fd must ride on the first byte of the getfd command. */
 	mh.msg_control = ctl.buf;
@@ -360,8 +377,107 @@ START_TEST(test_fd_passing)
 	close(tmp);
 	ck_assert_int_gt(read(fx.peer, data, sizeof(data)), 0);
 	ck_assert_ptr_nonnull(strstr(data, "\"getfd\""));
-	ck_assert_int_eq(qmp_conn_call_with_fd(fx.conn, "getfd", NULL, -1, 0, on_reply, 0), -EBADF);
+	ck_assert_int_eq(
+		qmp_conn_call_with_fd(fx.conn, "getfd", NULL, -1, json_type_object, 0, on_reply, 0),
+		-EBADF);
 	(void)cmd;
+}
+END_TEST
+
+/* Wrong-typed replies never reach the callback: -EBADMSG and a description instead. */
+static const struct {
+	json_type expect;
+	const char *reply, *desc;
+} bad_replies[] = {
+	{ json_type_array, "{}", "reply is an object, expected an array" },
+	{ json_type_string, "null", "reply is null, expected a string" },
+	{ json_type_object, "5", "reply is an integer, expected an object" },
+	{ json_type_boolean, "\"on\"", "reply is a string, expected a boolean" },
+	{ json_type_object, "[{\"name\": \"x\"}]", "reply is an array, expected an object" },
+	{ json_type_array, "1.5", "reply is a number, expected an array" },
+};
+
+START_TEST(test_reply_of_wrong_type)
+{
+	char cmd[64];
+	long id;
+
+	handshake();
+	ck_assert_int_eq(
+		qmp_conn_call(fx.conn, "qom-list", NULL, bad_replies[_i].expect, 0, on_reply, 0),
+		0);
+	id = peer_recv_cmd(fx.peer, cmd, sizeof(cmd));
+	peer_reply(id, bad_replies[_i].reply);
+	ck_assert_int_eq(spin_until(&fx.n_replies, 1, 2000), 0);
+	ck_assert_int_eq(fx.replies[0].r, -EBADMSG);
+	ck_assert_str_eq(fx.replies[0].ret, "");
+	ck_assert_str_eq(fx.replies[0].desc, bad_replies[_i].desc);
+	/* Only that call failed: the connection goes on. */
+	ck_assert_int_eq(fx.n_disconnected, 0);
+	ck_assert_int_eq(
+		qmp_conn_call(fx.conn, "qom-get", NULL, json_type_null, 0, on_reply, (void *)1), 0);
+	id = peer_recv_cmd(fx.peer, cmd, sizeof(cmd));
+	peer_reply(id, "null");
+	ck_assert_int_eq(spin_until(&fx.n_replies, 2, 2000), 0);
+	ck_assert_int_eq(fx.replies[1].r, 0);
+}
+END_TEST
+
+START_TEST(test_error_of_wrong_type)
+{
+	char cmd[64], buf[128];
+	long id;
+
+	handshake();
+	ck_assert_int_eq(
+		qmp_conn_call(fx.conn, "device_del", NULL, json_type_object, 0, on_reply, 0), 0);
+	id = peer_recv_cmd(fx.peer, cmd, sizeof(cmd));
+	snprintf(buf, sizeof(buf), "{\"id\": %ld, \"error\": \"DeviceNotFound\"}\r\n", id);
+	peer_send(buf);
+	ck_assert_int_eq(spin_until(&fx.n_replies, 1, 2000), 0);
+	ck_assert_int_eq(fx.replies[0].r, -EBADMSG);
+	ck_assert_str_eq(fx.replies[0].desc, "error member is a string, expected an object");
+}
+END_TEST
+
+/* An event's data is an object or absent; anything else is not QEMU. */
+START_TEST(test_event_data_not_object)
+{
+	handshake();
+	peer_send("{\"event\": \"STOP\"}\r\n");
+	ck_assert_int_eq(spin_until(&fx.n_events, 1, 2000), 0);
+	peer_send("{\"event\": \"MIGRATION\", \"data\": 5}\r\n");
+	ck_assert_int_eq(spin_until(&fx.n_disconnected, 1, 2000), 0);
+	ck_assert_int_eq(fx.n_events, 1);
+	ck_assert_int_eq(fx.disconnect_err, -EBADMSG);
+	ck_assert_str_eq(fx.reason, "event MIGRATION: data is an integer, expected an object");
+}
+END_TEST
+
+/* A QEMU that never reads its monitor: the queue stops growing at the cap. */
+START_TEST(test_peer_not_reading_is_dropped)
+{
+	char pad[64 * 1024];
+	int r = 0;
+	size_t n;
+
+	handshake();
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = 0;
+	/* Far more than the socket buffer and the cap hold; the peer reads nothing. */
+	for (n = 0; n < 4 * QMP_OUTPUT_MAX / sizeof(pad) + 64 && r == 0; n++) {
+		json_object *args = json_object_new_object();
+
+		json_object_object_add(args, "pad", json_object_new_string(pad));
+		r = qmp_conn_call(fx.conn, "qom-set", args, json_type_object, 600000, on_reply, 0);
+	}
+	ck_assert_int_eq(r, -ENOBUFS);
+	ck_assert_int_eq(spin_until(&fx.n_disconnected, 1, 2000), 0);
+	ck_assert_ptr_nonnull(strstr(fx.reason, "not reading"));
+	ck_assert_int_eq(fx.disconnect_err, -ENOBUFS);
+	/* Every accepted call completed once; none after the refusal. */
+	ck_assert_int_eq(fx.n_replies, (int)n - 1);
+	ck_assert_int_eq(qmp_conn_get_n_pending(fx.conn), 0);
 }
 END_TEST
 
@@ -513,6 +629,11 @@ int main(void)
 	tcase_add_test(tc, test_greeting_timeout);
 	tcase_add_test(tc, test_free_cancels_pending);
 	tcase_add_test(tc, test_fd_passing);
+	tcase_add_loop_test(tc, test_reply_of_wrong_type, 0,
+			    sizeof(bad_replies) / sizeof(bad_replies[0]));
+	tcase_add_test(tc, test_error_of_wrong_type);
+	tcase_add_test(tc, test_event_data_not_object);
+	tcase_add_test(tc, test_peer_not_reading_is_dropped);
 	tcase_add_test(tc, test_reconnect_with_backoff);
 	tcase_add_test(tc, test_connect_without_reconnect_fails);
 	tcase_add_test(tc, test_listener_accepts_and_replaces_stale);
