@@ -156,7 +156,8 @@ static void port_on_bus_list(QmpConn *c, int r, json_object *ret, const QmpError
 
 	if (r < 0 && !s->error) {
 		s->error = r;
-		if (r == -EBADMSG)
+		/* QEMU's own words (an error, a timeout, a bad reply) say most. */
+		if (err && err->desc[0])
 			snprintf(s->cause, sizeof(s->cause), "qom-list of %s's bus: %s",
 				 s->ports[pp->index], err->desc);
 	}
@@ -201,7 +202,7 @@ static void port_on_peripheral(QmpConn *c, int r, json_object *ret, const QmpErr
 			free(s);
 			return;
 		}
-		if (r == -EBADMSG)
+		if (err && err->desc[0])
 			snprintf(s->cause, sizeof(s->cause), "qom-list /machine/peripheral: %s",
 				 err->desc);
 		port_search_finish(s);

@@ -7,10 +7,12 @@
 #include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
@@ -28,6 +30,12 @@ static void setup(void)
 
 static void teardown(void)
 {
+	char cmd[400];
+
+	/* A failed test_failed_release_is_retried() must not leave an undeletable file. */
+	snprintf(cmd, sizeof(cmd), "chattr -i '%s'/alloc/* 2>/dev/null", host.state);
+	if (system(cmd) < 0)
+		perror("chattr");
 	test_host_kill(&host);
 	qemu = test_qemu_free(qemu);
 	dir = test_dir_free(dir);
@@ -231,12 +239,110 @@ START_TEST(test_reload_applies_only_changes)
 	test_host_write_conf(&host, "vm1.vm.d/50-p1.conf", "# nothing\n");
 	kill(test_qemu_pid(host.daemon), SIGHUP);
 	ck_assert_int_eq(test_host_wait_log(&host, "pair vm1/p1 removed", 10000), 0);
-	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p1", "released", 10000), 0);
+	/* The paused guest's QEMU keeps p1's hidden primary: its VF stays held. */
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p1", "detaching", 10000), 0);
 	test_host_pair_get(&host, "vm1", "p1", "reason", reason, sizeof(reason));
 	test_host_pair_get(&host, "vm1", "p0", "changed_us", after, sizeof(after));
 	ck_assert_str_eq(before, after);
-	ck_assert_int_eq(n_allocations(), 1);
+	ck_assert_int_eq(n_allocations(), 2);
 	printf("reload: p1 added then removed (%s); p0 untouched\n", reason);
+}
+END_TEST
+
+/* Regression: [Daemon] CommandTimeoutSec= was parsed and never applied. */
+START_TEST(test_command_timeout_applies)
+{
+	char reason[300];
+
+	test_host_write_conf(&host, "failoverd.conf", "[Daemon]\nCommandTimeoutSec=2\n");
+	start(4, TEST_GUEST_MAC, "e1000e");
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "staged", 20000), 0);
+	/* QEMU stops answering; a new pair's first command must give up at 2 s. */
+	kill(test_qemu_pid(qemu), SIGSTOP);
+	test_host_write_conf(&host, "vm1.vm",
+			     "[Instance]\nName=vm1\nQMP=%s\n"
+			     "[Pair]\nName=p0\nPool=emu\nMACAddress=" TEST_GUEST_MAC
+			     "\nStandby=net0\n"
+			     "[Pair]\nName=p1\nPool=emu\nMACAddress=52:54:00:aa:bb:02\n"
+			     "StandbyNetdev=hn1\n",
+			     test_dir_file(dir, "vm.qmp"));
+	kill(test_qemu_pid(host.daemon), SIGHUP);
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p1", "failed", 30000), 0);
+	kill(test_qemu_pid(qemu), SIGCONT);
+	test_host_pair_get(&host, "vm1", "p1", "reason", reason, sizeof(reason));
+	ck_assert_msg(strstr(reason, "within 2000 ms"), "reason: %s", reason);
+	/* Nothing reached QEMU: p1's VF went back, p0's stays. */
+	ck_assert_int_eq(n_allocations(), 1);
+}
+END_TEST
+
+static void pair_file_set(const char *key, const char *value)
+{
+	char path[400], cmd[900];
+
+	snprintf(path, sizeof(path), "%s/pairs/vm1@p0", host.state);
+	snprintf(cmd, sizeof(cmd), "sed -i 's/^%s=.*/%s=%s/' '%s'", key, key, value, path);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/*
+ * Regression: a restored pair trusted vf= in its state file without the
+ * pool's allocation record, and could claim a VF that is not its own.
+ */
+START_TEST(test_restored_vf_needs_its_record)
+{
+	char vf[64];
+
+	start(3, TEST_GUEST_MAC, "e1000e");
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "staged", 20000), 0);
+	test_host_pair_get(&host, "vm1", "p0", "vf", vf, sizeof(vf));
+	ck_assert_str_eq(vf, "emu0");
+	test_host_kill(&host);
+	pair_file_set("vf", "emu1");
+	test_host_start(&host);
+	ck_assert_int_eq(test_host_wait_log(&host, "does not record it as this pair's", 10000), 0);
+	/* It takes back the VF the pool records as its own, and no other. */
+	for (int64_t end = test_now_ms() + 20000; test_now_ms() < end; usleep(50000)) {
+		test_host_pair_get(&host, "vm1", "p0", "vf", vf, sizeof(vf));
+		if (strcmp(vf, "emu1") != 0)
+			break;
+	}
+	ck_assert_str_eq(vf, "emu0");
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "staged", 20000), 0);
+	ck_assert_int_eq(n_allocations(), 1);
+}
+END_TEST
+
+static void alloc_immutable(const char *vf, bool on)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "chattr %si '%s/alloc/emu@%s'", on ? "+" : "-", host.state, vf);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/*
+ * Regression: a release that failed (a state directory that refuses the
+ * write) cleared the pair's hold on its VF with no retry: the VF was lost
+ * to the pool for good.
+ */
+START_TEST(test_failed_release_is_retried)
+{
+	char reason[300], vf[64];
+
+	start(3, TEST_GUEST_MAC, "e1000e");
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "staged", 20000), 0);
+	alloc_immutable("emu0", true);
+	qemu = test_qemu_free(qemu);
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "failed", 20000), 0);
+	test_host_pair_get(&host, "vm1", "p0", "reason", reason, sizeof(reason));
+	test_host_pair_get(&host, "vm1", "p0", "vf", vf, sizeof(vf));
+	ck_assert_msg(strstr(reason, "giving VF emu0 back failed (retrying)"), "reason: %s",
+		      reason);
+	ck_assert_str_eq(vf, "emu0");
+	alloc_immutable("emu0", false);
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "released", 20000), 0);
+	ck_assert_int_eq(n_allocations(), 0);
 }
 END_TEST
 
@@ -257,6 +363,9 @@ int main(void)
 	tcase_add_test(tc, test_primary_bus_missing);
 	tcase_add_test(tc, test_qemu_without_the_primary_driver);
 	tcase_add_test(tc, test_reload_applies_only_changes);
+	tcase_add_test(tc, test_command_timeout_applies);
+	tcase_add_test(tc, test_restored_vf_needs_its_record);
+	tcase_add_test(tc, test_failed_release_is_retried);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
