@@ -262,6 +262,72 @@ START_TEST(test_8_guest_without_net_failover)
 }
 END_TEST
 
+/* Waits until the persisted @key of host @h's pair p0 is @want. */
+static int wait_pair_key(TestHost *h, const char *key, const char *want, unsigned ms)
+{
+	char v[300];
+
+	for (int64_t end = test_now_ms() + ms; test_now_ms() < end; usleep(50000)) {
+		test_host_pair_get(h, "vm1", "p0", key, v, sizeof(v));
+		if (strcmp(v, want) == 0)
+			return 0;
+	}
+	fprintf(stderr, "pair p0: %s=%s, wanted %s\n", key, v, want);
+	return -ETIMEDOUT;
+}
+
+/* Regression: RESET was ignored, GuestNegotiated stayed true during a reboot. */
+START_TEST(test_9_guest_reset)
+{
+	printf("scenario 9: guest reset -> negotiation starts over\n");
+	bring_up_source(NULL);
+	ck_assert_int_eq(wait_pair_key(&t.a, "guest_negotiated", "1", 5000), 0);
+	ck_assert_int_eq(test_vm_call(&t.src, "system_reset", NULL), 0);
+	ck_assert_int_ge(test_vm_wait_event(&t.src, "RESET", NULL, 10000), 0);
+	ck_assert_int_eq(wait_pair_key(&t.a, "guest_negotiated", "0", 5000), 0);
+	/* The rebooted guest negotiates again. */
+	ck_assert_int_eq(wait_pair_key(&t.a, "guest_negotiated", "1", 120000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "active", 10000), 0);
+	printf("scenario 9: GuestNegotiated false after RESET, true again after the reboot\n");
+}
+END_TEST
+
+/*
+ * Regression: a source daemon restarted while postcopy is paused (the
+ * destination died after the switch-over) reported the pair active with
+ * "primary found realized": the guest has no primary there and may only
+ * live on the destination.
+ */
+START_TEST(test_10_restart_in_postcopy_paused)
+{
+	static const char caps[] =
+		"{\"capabilities\": [{\"capability\": \"postcopy-ram\", \"state\": true}]}";
+	char reason[300];
+
+	printf("scenario 10: source daemon restarted during postcopy-paused\n");
+	bring_up_source(NULL);
+	vm_start(&t.dst, "dst", true, false);
+	ck_assert_int_eq(test_vm_call(&t.src, "migrate-set-capabilities", caps), 0);
+	ck_assert_int_eq(test_vm_call(&t.dst, "migrate-set-capabilities", caps), 0);
+	ck_assert_int_eq(
+		test_vm_call(&t.src, "migrate-set-parameters", "{\"max-bandwidth\": 4000000}"), 0);
+	test_vm_migrate(&t.src, &t.dst);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "migrating", 60000), 0);
+	ck_assert_int_eq(test_vm_call(&t.src, "migrate-start-postcopy", NULL), 0);
+	ck_assert_int_ge(test_vm_wait_event(&t.src, "MIGRATION", "postcopy-active", 30000), 0);
+	test_qemu_kill(t.dst.qemu);
+	ck_assert_int_ge(test_vm_wait_event(&t.src, "MIGRATION", "postcopy-paused", 30000), 0);
+	test_host_kill(&t.a);
+	test_host_start(&t.a);
+	ck_assert_int_eq(
+		test_host_wait_log(&t.a, "found migrating (postcopy-paused) after restart", 30000),
+		0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "migrating", 1000), 0);
+	test_host_pair_get(&t.a, "vm1", "p0", "reason", reason, sizeof(reason));
+	printf("scenario 10: source pair migrating (%s), not active\n", reason);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-pairs");
@@ -279,6 +345,15 @@ int main(void)
 	tcase_add_test(tc, test_6_daemon_killed_and_restarted);
 	tcase_add_test(tc, test_7_qemu_killed);
 	tcase_add_test(tc, test_8_guest_without_net_failover);
+	{
+		TCase *tr = tcase_create("regressions");
+
+		tcase_add_checked_fixture(tr, setup, teardown);
+		tcase_set_timeout(tr, 300);
+		tcase_add_test(tr, test_9_guest_reset);
+		tcase_add_test(tr, test_10_restart_in_postcopy_paused);
+		suite_add_tcase(s, tr);
+	}
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_VERBOSE);
