@@ -45,8 +45,9 @@ static struct {
 	TestQemu *dbus, *qemu, *monitor;
 	sd_bus *bus;
 	char user[64], admin_group[64];
-	char ctl[300];	 /* failoverctl of the build under test */
-	TestRelay relay; /* the daemon's monitor wire, when cut by the test */
+	char ctl[300];	  /* failoverctl of the build under test */
+	TestRelay relay;  /* the daemon's monitor wire, when cut by the test */
+	char listen[300]; /* ListenQMP=, when QEMU dials the daemon */
 	/* signals seen */
 	char seen[64][200];
 	int n_seen;
@@ -133,10 +134,14 @@ static sd_bus *bus_connect(void)
 
 static void qemu_start_with(bool incoming, bool relay)
 {
-	const char *extra[] = { "-netdev", "user,id=hn1", "-device",
-				"virtio-net-pci,id=net1,netdev=hn1,mac=" MAC1
-				",bus=rp3,failover=on",
-				NULL };
+	char chardev[400];
+	const char *extra[] = {
+		"-netdev", "user,id=hn1",
+		"-device", "virtio-net-pci,id=net1,netdev=hn1,mac=" MAC1 ",bus=rp3,failover=on",
+		NULL,	   NULL,
+		NULL,	   NULL,
+		NULL
+	};
 	TestGuestOptions o = { 0 };
 
 	snprintf(t.qmp, sizeof(t.qmp), "%s/vm1.qmp", test_dir_path(t.dir));
@@ -144,11 +149,22 @@ static void qemu_start_with(bool incoming, bool relay)
 	if (relay) {
 		char wire[300];
 
-		/* failoverd dials the relay; QEMU's own socket is behind it. */
+		/*
+		 * failoverd dials the relay, QEMU's own socket behind it; or, with
+		 * ListenQMP=, QEMU dials the relay, failoverd's socket behind it.
+		 */
 		snprintf(wire, sizeof(wire), "%s/vm1-wire.qmp", test_dir_path(t.dir));
-		test_relay_init(&t.relay, wire, t.qmp);
+		test_relay_init(&t.relay, wire, t.listen[0] ? t.listen : t.qmp);
 		o.pre_exec = test_relay_pre_exec;
 		o.pre_exec_ud = &t.relay;
+		if (t.listen[0]) {
+			snprintf(chardev, sizeof(chardev), "socket,id=fm,path=%s,reconnect=1",
+				 wire);
+			extra[4] = "-chardev";
+			extra[5] = chardev;
+			extra[6] = "-mon";
+			extra[7] = "chardev=fm,mode=control";
+		}
 	}
 	o.name = "vm1";
 	o.standby = true;
@@ -159,7 +175,7 @@ static void qemu_start_with(bool incoming, bool relay)
 	t.qemu = test_guest_spawn(&o, test_dir_path(t.dir));
 	ck_assert_ptr_nonnull(t.qemu);
 	ck_assert_int_eq(test_qemu_wait_socket(t.qemu, t.qmp, 20000), 0);
-	if (relay)
+	if (relay && !t.listen[0])
 		snprintf(t.qmp, sizeof(t.qmp), "%s", t.relay.path);
 }
 
@@ -183,10 +199,20 @@ static void daemon_start(const char *extra_instance)
 
 	test_host_write_conf(&t.host, "emu.pool",
 			     "[Pool]\nDriver=emulated\nModel=e1000e\nSize=4\n");
-	test_host_write_conf(&t.host, "vm1.vm",
-			     "[Instance]\nName=vm1\nQMP=%s\n%s\n"
-			     "[Pair]\nName=p0\nPool=emu\nMACAddress=" MAC0 "\nStandby=net0\n",
-			     t.qmp, extra_instance ? extra_instance : "");
+	if (t.listen[0]) {
+		test_host_write_conf(&t.host, "failoverd.conf", "[Daemon]\nListenQMP=%s\n",
+				     t.listen);
+		test_host_write_conf(&t.host, "vm1.vm",
+				     "[Instance]\nName=vm1\n\n"
+				     "[Pair]\nName=p0\nPool=emu\nMACAddress=" MAC0
+				     "\nStandby=net0\n");
+	} else {
+		test_host_write_conf(&t.host, "vm1.vm",
+				     "[Instance]\nName=vm1\nQMP=%s\n%s\n"
+				     "[Pair]\nName=p0\nPool=emu\nMACAddress=" MAC0
+				     "\nStandby=net0\n",
+				     t.qmp, extra_instance ? extra_instance : "");
+	}
 	snprintf(bus_arg, sizeof(bus_arg), "--bus=%s", t.address);
 	snprintf(group_arg, sizeof(group_arg), "--admin-group=%s", t.admin_group);
 	t.host.daemon = test_qemu_spawn(argv, t.host.log);
@@ -237,6 +263,17 @@ static void setup_relay(void)
 	bus_start(false);
 	qemu_start_with(false, true);
 	daemon_start(NULL);
+	t.bus = bus_connect();
+	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 30000), 0);
+}
+
+static void setup_listen(void)
+{
+	setup_common();
+	bus_start(false);
+	snprintf(t.listen, sizeof(t.listen), "%s/listen.qmp", test_dir_path(t.dir));
+	daemon_start(NULL);
+	qemu_start_with(false, true);
 	t.bus = bus_connect();
 	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 30000), 0);
 }
@@ -1283,6 +1320,32 @@ START_TEST(test_monitor_away_keeps_vf)
 }
 END_TEST
 
+/*
+ * Regression: with ListenQMP=, a configured instance whose QEMU dropped its
+ * connection was refused when that same QEMU reconnected ("a second QEMU
+ * named vm1").
+ */
+START_TEST(test_listen_qmp_reconnect_accepted)
+{
+	const char *hello = "QEMU connected to the listening socket";
+
+	ck_assert_int_eq(log_count(hello), 1);
+	test_relay_cut(&t.relay);
+	ck_assert_int_eq(test_log_wait(t.host.log, "monitor connection closed", 10000), 0);
+	test_relay_restore(&t.relay);
+	for (int64_t end = test_now_ms() + 20000; log_count(hello) < 2 && test_now_ms() < end;)
+		usleep(50000);
+	ck_assert_int_eq(log_count(hello), 2);
+	ck_assert_int_eq(log_count("a second QEMU"), 0);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 10000), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 3);
+	/* Set up again, as the same QEMU: its hidden primary is still ours. */
+	for (int64_t end = test_now_ms() + 10000; log_count(" ready (") < 2 && test_now_ms() < end;)
+		usleep(50000);
+	ck_assert_int_eq(log_count(" ready ("), 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dbus-api");
@@ -1314,6 +1377,14 @@ int main(void)
 		tcase_set_timeout(tm, 120);
 		tcase_add_test(tm, test_monitor_away_keeps_vf);
 		suite_add_tcase(s, tm);
+	}
+	{
+		TCase *tl = tcase_create("listen");
+
+		tcase_add_checked_fixture(tl, setup_listen, teardown);
+		tcase_set_timeout(tl, 120);
+		tcase_add_test(tl, test_listen_qmp_reconnect_accepted);
+		suite_add_tcase(s, tl);
 	}
 	tcase_add_checked_fixture(ti, setup_incoming, teardown);
 	tcase_set_timeout(ti, 120);
