@@ -536,7 +536,7 @@ static int pair_state_path(Manager *m, Pair *p, char *buf, size_t size)
 
 void manager_save_pair(Manager *m, Pair *p)
 {
-	char path[512], bools[6][2], pid[16], pid_start[24], changed[24];
+	char path[512], bools[6][2], pid[16], pid_start[24], changed[24], degraded[24];
 	StateEntry e[] = {
 		{ "state", pair_state_to_string(p->state) },
 		{ "origin", p->config.adhoc ? "dbus" : "config" },
@@ -559,6 +559,7 @@ void manager_save_pair(Manager *m, Pair *p)
 		{ "qemu_pid", pid },
 		{ "qemu_start", pid_start },
 		{ "changed_us", changed },
+		{ "degraded_ms", degraded },
 	};
 	int r;
 
@@ -572,6 +573,7 @@ void manager_save_pair(Manager *m, Pair *p)
 	snprintf(pid, sizeof(pid), "%d", (int)p->instance->pid);
 	snprintf(pid_start, sizeof(pid_start), "%llu", (unsigned long long)p->instance->pid_start);
 	snprintf(changed, sizeof(changed), "%llu", (unsigned long long)p->changed_us);
+	snprintf(degraded, sizeof(degraded), "%lld", (long long)p->degraded_ms);
 	r = pair_state_path(m, p, path, sizeof(path));
 	/*
 	 * Atomic, not fsync'ed (~3 ms each, on every transition): a daemon
@@ -619,6 +621,8 @@ static int pair_load_entry(const char *key, const char *value, void *ud)
 		p->guest_negotiated = strcmp(value, "1") == 0;
 	else if (strcmp(key, "detach") == 0)
 		p->detach_requested = strcmp(value, "1") == 0;
+	else if (strcmp(key, "degraded_ms") == 0)
+		p->degraded_ms = strtoll(value, NULL, 10);
 	else if (strcmp(key, "qemu_pid") == 0)
 		l->pid = (pid_t)strtol(value, NULL, 10);
 	else if (strcmp(key, "qemu_start") == 0)

@@ -246,6 +246,28 @@ static int64_t ts_ms(const QmpTimestamp *ts)
 	return ts->seconds * 1000 + ts->microseconds / 1000;
 }
 
+/*
+ * Destination: the guest ran without its primary from the end of the
+ * migration (QEMU's `completed`, same host clock) until now; a primary
+ * pre-staged and plugged at load costs nothing.
+ */
+static void pair_note_plugged(Pair *p)
+{
+	struct timespec now;
+	int64_t d;
+
+	if (p->instance->migrating_in && !p->ts_incoming.seconds) {
+		p->degraded_ms = 0;
+		return;
+	}
+	if (!p->ts_incoming.seconds)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	d = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - ts_ms(&p->ts_incoming);
+	p->degraded_ms = d > 0 ? d : 0;
+	p->ts_incoming = (QmpTimestamp){ 0, 0 };
+}
+
 /* --- verification: is the primary realized in QEMU? --- */
 
 typedef void (*PresenceFn)(Pair *p, int r, bool present);
@@ -331,6 +353,7 @@ static void attach_on_presence(Pair *p, int r, bool present)
 	if (present) {
 		/* The guest had negotiated already: QEMU plugged it at once. */
 		p->guest_negotiated = true;
+		pair_note_plugged(p);
 		pair_set_state(p, PAIR_ACTIVE, NULL);
 		return;
 	}
@@ -692,12 +715,7 @@ static void negotiated_on_presence(Pair *p, int r, bool present)
 	if (r < 0 || p->state == PAIR_DETACHING)
 		return;
 	if (present) {
-		if (p->ts_incoming.seconds && p->ts_negotiated.seconds) {
-			int64_t d = ts_ms(&p->ts_negotiated) - ts_ms(&p->ts_incoming);
-
-			p->degraded_ms = d > 0 ? d : 0;
-			p->ts_incoming = (QmpTimestamp){ 0, 0 };
-		}
+		pair_note_plugged(p);
 		pair_set_state(p, PAIR_ACTIVE, NULL);
 		return;
 	}
@@ -710,7 +728,6 @@ static void negotiated_on_presence(Pair *p, int r, bool present)
 void pair_on_failover_negotiated(Pair *p, const QmpTimestamp *ts)
 {
 	p->guest_negotiated = true;
-	p->ts_negotiated = *ts;
 	switch (p->state) {
 	case PAIR_STAGED:
 	case PAIR_INCOMING:

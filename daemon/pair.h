@@ -74,10 +74,10 @@ struct Pair {
 	struct event *retry;   /* a failed VF release, tried again */
 	unsigned retry_ms;     /* its next backoff */
 	char release_reason[256];
-	QmpTimestamp ts_unplug;			 /* QEMU's time of UNPLUG_PRIMARY */
-	QmpTimestamp ts_negotiated, ts_incoming; /* destination: FAILOVER_NEGOTIATED, completed */
-	int64_t degraded_ms;			 /* last measured degraded window, -1 if none */
-	uint64_t changed_us;			 /* CLOCK_REALTIME of the last transition */
+	QmpTimestamp ts_unplug;	  /* QEMU's time of UNPLUG_PRIMARY */
+	QmpTimestamp ts_incoming; /* destination: QEMU's time of `completed` */
+	int64_t degraded_ms;	  /* last measured degraded window, -1 if none */
+	uint64_t changed_us;	  /* CLOCK_REALTIME of the last transition */
 };
 
 int pair_new(Pair **out, Instance *instance, const PairConfig *config);

@@ -109,6 +109,19 @@ START_TEST(test_2_migrate_prepared)
 	ck_assert_msg(test_guest_wait_bonded(t.dst.qemu, 60000) == 0,
 		      "guest not bonded on destination (see %s)", t.dst.serial);
 	report_window("2", true);
+	/* DegradedWindowMSec: UNPLUG_PRIMARY -> completed on the source, >= 0 on the destination.
+	 */
+	{
+		char src_ms[32], dst_ms[32];
+
+		test_host_pair_get(&t.a, "vm1", "p0", "degraded_ms", src_ms, sizeof(src_ms));
+		test_host_pair_get(&t.b, "vm1", "p0", "degraded_ms", dst_ms, sizeof(dst_ms));
+		ck_assert_msg(strtoll(src_ms, NULL, 10) > 0, "source degraded_ms=%s", src_ms);
+		ck_assert_msg(dst_ms[0] && strtoll(dst_ms, NULL, 10) >= 0,
+			      "destination degraded_ms=%s", dst_ms);
+		printf("scenario 2: DegradedWindowMSec source %s, destination %s\n", src_ms,
+		       dst_ms);
+	}
 
 	/* The source keeps its VF until its QEMU is gone. */
 	test_host_pair_get(&t.a, "vm1", "p0", "vf", vf, sizeof(vf));
