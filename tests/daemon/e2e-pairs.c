@@ -341,6 +341,38 @@ START_TEST(test_10_restart_in_postcopy_paused)
 }
 END_TEST
 
+/*
+ * Regression: a detach whose device_del QEMU accepted but whose
+ * DEVICE_DELETED never came (a paused guest) released the VF at the unplug
+ * timeout, while QEMU still held the primary.
+ */
+START_TEST(test_11_detach_unconfirmed_keeps_vf)
+{
+	char vf[64], reason[300];
+
+	printf("scenario 11: detach while the guest is paused -> VF held until it ejects\n");
+	bring_up_source("UnplugTimeoutSec=2");
+	ck_assert_int_eq(test_vm_call(&t.src, "stop", NULL), 0);
+	/* The pair leaves the configuration: failoverd detaches it. */
+	test_host_write_conf(&t.a, "vm1.vm", "[Instance]\nName=vm1\nQMP=%s\nUnplugTimeoutSec=2\n",
+			     t.src.qmp);
+	kill(test_qemu_pid(t.a.daemon), SIGHUP);
+	ck_assert_int_eq(test_host_wait_log(&t.a, "within UnplugTimeoutSec=2", 20000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "detaching", 1000), 0);
+	test_host_pair_get(&t.a, "vm1", "p0", "vf", vf, sizeof(vf));
+	test_host_pair_get(&t.a, "vm1", "p0", "reason", reason, sizeof(reason));
+	ck_assert_str_ne(vf, "");
+	ck_assert(test_vm_has_device(&t.src, "fo-p0"));
+	printf("scenario 11: %s\n", reason);
+	/* The guest runs again, ejects the primary: now the VF goes back. */
+	ck_assert_int_eq(test_vm_call(&t.src, "cont", NULL), 0);
+	ck_assert_int_ge(test_vm_wait_event(&t.src, "DEVICE_DELETED", "fo-p0", 30000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "released", 10000), 0);
+	test_host_pair_get(&t.a, "vm1", "p0", "vf", vf, sizeof(vf));
+	ck_assert_str_eq(vf, "");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-pairs");
@@ -365,6 +397,7 @@ int main(void)
 		tcase_set_timeout(tr, 300);
 		tcase_add_test(tr, test_9_guest_reset);
 		tcase_add_test(tr, test_10_restart_in_postcopy_paused);
+		tcase_add_test(tr, test_11_detach_unconfirmed_keeps_vf);
 		suite_add_tcase(s, tr);
 	}
 	suite_add_tcase(s, tc);
