@@ -12,13 +12,7 @@
 
 #include "ctl/table.h"
 #include "ctl/text.h"
-
-#define BUS_NAME      "org.failoverd1"
-#define BUS_PATH      "/org/failoverd1"
-#define IFACE_MANAGER "org.failoverd1.Manager"
-#define IFACE_PAIR    "org.failoverd1.Pair"
-#define ERROR_PREFIX  "org.failoverd1.Error."
-#define ADDRESS_ENV   "FAILOVERD_BUS_ADDRESS"
+#include "daemon/bus-api.h"
 
 /* Exit codes, documented in --help and the README. */
 enum {
@@ -63,7 +57,7 @@ static const struct {
 } error_codes[] = {
 	{ SD_BUS_ERROR_ACCESS_DENIED, EXIT_DENIED },
 	{ SD_BUS_ERROR_INVALID_ARGS, EXIT_USAGE },
-	{ ERROR_PREFIX "NotFound", EXIT_NOT_FOUND },
+	{ BUS_ERROR_NOT_FOUND, EXIT_NOT_FOUND },
 	{ SD_BUS_ERROR_UNKNOWN_OBJECT, EXIT_NOT_FOUND },
 	{ SD_BUS_ERROR_SERVICE_UNKNOWN, EXIT_UNREACHABLE },
 	{ SD_BUS_ERROR_NAME_HAS_NO_OWNER, EXIT_UNREACHABLE },
@@ -130,7 +124,7 @@ static int usage_error(Ctl *c, const char *fmt, const char *arg)
 
 static int ctl_connect(Ctl *c)
 {
-	const char *address = c->address ? c->address : getenv(ADDRESS_ENV);
+	const char *address = c->address ? c->address : getenv(BUS_ADDRESS_ENV);
 	char msg[600];
 	int r;
 
@@ -161,7 +155,8 @@ static int ctl_call(Ctl *c, const char *method, sd_bus_message **reply, const ch
 	va_list ap;
 	int r;
 
-	r = sd_bus_message_new_method_call(c->bus, &m, BUS_NAME, BUS_PATH, IFACE_MANAGER, method);
+	r = sd_bus_message_new_method_call(c->bus, &m, BUS_NAME, BUS_PATH, BUS_IFACE_MANAGER,
+					   method);
 	if (r >= 0 && types) {
 		va_start(ap, types);
 		r = sd_bus_message_appendv(m, types, ap);
@@ -210,8 +205,8 @@ typedef struct PoolRow {
 
 static int read_pool(sd_bus_message *m, PoolRow *p)
 {
-	return sd_bus_message_read(m, "(ssbuuo)", &p->name, &p->driver, &p->emulated, &p->total,
-				   &p->free, &p->path);
+	return sd_bus_message_read(m, BUS_SIGNATURE_POOL, &p->name, &p->driver, &p->emulated,
+				   &p->total, &p->free, &p->path);
 }
 
 static int cmd_pools(Ctl *c, int argc, char **argv)
@@ -226,7 +221,7 @@ static int cmd_pools(Ctl *c, int argc, char **argv)
 	r = ctl_call(c, "ListPools", &reply, NULL);
 	if (r)
 		return r;
-	r = sd_bus_message_enter_container(reply, 'a', "(ssbuuo)");
+	r = sd_bus_message_enter_container(reply, 'a', BUS_SIGNATURE_POOL);
 	while (r >= 0 && (r = read_pool(reply, &p)) > 0) {
 		char total[16], free_[16];
 		const char *row[] = { p.name, p.driver, p.emulated ? "emulated" : "vfio", free_,
@@ -261,8 +256,8 @@ typedef struct InstanceRow {
 
 static int read_instance(sd_bus_message *m, InstanceRow *i)
 {
-	return sd_bus_message_read(m, "(ssbssuo)", &i->name, &i->qmp, &i->connected, &i->run,
-				   &i->migration, &i->n_pairs, &i->path);
+	return sd_bus_message_read(m, BUS_SIGNATURE_INSTANCE, &i->name, &i->qmp, &i->connected,
+				   &i->run, &i->migration, &i->n_pairs, &i->path);
 }
 
 static int cmd_instances(Ctl *c, int argc, char **argv)
@@ -278,7 +273,7 @@ static int cmd_instances(Ctl *c, int argc, char **argv)
 	r = ctl_call(c, "ListInstances", &reply, NULL);
 	if (r)
 		return r;
-	r = sd_bus_message_enter_container(reply, 'a', "(ssbssuo)");
+	r = sd_bus_message_enter_container(reply, 'a', BUS_SIGNATURE_INSTANCE);
 	while (r >= 0 && (r = read_instance(reply, &i)) > 0) {
 		char n[16];
 		const char *row[] = { i.name, i.connected ? "yes" : "no",
@@ -314,9 +309,9 @@ typedef struct PairRow {
 
 static int read_pair(sd_bus_message *m, PairRow *p)
 {
-	return sd_bus_message_read(m, "(sssssssbto)", &p->instance, &p->name, &p->state, &p->pool,
-				   &p->vf, &p->mac, &p->reason, &p->negotiated, &p->changed_usec,
-				   &p->path);
+	return sd_bus_message_read(m, BUS_SIGNATURE_PAIR, &p->instance, &p->name, &p->state,
+				   &p->pool, &p->vf, &p->mac, &p->reason, &p->negotiated,
+				   &p->changed_usec, &p->path);
 }
 
 static json_object *pair_json(const PairRow *p)
@@ -350,7 +345,7 @@ static int cmd_pairs(Ctl *c, int argc, char **argv)
 	r = ctl_call(c, "ListPairs", &reply, NULL);
 	if (r)
 		return r;
-	r = sd_bus_message_enter_container(reply, 'a', "(sssssssbto)");
+	r = sd_bus_message_enter_container(reply, 'a', BUS_SIGNATURE_PAIR);
 	while (r >= 0 && (r = read_pair(reply, &p)) > 0) {
 		char since[32];
 		const char *row[] = { p.instance,
@@ -392,14 +387,14 @@ static int cmd_status(Ctl *c, int argc, char **argv)
 	int r;
 
 	json_object_object_add(o, "pairs_by_state", by_state);
-	r = sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, IFACE_MANAGER, "Version", &e,
+	r = sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, BUS_IFACE_MANAGER, "Version", &e,
 				       &version);
 	if (r < 0)
 		return fail_bus(c, &e, r);
-	sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, IFACE_MANAGER, "StateDirectory",
+	sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, BUS_IFACE_MANAGER, "StateDirectory",
 				   NULL, &state_dir);
-	sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, IFACE_MANAGER, "AdminGroup", NULL,
-				   &group);
+	sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, BUS_IFACE_MANAGER, "AdminGroup",
+				   NULL, &group);
 	r = ctl_call(c, "ListPools", &pools, NULL);
 	if (!r)
 		r = ctl_call(c, "ListInstances", &instances, NULL);
@@ -407,15 +402,15 @@ static int cmd_status(Ctl *c, int argc, char **argv)
 		r = ctl_call(c, "ListPairs", &pairs, NULL);
 	if (r)
 		goto out;
-	r = sd_bus_message_enter_container(pools, 'a', "(ssbuuo)");
+	r = sd_bus_message_enter_container(pools, 'a', BUS_SIGNATURE_POOL);
 	while (r >= 0 && (r = read_pool(pools, &pl)) > 0)
 		n_pools++, vf_free += pl.free, vf_total += pl.total;
 	if (r >= 0)
-		r = sd_bus_message_enter_container(instances, 'a', "(ssbssuo)");
+		r = sd_bus_message_enter_container(instances, 'a', BUS_SIGNATURE_INSTANCE);
 	while (r >= 0 && (r = read_instance(instances, &i)) > 0)
 		n_inst++, n_conn += i.connected ? 1 : 0;
 	if (r >= 0)
-		r = sd_bus_message_enter_container(pairs, 'a', "(sssssssbto)");
+		r = sd_bus_message_enter_container(pairs, 'a', BUS_SIGNATURE_PAIR);
 	while (r >= 0 && (r = read_pair(pairs, &p)) > 0) {
 		json_object *n;
 
@@ -500,9 +495,9 @@ static int attach_wait(Ctl *c, const char *path, char **state, char **reason)
 		free(*state);
 		free(*reason);
 		*state = *reason = NULL;
-		if (sd_bus_get_property_string(c->bus, BUS_NAME, path, IFACE_PAIR, "State", NULL,
-					       state) < 0 ||
-		    sd_bus_get_property_string(c->bus, BUS_NAME, path, IFACE_PAIR, "LastError",
+		if (sd_bus_get_property_string(c->bus, BUS_NAME, path, BUS_IFACE_PAIR, "State",
+					       NULL, state) < 0 ||
+		    sd_bus_get_property_string(c->bus, BUS_NAME, path, BUS_IFACE_PAIR, "LastError",
 					       NULL, reason) < 0)
 			return 0; /* gone or unreadable: the call itself succeeded */
 		for (size_t k = 0; k < sizeof(settled) / sizeof(settled[0]); k++)
@@ -530,7 +525,7 @@ static int cmd_attach(Ctl *c, int argc, char **argv)
 		return usage_error(c, "%s", "--pool= and --mac= are required");
 	if (!c->standby && !c->standby_netdev)
 		return usage_error(c, "%s", "give --standby=ID or --standby-netdev=NETDEV");
-	r = sd_bus_message_new_method_call(c->bus, &m, BUS_NAME, BUS_PATH, IFACE_MANAGER,
+	r = sd_bus_message_new_method_call(c->bus, &m, BUS_NAME, BUS_PATH, BUS_IFACE_MANAGER,
 					   "AttachPair");
 	if (r >= 0)
 		r = sd_bus_message_append(m, "sssss", argv[0], argv[1], c->pool, c->mac,
@@ -654,8 +649,8 @@ static int cmd_monitor(Ctl *c, int argc, char **argv)
 	_cleanup_err_ sd_bus_error e = SD_BUS_ERROR_NULL;
 	int r;
 
-	r = sd_bus_match_signal(c->bus, NULL, BUS_NAME, BUS_PATH, IFACE_MANAGER, "PairStateChanged",
-				on_state_changed, c);
+	r = sd_bus_match_signal(c->bus, NULL, BUS_NAME, BUS_PATH, BUS_IFACE_MANAGER,
+				"PairStateChanged", on_state_changed, c);
 	if (r < 0)
 		return fail_bus(c, &e, r);
 	/* Only now are changes delivered: tell whoever waits for us. */
@@ -744,7 +739,7 @@ static void help(void)
 	       "     --json               Machine-readable output (errors too, on stderr)\n"
 	       "     --no-legend          Omit table headers\n"
 	       "     --bus-address=ADDR   Talk to this D-Bus instead of the system bus\n"
-	       "                          (also $" ADDRESS_ENV ")\n\n"
+	       "                          (also $" BUS_ADDRESS_ENV ")\n\n"
 	       "Exit status: 0 success, 1 the operation failed, 2 invalid arguments,\n"
 	       "3 failoverd not reachable, 4 access denied, 5 no such object.\n");
 }

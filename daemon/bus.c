@@ -14,15 +14,7 @@
 #include "daemon/bus.h"
 #include "daemon/validate.h"
 
-#define IFACE_MANAGER  "org.failoverd1.Manager"
-#define IFACE_POOL     "org.failoverd1.Pool"
-#define IFACE_INSTANCE "org.failoverd1.Instance"
-#define IFACE_PAIR     "org.failoverd1.Pair"
-#define PATH_POOL      BUS_PATH "/pool"
-#define PATH_INSTANCE  BUS_PATH "/instance"
-#define PATH_PAIR      BUS_PATH "/pair"
-#define ERROR_PREFIX   "org.failoverd1.Error."
-#define RETRY_SEC      2
+#define RETRY_SEC 2
 
 typedef struct BusPoolFree {
 	char name[66];
@@ -64,12 +56,12 @@ static void message_unrefp(sd_bus_message **m)
 
 static int pool_path(const char *name, char **out)
 {
-	return sd_bus_path_encode(PATH_POOL, name, out);
+	return sd_bus_path_encode(BUS_PATH_POOL, name, out);
 }
 
 static int instance_path(const Instance *i, char **out)
 {
-	return sd_bus_path_encode(PATH_INSTANCE, i->name, out);
+	return sd_bus_path_encode(BUS_PATH_INSTANCE, i->name, out);
 }
 
 static int pair_path(const Pair *p, char **out)
@@ -77,7 +69,7 @@ static int pair_path(const Pair *p, char **out)
 	char key[256];
 
 	snprintf(key, sizeof(key), "%s/%s", p->instance->name, p->config.name);
-	return sd_bus_path_encode(PATH_PAIR, key, out);
+	return sd_bus_path_encode(BUS_PATH_PAIR, key, out);
 }
 
 static int bus_find_pool(Bus *b, const char *name, ManagerPoolInfo *info)
@@ -97,7 +89,7 @@ static Pair *bus_find_pair_by_path(Bus *b, const char *path)
 	Instance *i;
 	char *slash;
 
-	if (sd_bus_path_decode(path, PATH_PAIR, &key) <= 0)
+	if (sd_bus_path_decode(path, BUS_PATH_PAIR, &key) <= 0)
 		return NULL;
 	/* Pair names never hold '/', instance names neither. */
 	slash = strrchr(key, '/');
@@ -114,16 +106,16 @@ static const struct {
 	int errnum;
 	const char *name;
 } errno_names[] = {
-	{ ENOENT, ERROR_PREFIX "NotFound" },	   { EEXIST, ERROR_PREFIX "Exists" },
-	{ ENOTCONN, ERROR_PREFIX "NotConnected" }, { EBUSY, ERROR_PREFIX "Busy" },
-	{ ENOSPC, ERROR_PREFIX "NoSpace" },	   { EOPNOTSUPP, SD_BUS_ERROR_NOT_SUPPORTED },
-	{ EINVAL, ERROR_PREFIX "WrongState" },
+	{ ENOENT, BUS_ERROR_NOT_FOUND },       { EEXIST, BUS_ERROR_EXISTS },
+	{ ENOTCONN, BUS_ERROR_NOT_CONNECTED }, { EBUSY, BUS_ERROR_BUSY },
+	{ ENOSPC, BUS_ERROR_NO_SPACE },	       { EOPNOTSUPP, SD_BUS_ERROR_NOT_SUPPORTED },
+	{ EINVAL, BUS_ERROR_WRONG_STATE },
 };
 
 /* One readable line from the manager, under a name clients can act on. */
 static int bus_error_errno(sd_bus_error *error, int r, const char *msg, const char *einval_name)
 {
-	const char *name = ERROR_PREFIX "Failed";
+	const char *name = BUS_ERROR_FAILED;
 	char buf[512];
 
 	for (size_t k = 0; k < sizeof(errno_names) / sizeof(errno_names[0]); k++)
@@ -292,7 +284,7 @@ static int method_list_pools(sd_bus_message *msg, void *ud, sd_bus_error *error)
 
 	r = sd_bus_message_new_method_return(msg, &reply);
 	if (r >= 0)
-		r = sd_bus_message_open_container(reply, 'a', "(ssbuuo)");
+		r = sd_bus_message_open_container(reply, 'a', BUS_SIGNATURE_POOL);
 	for (size_t k = 0; r >= 0 && k < n; k++) {
 		_cleanup_free_ char *path = NULL;
 		ManagerPoolInfo info;
@@ -301,7 +293,7 @@ static int method_list_pools(sd_bus_message *msg, void *ud, sd_bus_error *error)
 			continue;
 		r = pool_path(info.name, &path);
 		if (r >= 0)
-			r = sd_bus_message_append(reply, "(ssbuuo)", info.name, info.driver,
+			r = sd_bus_message_append(reply, BUS_SIGNATURE_POOL, info.name, info.driver,
 						  (int)info.emulated, info.total, info.free, path);
 	}
 	if (r >= 0)
@@ -328,7 +320,7 @@ static int method_list_instances(sd_bus_message *msg, void *ud, sd_bus_error *er
 
 	r = sd_bus_message_new_method_return(msg, &reply);
 	if (r >= 0)
-		r = sd_bus_message_open_container(reply, 'a', "(ssbssuo)");
+		r = sd_bus_message_open_container(reply, 'a', BUS_SIGNATURE_INSTANCE);
 	for (Instance *i = manager_get_instances(b->manager); r >= 0 && i; i = i->next) {
 		_cleanup_free_ char *path = NULL;
 		char name[256], qmp[256], run[128], mig[128];
@@ -336,8 +328,8 @@ static int method_list_instances(sd_bus_message *msg, void *ud, sd_bus_error *er
 		r = instance_path(i, &path);
 		if (r >= 0)
 			r = sd_bus_message_append(
-				reply, "(ssbssuo)", TEXT(i->name, name), TEXT(i->qmp_path, qmp),
-				(int)i->ready, TEXT(i->run_status, run),
+				reply, BUS_SIGNATURE_INSTANCE, TEXT(i->name, name),
+				TEXT(i->qmp_path, qmp), (int)i->ready, TEXT(i->run_status, run),
 				TEXT(i->migration_status, mig), count_pairs(i), path);
 	}
 	if (r >= 0)
@@ -360,7 +352,7 @@ static int method_list_pairs(sd_bus_message *msg, void *ud, sd_bus_error *error)
 
 	r = sd_bus_message_new_method_return(msg, &reply);
 	if (r >= 0)
-		r = sd_bus_message_open_container(reply, 'a', "(sssssssbto)");
+		r = sd_bus_message_open_container(reply, 'a', BUS_SIGNATURE_PAIR);
 	for (Instance *i = manager_get_instances(b->manager); r >= 0 && i; i = i->next)
 		for (Pair *p = i->pairs; r >= 0 && p; p = p->next) {
 			_cleanup_free_ char *path = NULL;
@@ -369,10 +361,11 @@ static int method_list_pairs(sd_bus_message *msg, void *ud, sd_bus_error *error)
 			r = pair_path(p, &path);
 			if (r >= 0)
 				r = sd_bus_message_append(
-					reply, "(sssssssbto)", TEXT(i->name, name), p->config.name,
-					pair_state_to_string(p->state), p->config.pool,
-					TEXT(pair_vf(p), vf), p->mac_str, TEXT(p->reason, reason),
-					(int)p->guest_negotiated, p->changed_us, path);
+					reply, BUS_SIGNATURE_PAIR, TEXT(i->name, name),
+					p->config.name, pair_state_to_string(p->state),
+					p->config.pool, TEXT(pair_vf(p), vf), p->mac_str,
+					TEXT(p->reason, reason), (int)p->guest_negotiated,
+					p->changed_us, path);
 		}
 	if (r >= 0)
 		r = sd_bus_message_close_container(reply);
@@ -447,8 +440,8 @@ static int method_attach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error
 		return bus_error_errno(error, r, err, NULL);
 	i = manager_find_instance(b->manager, instance);
 	if (!i || !instance_find_pair(i, name))
-		return sd_bus_error_setf(error, ERROR_PREFIX "Failed", "pair %s/%s vanished",
-					 instance, name);
+		return sd_bus_error_setf(error, BUS_ERROR_FAILED, "pair %s/%s vanished", instance,
+					 name);
 	r = pair_path(instance_find_pair(i, name), &path);
 	if (r < 0)
 		return r;
@@ -497,7 +490,7 @@ static int method_prepare_incoming(sd_bus_message *msg, void *ud, sd_bus_error *
 	log_info(b->log, "D-Bus: PrepareIncoming %s", instance);
 	r = manager_prepare_incoming(b->manager, instance, err, sizeof(err));
 	if (r < 0)
-		return bus_error_errno(error, r, err, ERROR_PREFIX "WrongState");
+		return bus_error_errno(error, r, err, BUS_ERROR_WRONG_STATE);
 	return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -516,7 +509,7 @@ static int method_reload(sd_bus_message *msg, void *ud, sd_bus_error *error)
 	else
 		r = manager_reload(b->manager, err, sizeof(err));
 	if (r < 0)
-		return bus_error_errno(error, r, err, ERROR_PREFIX "InvalidConfiguration");
+		return bus_error_errno(error, r, err, BUS_ERROR_INVALID_CONFIGURATION);
 	return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -527,11 +520,12 @@ static const sd_bus_vtable manager_vtable[] = {
 			SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("AdminGroup", "s", get_str, offsetof(Bus, admin_group),
 			SD_BUS_VTABLE_PROPERTY_CONST),
-	SD_BUS_METHOD_WITH_NAMES("ListPools", NULL, , "a(ssbuuo)", SD_BUS_PARAM(pools),
+	SD_BUS_METHOD_WITH_NAMES("ListPools", NULL, , BUS_SIGNATURE_LIST_POOLS, SD_BUS_PARAM(pools),
 				 method_list_pools, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("ListInstances", NULL, , "a(ssbssuo)", SD_BUS_PARAM(instances),
-				 method_list_instances, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("ListPairs", NULL, , "a(sssssssbto)", SD_BUS_PARAM(pairs),
+	SD_BUS_METHOD_WITH_NAMES("ListInstances", NULL, , BUS_SIGNATURE_LIST_INSTANCES,
+				 SD_BUS_PARAM(instances), method_list_instances,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("ListPairs", NULL, , BUS_SIGNATURE_LIST_PAIRS, SD_BUS_PARAM(pairs),
 				 method_list_pairs, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES(
 		"AttachPair", "sssssa{sv}",
@@ -543,7 +537,7 @@ static const sd_bus_vtable manager_vtable[] = {
 	SD_BUS_METHOD_WITH_NAMES("PrepareIncoming", "s", SD_BUS_PARAM(instance), NULL, ,
 				 method_prepare_incoming, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_SIGNAL_WITH_NAMES("PairStateChanged", "sssss",
+	SD_BUS_SIGNAL_WITH_NAMES("PairStateChanged", BUS_SIGNATURE_PAIR_STATE_CHANGED,
 				 SD_BUS_PARAM(instance) SD_BUS_PARAM(pair) SD_BUS_PARAM(from)
 					 SD_BUS_PARAM(to) SD_BUS_PARAM(reason),
 				 0),
@@ -558,7 +552,7 @@ static int pool_find(sd_bus *bus, const char *path, const char *iface, void *ud,
 	_cleanup_free_ char *name = NULL;
 	ManagerPoolInfo info;
 
-	if (sd_bus_path_decode(path, PATH_POOL, &name) <= 0 || !*name)
+	if (sd_bus_path_decode(path, BUS_PATH_POOL, &name) <= 0 || !*name)
 		return 0;
 	if (bus_find_pool(ud, name, &info) < 0)
 		return 0;
@@ -572,7 +566,8 @@ static int pool_get(sd_bus *bus, const char *path, const char *iface, const char
 	_cleanup_free_ char *name = NULL;
 	ManagerPoolInfo info;
 
-	if (sd_bus_path_decode(path, PATH_POOL, &name) <= 0 || bus_find_pool(ud, name, &info) < 0)
+	if (sd_bus_path_decode(path, BUS_PATH_POOL, &name) <= 0 ||
+	    bus_find_pool(ud, name, &info) < 0)
 		return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_OBJECT, "no pool at %s", path);
 	if (strcmp(prop, "Name") == 0)
 		return sd_bus_message_append(reply, "s", info.name);
@@ -623,7 +618,7 @@ static int instance_find(sd_bus *bus, const char *path, const char *iface, void 
 	_cleanup_free_ char *name = NULL;
 	Instance *i;
 
-	if (sd_bus_path_decode(path, PATH_INSTANCE, &name) <= 0 || !*name)
+	if (sd_bus_path_decode(path, BUS_PATH_INSTANCE, &name) <= 0 || !*name)
 		return 0;
 	i = manager_find_instance(((Bus *)ud)->manager, name);
 	if (!i)
@@ -819,7 +814,7 @@ static void bus_pool_changed(Bus *b, const char *name)
 		return;
 	e->free = info.free;
 	if (pool_path(name, &path) >= 0)
-		sd_bus_emit_properties_changed(b->bus, path, IFACE_POOL, "Free", NULL);
+		sd_bus_emit_properties_changed(b->bus, path, BUS_IFACE_POOL, "Free", NULL);
 }
 
 static void bus_on_instance_changed(Manager *m, Instance *i, void *ud)
@@ -829,7 +824,7 @@ static void bus_on_instance_changed(Manager *m, Instance *i, void *ud)
 
 	if (!b->bus || instance_path(i, &path) < 0)
 		return;
-	sd_bus_emit_properties_changed(b->bus, path, IFACE_INSTANCE, "Connected", "RunStatus",
+	sd_bus_emit_properties_changed(b->bus, path, BUS_IFACE_INSTANCE, "Connected", "RunStatus",
 				       "MigrationStatus", "IncomingMigration", "PID", "Pairs",
 				       NULL);
 	bus_arm(b);
@@ -847,15 +842,16 @@ static void bus_on_pair_changed(Manager *m, Pair *p, PairState from, void *ud)
 	/* _PAIR_STATE_MAX: no transition, only a property (GuestNegotiated) changed. */
 	r = from == _PAIR_STATE_MAX
 		    ? 0
-		    : sd_bus_emit_signal(b->bus, BUS_PATH, IFACE_MANAGER, "PairStateChanged",
-					 "sssss", TEXT(p->instance->name, name), p->config.name,
+		    : sd_bus_emit_signal(b->bus, BUS_PATH, BUS_IFACE_MANAGER, "PairStateChanged",
+					 BUS_SIGNATURE_PAIR_STATE_CHANGED,
+					 TEXT(p->instance->name, name), p->config.name,
 					 pair_state_to_string(from), pair_state_to_string(p->state),
 					 TEXT(p->reason, reason));
 	if (r < 0)
 		log_warning(b->log, "D-Bus: cannot emit PairStateChanged: %s", strerror(-r));
 	if (pair_path(p, &path) >= 0)
-		sd_bus_emit_properties_changed(b->bus, path, IFACE_PAIR, "State", "LastError", "VF",
-					       "GuestNegotiated", "StateChangedUSec",
+		sd_bus_emit_properties_changed(b->bus, path, BUS_IFACE_PAIR, "State", "LastError",
+					       "VF", "GuestNegotiated", "StateChangedUSec",
 					       "DegradedWindowMSec", NULL);
 	bus_pool_changed(b, p->config.pool);
 	bus_arm(b);
@@ -964,14 +960,14 @@ static int bus_export(Bus *b, sd_bus *bus)
 		sd_bus_object_find_t find;
 		sd_bus_node_enumerator_t enumerate;
 	} children[] = {
-		{ PATH_POOL, IFACE_POOL, pool_vtable, pool_find, pool_enumerate },
-		{ PATH_INSTANCE, IFACE_INSTANCE, instance_vtable, instance_find,
+		{ BUS_PATH_POOL, BUS_IFACE_POOL, pool_vtable, pool_find, pool_enumerate },
+		{ BUS_PATH_INSTANCE, BUS_IFACE_INSTANCE, instance_vtable, instance_find,
 		  instance_enumerate },
-		{ PATH_PAIR, IFACE_PAIR, pair_vtable, pair_find, pair_enumerate },
+		{ BUS_PATH_PAIR, BUS_IFACE_PAIR, pair_vtable, pair_find, pair_enumerate },
 	};
 	int r;
 
-	r = sd_bus_add_object_vtable(bus, NULL, BUS_PATH, IFACE_MANAGER, manager_vtable, b);
+	r = sd_bus_add_object_vtable(bus, NULL, BUS_PATH, BUS_IFACE_MANAGER, manager_vtable, b);
 	for (size_t k = 0; r >= 0 && k < sizeof(children) / sizeof(children[0]); k++) {
 		r = sd_bus_add_fallback_vtable(bus, NULL, children[k].prefix, children[k].iface,
 					       children[k].vtable, children[k].find, b);

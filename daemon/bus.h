@@ -14,11 +14,9 @@
  * with names escaped by sd_bus_path_encode() ("<instance>/<pair>" for pairs).
  */
 
+#include "daemon/bus-api.h"
 #include "daemon/manager.h"
 #include "daemon/service.h"
-
-#define BUS_NAME "org.failoverd1"
-#define BUS_PATH "/org/failoverd1"
 
 typedef struct Bus Bus;
 
