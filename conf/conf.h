@@ -198,6 +198,8 @@ int conf_parse_duration_ms(const char *s, unsigned *ret);
 /* "0000:01:00.0" */
 bool conf_parse_pci_address(const char *s);
 int conf_parse_mac(const char *s, uint8_t mac[6]);
+/* Any MAC in the xx:xx:xx:xx:xx:xx form (a VF's admin MAC may be all zero): -EINVAL. */
+int conf_parse_mac_any(const char *s, uint8_t mac[6]);
 /* "0-3,6" */
 int conf_parse_ranges(const char *s, ConfRange *ranges, size_t max, size_t *n);
 /* Bytes of the well-formed UTF-8 character at @s (RFC 3629), 0 when broken or at the end. */
@@ -208,6 +210,8 @@ bool conf_utf8_is_valid(const char *s);
 bool conf_name_is_valid(const char *s);
 /* [Instance] Name=, QEMU's -name: printable UTF-8 without '/', at most 127 bytes. */
 bool conf_instance_name_is_valid(const char *s);
+/* A QEMU device or netdev id: a letter, then letters, digits, '-', '.', '_'. */
+bool conf_qemu_id_is_valid(const char *s);
 
 static inline void conf_set_freep(ConfSet **s)
 {

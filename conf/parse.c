@@ -69,7 +69,7 @@ bool conf_name_is_valid(const char *s)
 }
 
 /* QEMU device and netdev ids: a letter, then letters, digits, '-', '.', '_'. */
-static bool valid_qemu_id(const char *s)
+bool conf_qemu_id_is_valid(const char *s)
 {
 	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
 		return false;
@@ -92,7 +92,7 @@ static bool parse_name(ConfCtx *c, const KeyEntry *k, const char *value, void *f
 
 static bool parse_qemu_id(ConfCtx *c, const KeyEntry *k, const char *value, void *field)
 {
-	if (!valid_qemu_id(value))
+	if (!conf_qemu_id_is_valid(value))
 		return invalid(c, k, value);
 	snprintf(field, k->size, "%s", value);
 	return true;
@@ -190,7 +190,7 @@ static bool parse_driver(ConfCtx *c, const KeyEntry *k, const char *value, void 
 
 static bool parse_model(ConfCtx *c, const KeyEntry *k, const char *value, void *field)
 {
-	if (!valid_qemu_id(value) || strlen(value) >= k->size)
+	if (!conf_qemu_id_is_valid(value) || strlen(value) >= k->size)
 		return invalid(c, k, value);
 	snprintf(field, k->size, "%s", value);
 	return true;

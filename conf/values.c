@@ -84,7 +84,7 @@ bool conf_parse_pci_address(const char *s)
 	return dev < 32 && fn < 8;
 }
 
-int conf_parse_mac(const char *s, uint8_t mac[6])
+int conf_parse_mac_any(const char *s, uint8_t mac[6])
 {
 	unsigned b[6];
 	char tail;
@@ -93,10 +93,20 @@ int conf_parse_mac(const char *s, uint8_t mac[6])
 				      &b[4], &b[5], &tail) != 6)
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
-		if (!isxdigit((unsigned char)s[i * 3]) || !isxdigit((unsigned char)s[i * 3 + 1]))
+		if (!isxdigit((unsigned char)s[i * 3]) || !isxdigit((unsigned char)s[i * 3 + 1]) ||
+		    (i < 5 && s[i * 3 + 2] != ':'))
 			return -EINVAL;
 		mac[i] = (uint8_t)b[i];
 	}
+	return 0;
+}
+
+int conf_parse_mac(const char *s, uint8_t mac[6])
+{
+	int r = conf_parse_mac_any(s, mac);
+
+	if (r < 0)
+		return r;
 	/* A pair's MAC identifies one guest NIC: unicast and not all zero. */
 	if (mac[0] & 1)
 		return -EADDRNOTAVAIL;

@@ -1102,24 +1102,6 @@ struct ProbeCache *manager_get_probe_cache(Manager *m)
 	return m->probes;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[512];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *s = buf + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int manager_new(Manager **out, const ManagerOptions *opts)
 {
 	Manager *m = calloc(1, sizeof(*m));
@@ -1162,7 +1144,7 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 	signal(SIGPIPE, SIG_IGN);
 
 	snprintf(path, sizeof(path), "%s/pairs", m->state_dir);
-	r = mkdir_p(path, 0700);
+	r = sriov_mkdir_p(path, 0700);
 	if (r < 0) {
 		log_error(&m->log, "cannot create state directory %s: %s", path, strerror(-r));
 		manager_free(m);

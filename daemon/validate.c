@@ -21,7 +21,7 @@ bool validate_name(const char *s)
 
 bool validate_qemu_id(const char *s)
 {
-	return ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) && validate_name(s);
+	return conf_qemu_id_is_valid(s);
 }
 
 /*

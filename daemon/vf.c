@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
 #include "daemon/statefile.h"
 #include "daemon/vf.h"
 
@@ -68,24 +69,6 @@ static int parse_bool(const char *v, bool *ret)
 	return 0;
 }
 
-static int parse_mac(const char *v, uint8_t mac[6])
-{
-	unsigned b[6];
-	int n = 0;
-
-	if (strlen(v) != 17 ||
-	    sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &n) !=
-		    6 ||
-	    n != 17)
-		return -EBADMSG;
-	for (int i = 0; i < 6; i++) {
-		if (v[i * 3] == ' ' || v[i * 3] == '+' || v[i * 3] == '-')
-			return -EBADMSG;
-		mac[i] = (uint8_t)b[i];
-	}
-	return 0;
-}
-
 static int s_pool(VfSaved *s, const char *v)
 {
 	return *v ? copy_str(s->pool, sizeof(s->pool), v) : -EBADMSG;
@@ -121,7 +104,7 @@ static int s_driver_override(VfSaved *s, const char *v)
 static int s_mac(VfSaved *s, const char *v)
 {
 	s->config.set |= NL_VF_BIT(NL_VF_MAC);
-	return parse_mac(v, s->config.mac);
+	return conf_parse_mac_any(v, s->config.mac) < 0 ? -EBADMSG : 0;
 }
 static int s_vlan(VfSaved *s, const char *v)
 {
@@ -350,27 +333,6 @@ static void fsync_dir(const char *dir)
 	}
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *c = buf + 1; *c; c++) {
-		if (*c != '/')
-			continue;
-		*c = 0;
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*c = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int vf_pool_new(VfPool **ret, const SriovPoolConfig *config, const NlVfConfig *settings, char *err,
 		size_t size)
 {
@@ -395,7 +357,7 @@ int vf_pool_new(VfPool **ret, const SriovPoolConfig *config, const NlVfConfig *s
 		return r;
 	}
 	if (config->driver == SRIOV_POOL_VFIO) {
-		r = mkdir_p(p->saved_dir);
+		r = sriov_mkdir_p(p->saved_dir, 0700);
 		if (r < 0) {
 			snprintf(err, size, "pool %s: cannot create %s: %s", config->name,
 				 p->saved_dir, strerror(-r));

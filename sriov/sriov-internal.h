@@ -33,4 +33,3 @@ int sriov_kv_write(const char *path, const SriovKv *kv, size_t n, bool exclusive
 /* Strict: every line "key=value\n" with key [a-z0-9_]+; -EBADMSG + *@line otherwise. */
 typedef int (*SriovKvFn)(const char *key, const char *value, void *userdata);
 int sriov_kv_read(const char *path, SriovKvFn fn, void *userdata, unsigned *line);
-int sriov_mkdir_p(const char *path, unsigned mode);

@@ -216,3 +216,9 @@ static inline void sriov_monitor_freep(SriovMonitor **m)
 {
 	sriov_monitor_free(*m);
 }
+
+/*
+ * mkdir -p with @mode for every directory it creates: the pools' records
+ * and the daemon's state directory, one implementation for both.
+ */
+int sriov_mkdir_p(const char *path, unsigned mode);
