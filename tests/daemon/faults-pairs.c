@@ -92,8 +92,8 @@ static const struct {
 	const char *point;
 	const char *after_qemu_died; /* the pair's state once its QEMU is gone */
 } attach_points[] = {
-	/* The pair itself held nothing yet: it waits for QEMU to come back. */
-	{ "reserved", "waiting" },
+	/* The VF was just reserved: QEMU's exit gives it back like any other. */
+	{ "reserved", "released" },
 	{ "primary-added", "released" },
 	{ "state:staged", "released" },
 };
