@@ -246,25 +246,26 @@ static void setup_common(void)
 
 static int pair_state_is(const char *path, const char *state, unsigned timeout_ms);
 
-static void setup(void)
+/* A paused QEMU (behind a cuttable wire with @relay) and its daemon, p0 staged. */
+static void setup_with(bool relay)
 {
 	setup_common();
 	bus_start(false);
-	qemu_start(false);
+	qemu_start_with(false, relay);
 	daemon_start(NULL);
 	t.bus = bus_connect();
 	/* Paused guest: the primary is added, hidden until the guest negotiates. */
 	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 30000), 0);
 }
 
+static void setup(void)
+{
+	setup_with(false);
+}
+
 static void setup_relay(void)
 {
-	setup_common();
-	bus_start(false);
-	qemu_start_with(false, true);
-	daemon_start(NULL);
-	t.bus = bus_connect();
-	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 30000), 0);
+	setup_with(true);
 }
 
 static void setup_listen(void)
