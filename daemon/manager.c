@@ -620,7 +620,7 @@ static int pair_load_entry(const char *key, const char *value, void *ud)
 	else if (strcmp(key, "guest_negotiated") == 0)
 		p->guest_negotiated = strcmp(value, "1") == 0;
 	else if (strcmp(key, "detach") == 0)
-		p->detach_requested = strcmp(value, "1") == 0;
+		p->detach_requested = p->config.retired || strcmp(value, "1") == 0;
 	else if (strcmp(key, "degraded_ms") == 0)
 		p->degraded_ms = strtoll(value, NULL, 10);
 	else if (strcmp(key, "qemu_pid") == 0)
@@ -720,6 +720,7 @@ typedef struct PairSpec {
 	PairConfig config;
 	char qmp[108];
 	bool has_mac;
+	bool has_vf;
 } PairSpec;
 
 static int pair_spec_entry(const char *key, const char *value, void *ud)
@@ -749,13 +750,18 @@ static int pair_spec_entry(const char *key, const char *value, void *ud)
 		sp->has_mac = conf_parse_mac(value, c->mac) == 0;
 	else if (strcmp(key, "qmp") == 0)
 		snprintf(sp->qmp, sizeof(sp->qmp), "%s", value);
+	else if (strcmp(key, "vf") == 0)
+		sp->has_vf = value[0] != 0;
 	return 0;
 }
 
 /*
  * Pairs created over D-Bus exist only in their state files: re-create them
  * (and, where no configuration names it, their instance) before anything
- * looks at the pools, so that their VFs are never taken for leftovers.
+ * looks at the pools, so that their VFs are never taken for leftovers. So
+ * are configured pairs that left the configuration while they held a VF
+ * (a .vm file removed during a migration): they are detached once QEMU
+ * lets go, and then forgotten.
  */
 static void manager_restore_adhoc_pairs(Manager *m)
 {
@@ -781,9 +787,19 @@ static void manager_restore_adhoc_pairs(Manager *m)
 		inst[at - de->d_name] = 0;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		r = statefile_read(path, pair_spec_entry, &sp, &line);
-		if (r < 0 || !sp.config.adhoc)
+		if (r < 0)
 			continue;
 		snprintf(sp.config.name, sizeof(sp.config.name), "%s", at + 1);
+		i = manager_find_instance(m, inst);
+		if (!sp.config.adhoc) {
+			if (i && instance_find_pair(i, sp.config.name))
+				continue; /* configured: loaded with its configuration */
+			if (!sp.has_vf) {
+				unlink(path); /* a pair removed from the configuration, done */
+				continue;
+			}
+			sp.config.adhoc = sp.config.retired = true;
+		}
 		if (!sp.has_mac || !conf_name_is_valid(sp.config.name) ||
 		    !conf_instance_name_is_valid(inst) || !manager_find_pool(m, sp.config.pool)) {
 			log_error(&m->log,
@@ -792,7 +808,6 @@ static void manager_restore_adhoc_pairs(Manager *m)
 				  inst, at + 1, path, line);
 			continue;
 		}
-		i = manager_find_instance(m, inst);
 		if (!i) {
 			ManagerInstanceConfig c = { .name = inst,
 						    .qmp_path = sp.qmp[0] ? sp.qmp : NULL };
@@ -804,8 +819,9 @@ static void manager_restore_adhoc_pairs(Manager *m)
 			continue; /* the configuration has a pair of that name now: it wins */
 		if (instance_add_pair(i, &sp.config, NULL) == 0) {
 			i->configured = true;
-			log_info(&m->log, "pair %s/%s: restored (created over D-Bus)", inst,
-				 sp.config.name);
+			log_info(&m->log, "pair %s/%s: restored (%s)", inst, sp.config.name,
+				 sp.config.retired ? "no longer configured; detaching it"
+						   : "created over D-Bus");
 		}
 	}
 	closedir(d);
@@ -1061,10 +1077,16 @@ int manager_connect_instance(Manager *m, Instance *i)
 
 void manager_retire_instance(Manager *m, Instance *i)
 {
-	/* Pairs are detached (VFs back); the connection goes once none holds one. */
-	for (Pair *p = i->pairs; p; p = p->next)
+	/*
+	 * Its pairs are detached and, once QEMU has let go of their VFs (which
+	 * may outlive a restart of ours), forgotten. Until then they are
+	 * persisted like ad-hoc pairs, so a successor still knows who holds
+	 * what; added back, the instance gets its pairs from the configuration.
+	 */
+	for (Pair *p = i->pairs; p; p = p->next) {
+		p->config.adhoc = p->config.retired = true;
 		pair_detach(p);
-	i->configured = false;
+	}
 }
 
 /* --- loop --- */

@@ -82,7 +82,7 @@ int manager_remove_pool(Manager *m, const char *name);
 int manager_connect_instance(Manager *m, Instance *i);
 /* Back in the configuration (it was retired, or held ad-hoc pairs only). */
 void manager_revive_instance(Manager *m, Instance *i, const char *qmp_path);
-/* Removed from the configuration: detach its pairs and stop persisting it. */
+/* Removed from the configuration: its pairs are detached, then forgotten. */
 void manager_retire_instance(Manager *m, Instance *i);
 
 /* --- control operations (D-Bus, failoverctl); @err gets one readable line --- */

@@ -865,10 +865,11 @@ void pair_instance_refused(Pair *p, const char *why)
 
 void pair_instance_lost(Pair *p, const char *why)
 {
-	/* The QEMU process is gone, and every device it had with it. */
+	/* The QEMU process is gone, and every device it had with it, and its guest. */
 	pair_timer_stop(p);
 	p->busy = false;
 	p->primary_added = p->primary_pending = false;
+	p->guest_negotiated = false;
 	if (p->has_vf) {
 		pair_finish_release(p, why);
 	} else if (p->state != PAIR_RELEASED && p->state != PAIR_WAITING) {
@@ -948,7 +949,14 @@ static void reconcile_on_presence(Pair *p, int r, bool present)
 			pair_set_state(p, PAIR_MIGRATED,
 				       "migration completed; VF held until the source QEMU exits");
 	} else {
-		p->guest_negotiated = true;
+		/*
+		 * Hidden when we last looked, realized now: the guest negotiated
+		 * meanwhile. Realized before: what we saw stands (a RESET while
+		 * failoverd was down cannot be seen; docs/pairs.md).
+		 */
+		if (p->state == PAIR_STAGED || p->state == PAIR_INCOMING ||
+		    p->state == PAIR_WAITING)
+			p->guest_negotiated = true;
 		if (p->state != PAIR_ACTIVE)
 			pair_set_state(p, PAIR_ACTIVE, "primary found realized after restart");
 	}
@@ -1015,6 +1023,7 @@ int pair_new(Pair **out, Instance *instance, const PairConfig *config)
 	p->n_ref = 1;
 	p->instance = instance;
 	p->config = *config;
+	p->detach_requested = config->retired;
 	p->state = PAIR_WAITING;
 	p->degraded_ms = -1;
 	snprintf(p->mac_str, sizeof(p->mac_str), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],

@@ -44,6 +44,7 @@ typedef struct PairConfig {
 	char standby_bus[65];
 	char primary_bus[65]; /* "": a free pcie-root-port */
 	bool adhoc;	      /* created over D-Bus (AttachPair), not by a .vm file */
+	bool retired;	      /* gone from the configuration while holding a VF: detach */
 } PairConfig;
 
 const char *pair_state_to_string(PairState s);
