@@ -701,6 +701,13 @@ static bool instance_watch_exit(Instance *i, pid_t pid)
 	return true;
 }
 
+void instance_follow_recorded_qemu(Instance *i)
+{
+	/* It may die before we ever reach its monitor: its VFs must go back then too. */
+	if (i->pid > 0 && instance_holds_vfs(i))
+		instance_watch_exit(i, i->pid);
+}
+
 static void instance_on_disconnected(QmpConn *c, int err, const char *reason, void *ud)
 {
 	Instance *i = ud;

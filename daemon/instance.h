@@ -44,6 +44,12 @@ struct Instance {
 int instance_new(Instance **out, Manager *m, const char *name);
 Instance *instance_free(Instance *i);
 
+/*
+ * Start-up: the QEMU process the state files name holds VFs; watch for its
+ * exit at once, connected or not.
+ */
+void instance_follow_recorded_qemu(Instance *i);
+
 /* Dial @path (with reconnect) and manage whatever QEMU listens there. */
 int instance_connect(Instance *i, const char *path);
 /* Adopt a connection QEMU made to our listening socket (takes @fd). */

@@ -539,7 +539,9 @@ void manager_save_pair(Manager *m, Pair *p)
 	char path[512], bools[6][2], pid[16], pid_start[24], changed[24], degraded[24];
 	StateEntry e[] = {
 		{ "state", pair_state_to_string(p->state) },
-		{ "origin", p->config.adhoc ? "dbus" : "config" },
+		{ "origin", p->config.retired ? "retired"
+			    : p->config.adhoc ? "dbus"
+					      : "config" },
 		{ "detach", bools[3] },
 		{ "qmp", p->instance->qmp_path },
 		{ "standby", p->config.standby },
@@ -744,9 +746,10 @@ static int pair_spec_entry(const char *key, const char *value, void *ud)
 			snprintf((char *)c + strings[k].offset, strings[k].size, "%s", value);
 			return 0;
 		}
-	if (strcmp(key, "origin") == 0)
-		c->adhoc = strcmp(value, "dbus") == 0;
-	else if (strcmp(key, "mac") == 0)
+	if (strcmp(key, "origin") == 0) {
+		c->retired = strcmp(value, "retired") == 0;
+		c->adhoc = c->retired || strcmp(value, "dbus") == 0;
+	} else if (strcmp(key, "mac") == 0)
 		sp->has_mac = conf_parse_mac(value, c->mac) == 0;
 	else if (strcmp(key, "qmp") == 0)
 		snprintf(sp->qmp, sizeof(sp->qmp), "%s", value);
@@ -872,6 +875,8 @@ int manager_start(Manager *m)
 		for (Pair *p = i->pairs; p; p = p->next)
 			manager_load_pair(m, p);
 	manager_recover_pools(m);
+	for (Instance *i = m->instances; i; i = i->next)
+		instance_follow_recorded_qemu(i);
 	r = manager_start_monitor(m);
 	if (r < 0)
 		log_warning(&m->log, "cannot watch for PF/VF removal (udev): %s", strerror(-r));

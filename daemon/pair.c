@@ -869,7 +869,10 @@ void pair_instance_lost(Pair *p, const char *why)
 	pair_timer_stop(p);
 	p->busy = false;
 	p->primary_added = p->primary_pending = false;
-	p->guest_negotiated = false;
+	if (p->guest_negotiated) {
+		p->guest_negotiated = false;
+		manager_pair_property_changed(pair_manager(p), p);
+	}
 	if (p->has_vf) {
 		pair_finish_release(p, why);
 	} else if (p->state != PAIR_RELEASED && p->state != PAIR_WAITING) {

@@ -367,9 +367,89 @@ START_TEST(test_11_detach_unconfirmed_keeps_vf)
 	/* The guest runs again, ejects the primary: now the VF goes back. */
 	ck_assert_int_eq(test_vm_call(&t.src, "cont", NULL), 0);
 	ck_assert_int_ge(test_vm_wait_event(&t.src, "DEVICE_DELETED", "fo-p0", 30000), 0);
+	ck_assert_int_eq(test_host_wait_log(&t.a, "pair vm1/p0: detaching -> released", 10000), 0);
+	/* Gone from the configuration and its VF back: forgotten. */
+	ck_assert_int_eq(wait_pair_key(&t.a, "state", "", 5000), 0);
+	{
+		TestAudit a;
+
+		test_host_audit(&t.a, &a);
+		ck_assert_msg(a.held == 0 && a.leaked == 0, "%s", a.why);
+	}
+}
+END_TEST
+
+/*
+ * Found by the model tier (I4:negotiated-after-reset@qemu-start): a QEMU
+ * that crashed and was started again kept GuestNegotiated=true though its
+ * new guest never negotiated; and (…@daemon-restart) a daemon restarted
+ * after a guest reset reported the guest negotiated again.
+ */
+START_TEST(test_12_negotiation_belongs_to_one_guest)
+{
+	printf("scenario 12: GuestNegotiated across a reset + restart and a QEMU crash\n");
+	bring_up_source(NULL);
+	ck_assert_int_eq(wait_pair_key(&t.a, "guest_negotiated", "1", 5000), 0);
+	/* Reset, then hold the guest before it negotiates again; restart the daemon. */
+	ck_assert_int_eq(test_vm_call(&t.src, "stop", NULL), 0);
+	ck_assert_int_eq(test_vm_call(&t.src, "system_reset", NULL), 0);
+	ck_assert_int_eq(wait_pair_key(&t.a, "guest_negotiated", "0", 5000), 0);
+	test_host_kill(&t.a);
+	test_host_start(&t.a);
+	ck_assert_int_eq(test_host_wait_log(&t.a, "start-up complete", 30000), 0);
+	test_vm_spin(t.base, 1000);
+	ck_assert_int_eq(wait_pair_key(&t.a, "guest_negotiated", "0", 100), 0);
+
+	/* A crash, and a new QEMU whose guest never negotiates. */
+	test_qemu_kill(t.src.qemu);
 	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "released", 10000), 0);
+	test_vm_stop(&t.src);
+	memset(&t.src, 0, sizeof(t.src));
+	vm_start(&t.src, "src", false, true);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "staged", 30000), 0);
+	ck_assert_int_eq(wait_pair_key(&t.a, "guest_negotiated", "0", 100), 0);
+}
+END_TEST
+
+/*
+ * Found by the model tier (I2:released-while-held@daemon-restart): a .vm
+ * file removed during a migration, then a daemon restart: the successor
+ * took the pair's VF for a leftover and gave it back while the source
+ * QEMU still held the partly unplugged primary.
+ */
+START_TEST(test_13_instance_removed_mid_migration_then_restart)
+{
+	char path[400], vf[64];
+	TestAudit a;
+
+	printf("scenario 13: .vm removed during a migration, daemon restarted\n");
+	bring_up_source(NULL);
+	vm_start(&t.dst, "dst", true, false);
+	ck_assert_int_eq(
+		test_vm_call(&t.src, "migrate-set-parameters", "{\"max-bandwidth\": 4000000}"), 0);
+	test_vm_migrate(&t.src, &t.dst);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "migrating", 60000), 0);
+	snprintf(path, sizeof(path), "%s/etc/failoverd/vm1.vm", t.a.root);
+	ck_assert_int_eq(unlink(path), 0);
+	kill(test_qemu_pid(t.a.daemon), SIGHUP);
+	ck_assert_int_eq(test_host_wait_log(&t.a, "instance vm1 removed", 10000), 0);
+	test_host_stop(&t.a);
+	test_host_start(&t.a);
+	ck_assert_int_eq(test_host_wait_log(&t.a, "no longer configured; detaching it", 10000), 0);
+	test_vm_spin(t.base, 1000);
 	test_host_pair_get(&t.a, "vm1", "p0", "vf", vf, sizeof(vf));
-	ck_assert_str_eq(vf, "");
+	ck_assert_str_ne(vf, "");
+	test_host_audit(&t.a, &a);
+	ck_assert_msg(a.held == 1 && a.leaked == 0 && a.doubled == 0, "%s", a.why);
+	/* The source QEMU goes: now the VF is back, and the pair forgotten. */
+	ck_assert_int_eq(test_vm_call(&t.src, "migrate_cancel", NULL), 0);
+	test_qemu_kill(t.src.qemu);
+	for (int64_t end = test_now_ms() + 10000; test_now_ms() < end; usleep(50000)) {
+		test_host_audit(&t.a, &a);
+		if (a.held == 0)
+			break;
+	}
+	ck_assert_msg(a.held == 0 && a.leaked == 0, "%s", a.why);
 }
 END_TEST
 
@@ -398,6 +478,8 @@ int main(void)
 		tcase_add_test(tr, test_9_guest_reset);
 		tcase_add_test(tr, test_10_restart_in_postcopy_paused);
 		tcase_add_test(tr, test_11_detach_unconfirmed_keeps_vf);
+		tcase_add_test(tr, test_12_negotiation_belongs_to_one_guest);
+		tcase_add_test(tr, test_13_instance_removed_mid_migration_then_restart);
 		suite_add_tcase(s, tr);
 	}
 	suite_add_tcase(s, tc);
