@@ -131,11 +131,11 @@ ifneq ($(FULL_TESTS),)
 	@./tests/run-full-tier.sh $(FULL_TESTS)
 endif
 
-# A private dbus-daemon per test, paused QEMUs (under the TCG lock), a system
+# A private dbus-daemon per test, paused QEMUs and one booted test guest (under the TCG lock), a system
 # user for the unprivileged caller (created by the script if missing).
 check-dbus: deps $(PROGRAMS) $(DBUS_TESTS)
 ifneq ($(DBUS_TESTS),)
-	@./tests/run-dbus-tier.sh $(DBUS_TESTS)
+	@eval "$$(./tests/guest/build-guest.sh failover)" && ./tests/run-dbus-tier.sh $(DBUS_TESTS)
 endif
 
 # Fault injection (docs/reliability.md): real QEMUs + the emulated pool on

@@ -48,6 +48,7 @@ static struct {
 	char ctl[300];	  /* failoverctl of the build under test */
 	TestRelay relay;  /* the daemon's monitor wire, when cut by the test */
 	char listen[300]; /* ListenQMP=, when QEMU dials the daemon */
+	bool boot;	  /* boot the test guest instead of a paused QEMU */
 	/* signals seen */
 	char seen[64][200];
 	int n_seen;
@@ -168,7 +169,8 @@ static void qemu_start_with(bool incoming, bool relay)
 	}
 	o.name = "vm1";
 	o.standby = true;
-	o.paused = true;
+	o.paused = !t.boot;
+	o.boot = t.boot;
 	o.incoming = incoming;
 	o.n_root_ports = 4;
 	o.extra_args = extra;
@@ -279,6 +281,17 @@ static void setup_listen(void)
 	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 30000), 0);
 }
 
+static void setup_boot(void)
+{
+	setup_common();
+	bus_start(false);
+	t.boot = true;
+	qemu_start_with(false, false);
+	daemon_start(NULL);
+	t.bus = bus_connect();
+	ck_assert_int_eq(pair_state_is(P0_PATH, "active", 120000), 0);
+}
+
 static void setup_incoming(void)
 {
 	setup_common();
@@ -319,6 +332,18 @@ static char *get_string(const char *path, const char *iface, const char *prop)
 	ck_assert_msg(r >= 0, "Get %s.%s on %s: %s", iface, prop, path, e.message);
 	sd_bus_error_free(&e);
 	return s;
+}
+
+static bool get_bool(const char *path, const char *prop)
+{
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	sd_bus_message *reply = NULL;
+	int v = 0;
+
+	ck_assert_int_ge(sd_bus_get_property(t.bus, NAME, path, PAIR, prop, &e, &reply, "b"), 0);
+	ck_assert_int_ge(sd_bus_message_read(reply, "b", &v), 0);
+	sd_bus_message_unref(reply);
+	return v;
 }
 
 static uint32_t get_u32(const char *path, const char *iface, const char *prop)
@@ -1347,6 +1372,34 @@ START_TEST(test_listen_qmp_reconnect_accepted)
 }
 END_TEST
 
+/*
+ * Found by the model tier (I5:negotiated-unsignalled@qemu-crash): a QEMU
+ * that died took its guest's negotiation along, but a detached pair's
+ * GuestNegotiated went false without a PropertiesChanged.
+ */
+START_TEST(test_lost_negotiation_is_signalled)
+{
+	char err[200];
+
+	ck_assert_int_ge(sd_bus_match_signal(t.bus, NULL, NAME, NULL,
+					     "org.freedesktop.DBus.Properties", "PropertiesChanged",
+					     on_signal, NULL),
+			 0);
+	for (int64_t end = test_now_ms() + 20000; !get_bool(P0_PATH, "GuestNegotiated");) {
+		ck_assert_int_lt(test_now_ms(), end);
+		usleep(50000);
+	}
+	ck_assert_int_ge(call_error("DetachPair", err, sizeof(err), NULL, 0, "ss", "vm1", "p0"), 0);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "released", 30000), 0);
+	ck_assert(get_bool(P0_PATH, "GuestNegotiated"));
+	t.n_seen = 0;
+	test_qemu_kill(t.qemu);
+	ck_assert_int_ge(wait_seen("PropertiesChanged " P0_PATH " " PAIR " ", 10000), 0);
+	ck_assert_int_ge(wait_seen("GuestNegotiated=false", 1000), 0);
+	ck_assert(!get_bool(P0_PATH, "GuestNegotiated"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dbus-api");
@@ -1378,6 +1431,14 @@ int main(void)
 		tcase_set_timeout(tm, 120);
 		tcase_add_test(tm, test_monitor_away_keeps_vf);
 		suite_add_tcase(s, tm);
+	}
+	{
+		TCase *tb = tcase_create("booted");
+
+		tcase_add_checked_fixture(tb, setup_boot, teardown);
+		tcase_set_timeout(tb, 240);
+		tcase_add_test(tb, test_lost_negotiation_is_signalled);
+		suite_add_tcase(s, tb);
 	}
 	{
 		TCase *tl = tcase_create("listen");
