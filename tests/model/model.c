@@ -1206,9 +1206,13 @@ static bool doubles_quiet(bool want_setup)
 				continue;
 			st = qemu_status(q);
 			quiet = st && !jbool(st, "busy") && jint(st, "idle_ms") >= QUIET_MS;
-			/* Zero-config: the double dials every 100 ms; the daemon must take it. */
-			if (want_setup && vm == 2 && daemon_alive(&w.hosts[k]) &&
-			    !jbool(st, "setup"))
+			/*
+			 * A QEMU the daemon should follow (zero-config: the double
+			 * dials every 100 ms; configured: the daemon dials with its
+			 * back-off) is not quiet before the daemon set it up.
+			 */
+			if (want_setup && daemon_alive(&w.hosts[k]) && !jbool(st, "setup") &&
+			    (vm == 2 || w.hosts[k].vm_file[vm]))
 				quiet = false;
 			json_object_put(st);
 			if (!quiet)
@@ -1438,7 +1442,10 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 				}
 				al = alloc_find(allocs, n_allocs, pool, id);
 				if (!al)
-					violate(v, 2, "released-while-held",
+					violate(v, 2,
+						strcmp(jstr(e, "state"), "hidden") == 0
+							? "released-while-held-hidden"
+							: "released-while-held",
 						"host %c: QEMU vm%d (pid %lld) holds %s as %s (%s) "
 						"but "
 						"%s was given back to its pool",
@@ -1747,8 +1754,16 @@ static size_t run_sequence(Seq *s, bool generate, uint64_t seed, size_t steps, V
 		done = k + 1;
 		if (!v->invariant)
 			audit(views, settled, v);
-		if (v->invariant)
+		if (v->invariant) {
+			/* Which kind of step broke it tells defects with one symptom apart. */
+			const char *name = kinds[s->ops[k].kind].name;
+
+			if (strncmp(name, "daemon-", 7) == 0)
+				name = "daemon-restart";
+			snprintf(v->sig + strlen(v->sig), sizeof(v->sig) - strlen(v->sig), "@%s",
+				 name);
 			break;
+		}
 	}
 	world_free();
 	return done;
