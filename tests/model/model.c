@@ -67,6 +67,8 @@ typedef enum OpKind {
 	OP_PAUSE,
 	OP_RUN,
 	OP_DROP_MONITOR,
+	OP_MONITOR_OFF,
+	OP_MONITOR_ON,
 	OP_MIG_START,
 	OP_MIG_COMPLETE,
 	OP_MIG_CANCEL,
@@ -104,6 +106,8 @@ static const struct {
 	[OP_PAUSE] = { "pause", 2, 'v' },
 	[OP_RUN] = { "run", 3, 'v' },
 	[OP_DROP_MONITOR] = { "drop-monitor", 3, 'v' },
+	[OP_MONITOR_OFF] = { "monitor-off", 2, 'v' },
+	[OP_MONITOR_ON] = { "monitor-on", 2, 'v' },
 	[OP_MIG_START] = { "mig-start", 5, 'v' },
 	[OP_MIG_COMPLETE] = { "mig-complete", 4, 'v' },
 	[OP_MIG_CANCEL] = { "mig-cancel", 2, 'v' },
@@ -643,6 +647,31 @@ static void daemon_term(Host *h)
 	daemon_kill(h);
 }
 
+/* How many pidfds the daemon holds: at most one per instance is of any use. */
+static int daemon_pidfds(Host *h)
+{
+	char dir[64], path[400], target[128];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)test_qemu_pid(h->daemon));
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len > 0) {
+			target[len] = 0;
+			n += strstr(target, "pidfd") != NULL;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* A daemon that died without being told to: never acceptable. */
 static void daemon_check_death(Host *h, Violation *v)
 {
@@ -1068,6 +1097,12 @@ static void op_apply(const Op *o, Violation *v)
 	case OP_DROP_MONITOR:
 		qemu_cmd(q, "drop-monitor", NULL, 0);
 		break;
+	case OP_MONITOR_OFF:
+		qemu_cmd(q, "monitor-off", NULL, 0);
+		break;
+	case OP_MONITOR_ON:
+		qemu_cmd(q, "monitor-on", NULL, 0);
+		break;
 	case OP_MIG_START:
 		if (!qemu_alive(q) || q->incoming || q->mig != MIG_NONE)
 			break;
@@ -1212,7 +1247,7 @@ static bool doubles_quiet(bool want_setup)
 			 * back-off) is not quiet before the daemon set it up.
 			 */
 			if (want_setup && daemon_alive(&w.hosts[k]) && !jbool(st, "setup") &&
-			    (vm == 2 || w.hosts[k].vm_file[vm]))
+			    !jbool(st, "monitor_off") && (vm == 2 || w.hosts[k].vm_file[vm]))
 				quiet = false;
 			json_object_put(st);
 			if (!quiet)
@@ -1393,6 +1428,12 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 		if (daemon_alive(h) && !daemon_stopped(h) && !hv->up)
 			violate(v, 6, "dbus-hang", "host %c: failoverd does not answer ListPairs",
 				h->name);
+
+		/* (6) Watches do not pile up: one pidfd per instance at most. */
+		if (hv->up && daemon_pidfds(h) > N_VMS)
+			violate(v, 6, "pidfd-leak",
+				"host %c: failoverd holds %d pidfds for at most %d QEMU instances",
+				h->name, daemon_pidfds(h), N_VMS);
 
 		/* (1) No VF owned twice, nor reported without its allocation. */
 		for (size_t a = 0; hv->up && a < hv->n_pairs; a++) {
@@ -1585,7 +1626,8 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 			h->fresh = false;
 
 		/* (6) A zero-config QEMU dialling a running daemon gets managed. */
-		if (hv->up && qemu_alive(&w.qemu[2][k]) && st[2] && !jbool(st[2], "setup") &&
+		if (settled == false && hv->up && qemu_alive(&w.qemu[2][k]) && st[2] &&
+		    !jbool(st[2], "setup") && !jbool(st[2], "monitor_off") &&
 		    jint(st[2], "conns") > 0)
 			violate(v, 6, "zero-config-not-managed",
 				"host %c: QEMU vm3 (pid %lld) keeps dialling ListenQMP (%lld "
@@ -1632,6 +1674,8 @@ static bool op_useful(const Op *o)
 	case OP_PAUSE:
 	case OP_RUN:
 	case OP_DROP_MONITOR:
+	case OP_MONITOR_OFF:
+	case OP_MONITOR_ON:
 		return alive;
 	case OP_QEMU_DUP:
 		return alive && o->vm == 2;

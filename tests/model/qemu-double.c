@@ -23,7 +23,7 @@
  *
  * Control protocol: one command line per connection, one reply line (JSON
  * for "status", else "ok ..." or "error ..."). Commands: status, negotiate
- * [STANDBY], reboot, pause, run, drop-monitor, migrate-start,
+ * [STANDBY], reboot, pause, run, drop-monitor, monitor-off, monitor-on, migrate-start,
  * migrate-complete, migrate-cancel, migrate-fail, migrate-postcopy,
  * migrate-pause, migrate-recover, incoming-start, incoming-load IDS,
  * incoming-postcopy IDS, incoming-complete, exit. IDS: the standbys whose
@@ -102,6 +102,7 @@ typedef struct Double {
 	struct evconnlistener *qmp_listener;
 	struct bufferevent *mon;
 	bool caps, setup_done;
+	bool monitor_off; /* the monitor is away: no listening, no dialling */
 	int64_t last_io_ms;
 	struct event *ev_eject, *ev_cancel, *ev_redial;
 	bool eject_armed, cancel_armed;
@@ -770,7 +771,7 @@ static void schedule_redial(void)
 {
 	struct timeval tv = { d.reconnect_ms / 1000, (d.reconnect_ms % 1000) * 1000 };
 
-	if (d.dial_path[0])
+	if (d.dial_path[0] && !d.monitor_off)
 		evtimer_add(d.ev_redial, &tv);
 }
 
@@ -1115,6 +1116,7 @@ static char *status_json(void)
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "monitor", json_object_new_boolean(d.mon != NULL));
 	json_object_object_add(o, "setup", json_object_new_boolean(d.mon && d.setup_done));
+	json_object_object_add(o, "monitor_off", json_object_new_boolean(d.monitor_off));
 	json_object_object_add(o, "conns", json_object_new_int((int)d.n_conns));
 	json_object_object_add(
 		o, "busy", json_object_new_boolean(d.cancel_armed || (running() && ejects_due())));
@@ -1190,6 +1192,26 @@ static void ctl_on_read(struct bufferevent *bev, void *ud)
 	else if (strcmp(cmd, "drop-monitor") == 0) {
 		mon_close();
 		schedule_redial();
+		r = "ok";
+	} else if (strcmp(cmd, "monitor-off") == 0) {
+		/* Away for longer: nobody can connect until monitor-on. */
+		d.monitor_off = true;
+		mon_close();
+		evtimer_del(d.ev_redial);
+		if (d.qmp_listener) {
+			evconnlistener_free(d.qmp_listener);
+			d.qmp_listener = NULL;
+			unlink(d.qmp_path);
+		}
+		r = "ok";
+	} else if (strcmp(cmd, "monitor-on") == 0) {
+		if (d.monitor_off) {
+			d.monitor_off = false;
+			if (d.qmp_path[0])
+				d.qmp_listener = listen_unix(d.qmp_path, on_qmp_accept);
+			else
+				on_redial(-1, 0, NULL);
+		}
 		r = "ok";
 	} else if (strcmp(cmd, "migrate-start") == 0)
 		r = ctl_migrate_start();
