@@ -11,7 +11,7 @@
  * Environment: MODEL_EXCLUDE=kind,kind (op kinds never generated),
  * MODEL_MIX=kind:weight,... (weights; 0 excludes), MODEL_SHRINK=N (how many
  * distinct violations to shrink, default 3), MODEL_SHRINK_SECONDS=N (budget
- * per violation, default 40), MODEL_VERBOSE=1 (every op and its outcome).
+ * per violation, default 15), MODEL_VERBOSE=1 (every op and its outcome).
  */
 
 #include <dirent.h>
@@ -1947,7 +1947,8 @@ static void on_fatal(int sig)
 int main(int argc, char **argv)
 {
 	uint64_t base_seed = 1;
-	size_t sequences = 220, steps = 0;
+	size_t sequences = 200, steps = 0;
+	bool explicit_count = false;
 	double minutes = 0;
 	const char *ops = getenv("MODEL_OPS");
 	bool one_seed = false;
@@ -1966,6 +1967,7 @@ int main(int argc, char **argv)
 			one_seed = true;
 		} else if (strcmp(argv[k], "--sequences") == 0 && k + 1 < argc) {
 			sequences = strtoul(argv[++k], NULL, 10);
+			explicit_count = true;
 		} else if (strcmp(argv[k], "--steps") == 0 && k + 1 < argc) {
 			steps = strtoul(argv[++k], NULL, 10);
 		} else if (strcmp(argv[k], "--minutes") == 0 && k + 1 < argc) {
@@ -1995,9 +1997,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	deadline = minutes > 0 ? t0 + (int64_t)(minutes * 60000) : INT64_MAX;
-	if (ops || one_seed)
+	if (ops || one_seed) {
 		sequences = 1;
-	for (size_t i = 0; (minutes > 0 || i < sequences) && test_now_ms() < deadline; i++) {
+		explicit_count = true;
+	}
+	/* By default: until both 200 sequences and 2,000 steps are done. */
+	for (size_t i = 0;
+	     (minutes > 0 || i < sequences || (!explicit_count && total_steps < 2000 && i < 600)) &&
+	     test_now_ms() < deadline;
+	     i++) {
 		uint64_t seed = one_seed ? base_seed : base_seed * 100000 + i;
 		size_t len = steps ? steps : (size_t)(5 + (seed * 7919) % 11);
 		Seq s = { .n = 0 };
