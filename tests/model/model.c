@@ -223,7 +223,8 @@ typedef struct Host {
 	int pool_size;
 	bool vm_file[N_VMS];
 	bool conf_pair[N_VMS][N_PAIRS];
-	bool fresh; /* (re)started: the next audit takes the signal baseline */
+	bool fresh;		       /* (re)started: the next audit takes the signal baseline */
+	bool detached[N_VMS][N_PAIRS]; /* DetachPair succeeded, nothing re-added it since */
 	SigPair sig[64];
 } Host;
 
@@ -614,6 +615,7 @@ static int daemon_start(Host *h, const char *stop_at, Violation *v)
 		/* Named on the bus too: D-Bus calls go to this daemon from now on. */
 		if (up && bus_name_owned(h)) {
 			h->fresh = true;
+			memset(h->detached, 0, sizeof(h->detached));
 			for (int k = 0; k < 64; k++)
 				h->sig[k].known = false;
 			return 0;
@@ -1015,6 +1017,11 @@ static void op_apply(const Op *o, Violation *v)
 	snprintf(pair, sizeof(pair), "p%d", o->pair);
 	snprintf(standby, sizeof(standby), "net%d", o->pair);
 	mac_of(o->vm, o->pair, mac, sizeof(mac));
+	/* The configuration, or an attach, may bring a detached pair back. */
+	if (o->kind == OP_ATTACH)
+		h->detached[o->vm][o->pair] = false;
+	else if (o->kind >= OP_CONF_PAIR_ADD && o->kind <= OP_RELOAD)
+		memset(h->detached, 0, sizeof(h->detached));
 	switch (o->kind) {
 	case OP_ATTACH:
 		if (daemon_alive(h) && !daemon_stopped(h))
@@ -1022,8 +1029,9 @@ static void op_apply(const Op *o, Violation *v)
 				 standby, 0);
 		break;
 	case OP_DETACH:
-		if (daemon_alive(h) && !daemon_stopped(h))
-			bus_call(h, "DetachPair", NULL, "ss", inst, pair);
+		if (daemon_alive(h) && !daemon_stopped(h) &&
+		    bus_call(h, "DetachPair", NULL, "ss", inst, pair) >= 0)
+			h->detached[o->vm][o->pair] = true;
 		break;
 	case OP_PREPARE:
 		if (daemon_alive(h) && !daemon_stopped(h))
@@ -1580,6 +1588,16 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 				violate(v, 4, "migrating-but-no-migration",
 					"host %c: %s/%s is %s but QEMU's migration is '%s'",
 					h->name, p->instance, p->pair, p->state, mig);
+			else if (h->detached[vm - 1][pn % N_PAIRS] &&
+				 (strcmp(p->state, "active") == 0 ||
+				  strcmp(p->state, "staged") == 0 ||
+				  strcmp(p->state, "incoming") == 0) &&
+				 strcmp(ds, "deleting") != 0)
+				violate(v, 4, "reattached-after-detach",
+					"host %c: %s/%s was detached (DetachPair succeeded) and is "
+					"%s "
+					"again with nothing asking for it (primary %s)",
+					h->name, p->instance, p->pair, p->state, ds);
 			else if (p->negotiated && standby && !jbool(standby, "negotiated"))
 				violate(v, 4, "negotiated-after-reset",
 					"host %c: %s/%s reports GuestNegotiated=true but the guest "
