@@ -252,6 +252,8 @@ static struct {
 } g;
 
 static World w;
+static int64_t prof_ms[_OP_MAX];
+static unsigned prof_n[_OP_MAX];
 
 static void sleep_ms(int ms)
 {
@@ -798,6 +800,8 @@ static SigPair *sig_find(Host *h, const char *key, bool create)
 	return NULL;
 }
 
+static unsigned n_signals;
+
 static int on_state_changed(sd_bus_message *m, void *ud, sd_bus_error *e)
 {
 	Host *h = ud;
@@ -805,6 +809,7 @@ static int on_state_changed(sd_bus_message *m, void *ud, sd_bus_error *e)
 	char key[200];
 	SigPair *s;
 
+	n_signals++;
 	if (sd_bus_message_read(m, "sssss", &inst, &pair, &from, &to, &reason) < 0)
 		return 0;
 	snprintf(key, sizeof(key), "%s/%s", inst, pair);
@@ -829,6 +834,7 @@ static int on_props_changed(sd_bus_message *m, void *ud, sd_bus_error *e)
 	SigPair *s;
 	int r;
 
+	n_signals++;
 	if (sd_bus_path_decode(sd_bus_message_get_path(m), BUS_PATH "/pair", &key) <= 0)
 		return 0;
 	s = sig_find(h, key, true);
@@ -1181,8 +1187,9 @@ static void op_apply(const Op *o, Violation *v)
 		}
 		break;
 	case OP_WAIT:
-		/* Long enough for the 300/400 ms unplug and negotiation timeouts. */
-		sleep_ms(700);
+		/* Past the 300/400 ms unplug and negotiation timeouts; settling waits for the rest.
+		 */
+		sleep_ms(450);
 		break;
 	default:
 		break;
@@ -1427,6 +1434,7 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 		HostView *hv = &views[k];
 		Alloc allocs[64];
 		size_t n_allocs = read_allocs(h, allocs, 64);
+		static HostView fresh;
 		json_object *st[N_VMS] = { 0 };
 
 		for (int vm = 0; vm < N_VMS; vm++)
@@ -1606,9 +1614,27 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 					h->name, p->instance, p->pair, sb);
 		}
 
-		/* (5) Every reported change was signalled. */
-		for (size_t j = 0; hv->up && j < hv->n_pairs; j++) {
-			PairRow *p = &hv->pairs[j];
+		/*
+		 * (5) Every reported change was signalled. Compared with a view
+		 * after which no signal came in: the signals of every change it
+		 * shows arrived before its reply, and none of a later change.
+		 */
+		for (int tries = 0; hv->up && tries < 20; tries++) {
+			unsigned before;
+
+			bus_drain(h);
+			before = n_signals;
+			if (list_pairs(h, &fresh) < 0) {
+				fresh.n_pairs = 0;
+				break;
+			}
+			bus_drain(h);
+			if (n_signals == before)
+				break;
+			sleep_ms(5);
+		}
+		for (size_t j = 0; hv->up && j < fresh.n_pairs; j++) {
+			PairRow *p = &fresh.pairs[j];
 			char key[220];
 			SigPair *s;
 
@@ -1803,6 +1829,7 @@ static size_t run_sequence(Seq *s, bool generate, uint64_t seed, size_t steps, V
 	for (size_t k = 0; k < (generate ? steps : s->n) && k < MAX_OPS; k++) {
 		char text[128];
 		bool settled;
+		int64_t t_step;
 
 		if (generate) {
 			op_generate(&s->ops[k]);
@@ -1810,9 +1837,12 @@ static size_t run_sequence(Seq *s, bool generate, uint64_t seed, size_t steps, V
 		}
 		op_format(&s->ops[k], text, sizeof(text));
 		vlog("  step %zu: %s\n", k + 1, text);
+		t_step = test_now_ms();
 		op_apply(&s->ops[k], v);
 		op_track(&s->ops[k]);
 		settled = settle(views, v);
+		prof_ms[s->ops[k].kind] += test_now_ms() - t_step;
+		prof_n[s->ops[k].kind]++;
 		done = k + 1;
 		if (!v->invariant)
 			audit(views, settled, v);
@@ -2108,6 +2138,11 @@ int main(int argc, char **argv)
 			       found[k].count, (unsigned long long)found[k].seed, found[k].steps,
 			       found[k].shrunk[0] ? "  shrunk: " : "", found[k].shrunk);
 	}
+	if (getenv("MODEL_PROFILE"))
+		for (int k = 0; k < _OP_MAX; k++)
+			if (prof_n[k])
+				printf("  %-16s %5u steps, %6.1f ms each\n", kinds[k].name,
+				       prof_n[k], (double)prof_ms[k] / prof_n[k]);
 	printf("time: %.1f s\n", (double)(test_now_ms() - t0) / 1000.0);
 	printf("sequences: %llu, steps: %llu, invariant violations: %llu\n", n_seq, total_steps,
 	       n_viol);
