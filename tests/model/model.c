@@ -202,7 +202,8 @@ typedef struct Qemu {
 	TestQemu *proc;
 	char ctl[300];
 	bool incoming;
-	Mig mig; /* the runner's view, for generating ops */
+	bool source; /* the outgoing end of the migration the runner drives */
+	Mig mig;     /* the runner's view, for generating ops */
 } Qemu;
 
 typedef struct SigPair {
@@ -434,7 +435,7 @@ static void qemu_stop(Qemu *q)
 {
 	if (q->proc)
 		q->proc = test_qemu_free(q->proc);
-	q->incoming = false;
+	q->incoming = q->source = false;
 	q->mig = MIG_NONE;
 }
 
@@ -1124,10 +1125,14 @@ static void op_apply(const Op *o, Violation *v)
 			break;
 		if (!dst->incoming || qemu_cmd(dst, "incoming-start", NULL, 0) < 0)
 			break;
-		if (qemu_cmd(q, "migrate-start", NULL, 0) == 0)
+		if (qemu_cmd(q, "migrate-start", NULL, 0) == 0) {
 			q->mig = dst->mig = MIG_PRE;
+			q->source = true;
+		}
 		break;
 	case OP_MIG_COMPLETE:
+		if (!q->source)
+			break;
 		if (q->mig == MIG_PRE && qemu_cmd(q, "migrate-complete", NULL, 0) == 0) {
 			negotiated_list(q, standby, sizeof(standby));
 			snprintf(cmd, sizeof(cmd), "incoming-load %s", standby);
@@ -1137,20 +1142,23 @@ static void op_apply(const Op *o, Violation *v)
 		} else {
 			break;
 		}
-		q->mig = dst->mig = MIG_DONE;
+		/* The destination is an ordinary running VM now; the source waits to exit. */
+		q->mig = MIG_DONE;
+		dst->mig = MIG_NONE;
 		dst->incoming = false;
 		break;
 	case OP_MIG_CANCEL:
 	case OP_MIG_FAIL:
-		if (q->mig != MIG_PRE)
+		if (q->mig != MIG_PRE || !q->source)
 			break;
 		qemu_cmd(q, o->kind == OP_MIG_CANCEL ? "migrate-cancel" : "migrate-fail", NULL, 0);
 		/* An -incoming QEMU whose stream broke exits. */
 		qemu_stop(dst);
 		q->mig = MIG_NONE;
+		q->source = false;
 		break;
 	case OP_MIG_POSTCOPY:
-		if (q->mig != MIG_PRE || qemu_cmd(q, "migrate-postcopy", NULL, 0) < 0)
+		if (q->mig != MIG_PRE || !q->source || qemu_cmd(q, "migrate-postcopy", NULL, 0) < 0)
 			break;
 		{
 			char list[64];
@@ -1163,27 +1171,30 @@ static void op_apply(const Op *o, Violation *v)
 		dst->incoming = false;
 		break;
 	case OP_MIG_PAUSE:
-		if (q->mig == MIG_POST) {
+		if (q->mig == MIG_POST && q->source) {
 			qemu_cmd(q, "migrate-pause", NULL, 0);
 			qemu_cmd(dst, "incoming-pause", NULL, 0);
 		}
 		break;
 	case OP_MIG_RECOVER:
-		if (q->mig == MIG_POST) {
+		if (q->mig == MIG_POST && q->source) {
 			qemu_cmd(q, "migrate-recover", NULL, 0);
 			qemu_cmd(dst, "incoming-recover", NULL, 0);
 		}
 		break;
 	case OP_MIG_DEST_KILL:
-		if (q->mig != MIG_PRE && q->mig != MIG_POST)
+		if ((q->mig != MIG_PRE && q->mig != MIG_POST) || !q->source)
 			break;
 		qemu_stop(dst);
 		/* Precopy: the source fails and re-plugs; postcopy: it can only pause. */
 		if (q->mig == MIG_PRE) {
 			qemu_cmd(q, "migrate-fail", NULL, 0);
 			q->mig = MIG_NONE;
+			q->source = false;
 		} else {
+			/* The guest's memory is split and half of it is gone: stuck for good. */
 			qemu_cmd(q, "migrate-pause", NULL, 0);
+			q->mig = MIG_DONE;
 		}
 		break;
 	case OP_WAIT:
@@ -1219,6 +1230,7 @@ static void follow_cancelled_sources(void)
 				     vm + 1, 'A' + k, m);
 				qemu_stop(dst);
 				q->mig = MIG_NONE;
+				q->source = false;
 			}
 			json_object_put(st);
 		}
@@ -1606,7 +1618,9 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 					"%s "
 					"again with nothing asking for it (primary %s)",
 					h->name, p->instance, p->pair, p->state, ds);
-			else if (p->negotiated && standby && !jbool(standby, "negotiated"))
+			/* Before its stream arrives a destination has no guest state to judge. */
+			else if (p->negotiated && standby && !jbool(standby, "negotiated") &&
+				 !jbool(s, "incoming"))
 				violate(v, 4, "negotiated-after-reset",
 					"host %c: %s/%s reports GuestNegotiated=true but the guest "
 					"has "
@@ -1729,16 +1743,16 @@ static bool op_useful(const Op *o)
 		return alive && !q->incoming && q->mig == MIG_NONE &&
 		       !w.qemu[o->vm][other(o->host)].proc;
 	case OP_MIG_COMPLETE:
-		return alive && (q->mig == MIG_PRE || q->mig == MIG_POST) && !q->incoming;
+		return alive && (q->mig == MIG_PRE || q->mig == MIG_POST) && q->source;
 	case OP_MIG_CANCEL:
 	case OP_MIG_FAIL:
 	case OP_MIG_POSTCOPY:
-		return alive && q->mig == MIG_PRE && !q->incoming;
+		return alive && q->mig == MIG_PRE && q->source;
 	case OP_MIG_PAUSE:
 	case OP_MIG_RECOVER:
-		return alive && q->mig == MIG_POST && !q->incoming;
+		return alive && q->mig == MIG_POST && q->source;
 	case OP_MIG_DEST_KILL:
-		return alive && (q->mig == MIG_PRE || q->mig == MIG_POST) && !q->incoming;
+		return alive && (q->mig == MIG_PRE || q->mig == MIG_POST) && q->source;
 	default:
 		return true;
 	}
