@@ -1792,6 +1792,49 @@ static void op_generate(Op *o)
 	o->kind = OP_WAIT;
 }
 
+/* An excluded kind never appears, not even in the warm start. */
+static void pre_add(Op *out, size_t *n, OpKind kind, int host, int vm, int pair)
+{
+	Op *o = &out[*n];
+
+	if (g.excluded[kind] || !g.weight[kind])
+		return;
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->host = host;
+	o->vm = vm;
+	o->pair = pair;
+	(*n)++;
+}
+
+/*
+ * A warm start, so that short sequences reach deep states: some VMs get
+ * pairs (configured, or attached for the zero-config one), a running QEMU
+ * and a negotiated guest. Plain ops, so shrinking drops what is not needed.
+ */
+static size_t prelude_generate(Op *out, size_t max)
+{
+	size_t n = 0;
+
+	for (int vm = 0; vm < N_VMS && n + 5 <= max; vm++) {
+		int h = rng_below(N_HOSTS);
+
+		if (rng_below(10) >= 6)
+			continue;
+		if (vm != 2) {
+			pre_add(out, &n, OP_CONF_PAIR_ADD, h, vm, 0);
+			if (rng_below(10) < 3)
+				pre_add(out, &n, OP_CONF_PAIR_ADD, h, vm, 1);
+		}
+		pre_add(out, &n, OP_QEMU_START, h, vm, 0);
+		if (vm == 2)
+			pre_add(out, &n, rng_below(2) ? OP_ATTACH : OP_CONF_PAIR_ADD, h, vm, 0);
+		if (rng_below(10) < 7)
+			pre_add(out, &n, OP_NEGOTIATE, h, vm, 0);
+	}
+	return n;
+}
+
 /* Keeps the runner's view in step for the generator (replays use it too). */
 static void op_track(const Op *o)
 {
@@ -1838,15 +1881,23 @@ static size_t run_sequence(Seq *s, bool generate, uint64_t seed, size_t steps, V
 		world_free();
 		return 0;
 	}
-	if (generate)
+	Op pre[16];
+	size_t n_pre = 0;
+
+	if (generate) {
 		s->n = 0;
+		n_pre = prelude_generate(pre, 16);
+	}
 	for (size_t k = 0; k < (generate ? steps : s->n) && k < MAX_OPS; k++) {
 		char text[128];
 		bool settled;
 		int64_t t_step;
 
 		if (generate) {
-			op_generate(&s->ops[k]);
+			if (k < n_pre)
+				s->ops[k] = pre[k];
+			else
+				op_generate(&s->ops[k]);
 			s->n = k + 1;
 		}
 		op_format(&s->ops[k], text, sizeof(text));
@@ -2069,7 +2120,7 @@ int main(int argc, char **argv)
 	     test_now_ms() < deadline;
 	     i++) {
 		uint64_t seed = one_seed ? base_seed : base_seed * 100000 + i;
-		size_t len = steps ? steps : (size_t)(5 + (seed * 7919) % 11);
+		size_t len = steps ? steps : (size_t)(8 + (seed * 7919) % 11);
 		Seq s = { .n = 0 };
 		Violation v;
 		size_t done;
