@@ -10,7 +10,8 @@
  *
  * Environment: MODEL_EXCLUDE=kind,kind (op kinds never generated),
  * MODEL_MIX=kind:weight,... (weights; 0 excludes), MODEL_SHRINK=N (how many
- * distinct violations to shrink, default 3), MODEL_SHRINK_SECONDS=N (budget
+ * distinct violations to shrink, default 3), MODEL_IGNORE=I5:...,I2:... (signature
+ * prefixes not reported, the audit goes on), MODEL_SHRINK_SECONDS=N (budget
  * per violation, default 15), MODEL_VERBOSE=1 (every op and its outcome).
  */
 
@@ -246,6 +247,8 @@ static struct {
 	bool verbose;
 	bool excluded[_OP_MAX];
 	unsigned weight[_OP_MAX];
+	char ignore[16][96];
+	size_t n_ignore;
 	char tmpdir[300];
 	char bus_dir[300];
 	TestQemu *dbus[N_HOSTS];
@@ -282,10 +285,17 @@ static void violate(Violation *v, int inv, const char *sig, const char *fmt, ...
 {
 	va_list ap;
 
+	char full[96];
+
 	if (v->invariant)
 		return; /* the first one found tells the story */
+	snprintf(full, sizeof(full), "I%d:%s", inv, sig);
+	/* MODEL_IGNORE: known findings that should not hide the others. */
+	for (size_t k = 0; k < g.n_ignore; k++)
+		if (strncmp(full, g.ignore[k], strlen(g.ignore[k])) == 0)
+			return;
 	v->invariant = inv;
-	snprintf(v->sig, sizeof(v->sig), "I%d:%s", inv, sig);
+	snprintf(v->sig, sizeof(v->sig), "%s", full);
 	va_start(ap, fmt);
 	vsnprintf(v->text, sizeof(v->text), fmt, ap);
 	va_end(ap);
@@ -951,7 +961,7 @@ static int world_init(Violation *v)
 		mkdirs(etc);
 		write_file(strcat(etc, "/failoverd.conf"),
 			   "[Daemon]\nUnplugTimeoutSec=300ms\nNegotiateTimeoutSec=400ms\n");
-		h->pool_size = 2;
+		h->pool_size = 3;
 		host_write_pool(h);
 		h->vm_file[0] = h->vm_file[1] = true;
 		host_write_vm(h, 0);
@@ -2001,6 +2011,10 @@ static void parse_env(void)
 			exit(2);
 		}
 	}
+	snprintf(buf, sizeof(buf), "%s", getenv("MODEL_IGNORE") ? getenv("MODEL_IGNORE") : "");
+	for (char *t = strtok_r(buf, ", ", &save); t && g.n_ignore < 16;
+	     t = strtok_r(NULL, ", ", &save))
+		snprintf(g.ignore[g.n_ignore++], sizeof(g.ignore[0]), "%s", t);
 	snprintf(buf, sizeof(buf), "%s", mix ? mix : "");
 	for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
 		char name[64];
