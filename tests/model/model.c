@@ -1638,6 +1638,28 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 					h->name, p->instance, p->pair, sb);
 		}
 
+		/* (4) Every [Pair] of the applied configuration is a pair of the daemon. */
+		for (int vm = 0; settled && hv->up && vm < N_VMS; vm++)
+			for (int pn = 0; h->vm_file[vm] && pn < N_PAIRS; pn++) {
+				char inst[16], pair[16];
+				bool there = false;
+
+				if (!h->conf_pair[vm][pn])
+					continue;
+				snprintf(inst, sizeof(inst), "vm%d", vm + 1);
+				snprintf(pair, sizeof(pair), "p%d", pn);
+				for (size_t j = 0; j < hv->n_pairs; j++)
+					there = there ||
+						(strcmp(hv->pairs[j].instance, inst) == 0 &&
+						 strcmp(hv->pairs[j].pair, pair) == 0);
+				if (!there)
+					violate(v, 4, "configured-pair-missing",
+						"host %c: vm%d.vm has [Pair] %s, but failoverd has "
+						"no "
+						"pair %s/%s after the configuration was applied",
+						h->name, vm + 1, pair, inst, pair);
+			}
+
 		/*
 		 * (5) Every reported change was signalled. Compared with a view
 		 * after which no signal came in: the signals of every change it
