@@ -1850,6 +1850,7 @@ static size_t prelude_generate(Op *out, size_t max)
 
 	for (int vm = 0; vm < N_VMS && n + 5 <= max; vm++) {
 		int h = rng_below(N_HOSTS);
+		bool attach;
 
 		if (rng_below(10) >= 6)
 			continue;
@@ -1858,9 +1859,13 @@ static size_t prelude_generate(Op *out, size_t max)
 			if (rng_below(10) < 3)
 				pre_add(out, &n, OP_CONF_PAIR_ADD, h, vm, 1);
 		}
+		/* vm3: a .vm file before its QEMU dials in, or AttachPair once it did. */
+		attach = vm == 2 && rng_below(2);
+		if (vm == 2 && !attach)
+			pre_add(out, &n, OP_CONF_PAIR_ADD, h, vm, 0);
 		pre_add(out, &n, OP_QEMU_START, h, vm, 0);
-		if (vm == 2)
-			pre_add(out, &n, rng_below(2) ? OP_ATTACH : OP_CONF_PAIR_ADD, h, vm, 0);
+		if (attach)
+			pre_add(out, &n, OP_ATTACH, h, vm, 0);
 		if (rng_below(10) < 7)
 			pre_add(out, &n, OP_NEGOTIATE, h, vm, 0);
 	}
