@@ -2087,6 +2087,8 @@ static void cleanup(void)
 			unlink(path);
 			snprintf(path, sizeof(path), "%s/bus%c.conf", g.bus_dir, 'A' + k);
 			unlink(path);
+			snprintf(path, sizeof(path), "%s/bus%c.log", g.bus_dir, 'A' + k);
+			unlink(path);
 		}
 		rmdir(g.bus_dir);
 	}
