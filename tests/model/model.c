@@ -249,7 +249,6 @@ static struct {
 	unsigned weight[_OP_MAX];
 	char ignore[16][96];
 	size_t n_ignore;
-	char tmpdir[300];
 	char bus_dir[300];
 	TestQemu *dbus[N_HOSTS];
 	char bus_addr[N_HOSTS][400];
@@ -1872,15 +1871,6 @@ static size_t prelude_generate(Op *out, size_t max)
 	return n;
 }
 
-/* Keeps the runner's view in step for the generator (replays use it too). */
-static void op_track(const Op *o)
-{
-	Qemu *q = &w.qemu[o->vm][o->host];
-
-	if (o->kind == OP_QEMU_START && q->proc)
-		q->incoming = false;
-}
-
 /* --- running a sequence --- */
 
 typedef struct Seq {
@@ -1941,7 +1931,6 @@ static size_t run_sequence(Seq *s, bool generate, uint64_t seed, size_t steps, V
 		vlog("  step %zu: %s\n", k + 1, text);
 		t_step = test_now_ms();
 		op_apply(&s->ops[k], v);
-		op_track(&s->ops[k]);
 		settled = settle(views, v);
 		prof_ms[s->ops[k].kind] += test_now_ms() - t_step;
 		prof_n[s->ops[k].kind]++;
