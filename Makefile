@@ -12,6 +12,7 @@
 #   tests/<module>/full-*.c      the whole stack on a real VF (nested) -> make check-full
 #   tests/<module>/faults-*.c    fault injection, real QEMUs -> make check-faults
 #   tests/<module>/faults-kernel-*.c  fault injection on the igb guest -> make check-faults
+#   tests/model/*.c              the model tier: runner + QEMU double -> make check-model
 
 B        ?= build
 CC       ?= cc
@@ -43,6 +44,7 @@ DBUS_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/dbus-*.c))
 FULL_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/full-*.c))
 FAULT_KERNEL_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/*/faults-kernel-*.c))
 FAULT_TESTS  := $(filter-out $(FAULT_KERNEL_TESTS),$(patsubst %.c,$(B)/%,$(wildcard tests/*/faults-*.c)))
+MODEL_PROGS  := $(patsubst %.c,$(B)/%,$(wildcard tests/model/*.c))
 CTL_SRCS     := $(wildcard ctl/*.c)
 
 PROGRAMS := $(B)/failoverd $(if $(CTL_SRCS),$(B)/failoverctl)
@@ -85,7 +87,7 @@ $(B)/tests/ctl/%: $(B)/tests/ctl/%.o $(CTL_OBJS) $(TESTLIB_OBJS) $(DAEMON_OBJS) 
 	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
 tests: $(UNIT_TESTS) $(QEMU_TESTS) $(KERNEL_TESTS) $(E2E_TESTS) $(FULL_TESTS) $(DBUS_TESTS) \
-       $(FAULT_TESTS) $(FAULT_KERNEL_TESTS)
+       $(FAULT_TESTS) $(FAULT_KERNEL_TESTS) $(MODEL_PROGS)
 
 # Each tier runs its binaries through tests/run-tier.sh: own process group,
 # a hard timeout, and everything left in the group killed afterwards.
@@ -144,6 +146,21 @@ endif
 check-faults: deps $(PROGRAMS) $(FAULT_TESTS) $(FAULT_KERNEL_TESTS)
 	@eval "$$(./tests/guest/build-guest.sh failover)" && \
 	  ./tests/run-faults-tier.sh "$(FAULT_TESTS)" "$(FAULT_KERNEL_TESTS)"
+
+# Model-based randomised tier (docs/model-tier.md): two daemons on private
+# dbus-daemons, QEMU test doubles, no guest and no TCG. Not part of `make
+# check` yet. SEED=N STEPS=M replays one generated sequence, OPS='op; op'
+# an explicit list; MODEL_EXCLUDE/MODEL_MIX shape the op mix.
+MODEL_ARGS = $(if $(SEED),--seed $(SEED)) $(if $(STEPS),--steps $(STEPS)) \
+             $(if $(SEQUENCES),--sequences $(SEQUENCES))
+MINUTES ?= 30
+.PHONY: check-model soak-model
+check-model: deps $(PROGRAMS) $(MODEL_PROGS)
+	@./tests/run-model-tier.sh 600 $(B)/tests/model/model $(MODEL_ARGS) $(if $(OPS),--ops "$(OPS)")
+
+soak-model: deps $(PROGRAMS) $(MODEL_PROGS)
+	@./tests/run-model-tier.sh $$(( $(MINUTES) * 60 + 600 )) $(B)/tests/model/model \
+	  --minutes $(MINUTES) $(if $(SEED),--base-seed $(SEED))
 
 valgrind-unit: deps $(UNIT_TESTS)
 	@VALGRIND=1 ./tests/run-tier.sh unit 900 $(UNIT_TESTS)
