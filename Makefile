@@ -100,6 +100,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-full
 	@$(MAKE) --no-print-directory check-dbus
 	@$(MAKE) --no-print-directory check-faults
+	@$(MAKE) --no-print-directory check-model
 	@$(MAKE) --no-print-directory check-sanitize
 	@$(MAKE) --no-print-directory check-fuzz
 
@@ -148,8 +149,8 @@ check-faults: deps $(PROGRAMS) $(FAULT_TESTS) $(FAULT_KERNEL_TESTS)
 	  ./tests/run-faults-tier.sh "$(FAULT_TESTS)" "$(FAULT_KERNEL_TESTS)"
 
 # Model-based randomised tier (docs/model-tier.md): two daemons on private
-# dbus-daemons, QEMU test doubles, no guest and no TCG. Not part of `make
-# check` yet. SEED=N STEPS=M replays one generated sequence, OPS='op; op'
+# dbus-daemons, QEMU test doubles, no guest and no TCG. In `make check`, and
+# (fewer sequences) under ASan in check-sanitize. SEED=N STEPS=M replays one generated sequence, OPS='op; op'
 # an explicit list; MODEL_EXCLUDE/MODEL_MIX shape the op mix.
 MODEL_ARGS = $(if $(SEED),--seed $(SEED)) $(if $(STEPS),--steps $(STEPS)) \
              $(if $(SEQUENCES),--sequences $(SEQUENCES))
@@ -245,11 +246,12 @@ check-sanitize: deps
 	 exit $$st
 
 # These two run in check-sanitize's sub-makes, with B= the sanitized build.
-sanitize-bins: $(PROGRAMS) $(UNIT_TESTS) $(QEMU_TESTS) $(DBUS_TESTS)
+sanitize-bins: $(PROGRAMS) $(UNIT_TESTS) $(QEMU_TESTS) $(DBUS_TESTS) $(MODEL_PROGS)
 
 sanitize-tiers:
 	@st=0; for t in check-unit check-qemu check-dbus; do \
-	   $(MAKE) --no-print-directory $$t || st=1; done; exit $$st
+	   $(MAKE) --no-print-directory $$t || st=1; done; \
+	 $(MAKE) --no-print-directory check-model SEQUENCES=40 || st=1; exit $$st
 
 $(B)/tests/fuzz/%: $(B)/tests/fuzz/%.o $(DAEMON_OBJS) $(MOD_LIBS)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
