@@ -1630,7 +1630,7 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 				 (strcmp(p->state, "active") == 0 ||
 				  strcmp(p->state, "staged") == 0 ||
 				  strcmp(p->state, "incoming") == 0) &&
-				 strcmp(ds, "deleting") != 0)
+				 strcmp(ds, "deleting") != 0 && strcmp(ds, "stale") != 0)
 				violate(v, 4, "reattached-after-detach",
 					"host %c: %s/%s was detached (DetachPair succeeded) and is "
 					"%s "
