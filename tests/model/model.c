@@ -1466,11 +1466,20 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 			violate(v, 6, "dbus-hang", "host %c: failoverd does not answer ListPairs",
 				h->name);
 
-		/* (6) Watches do not pile up: one pidfd per instance at most. */
-		if (hv->up && daemon_pidfds(h) > N_VMS)
-			violate(v, 6, "pidfd-leak",
-				"host %c: failoverd holds %d pidfds for at most %d QEMU instances",
-				h->name, daemon_pidfds(h), N_VMS);
+		/* (6) Watches do not pile up: one pidfd per live QEMU at most. */
+		{
+			int live = 0, fds;
+
+			for (int vm = 0; vm < N_VMS; vm++)
+				live += qemu_alive(&w.qemu[vm][k]) + qemu_alive(&w.dup[vm][k]);
+			fds = hv->up && settled ? daemon_pidfds(h) : 0;
+			if (fds > live)
+				violate(v, 6, "pidfd-leak",
+					"host %c: failoverd holds %d pidfds while %d QEMU "
+					"processes "
+					"live",
+					h->name, fds, live);
+		}
 
 		/* (1) No VF owned twice, nor reported without its allocation. */
 		for (size_t a = 0; hv->up && a < hv->n_pairs; a++) {
@@ -1621,7 +1630,7 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 				 (strcmp(p->state, "active") == 0 ||
 				  strcmp(p->state, "staged") == 0 ||
 				  strcmp(p->state, "incoming") == 0) &&
-				 strcmp(ds, "deleting") != 0)
+				 strcmp(ds, "deleting") != 0 && strcmp(ds, "stale") != 0)
 				violate(v, 4, "reattached-after-detach",
 					"host %c: %s/%s was detached (DetachPair succeeded) and is "
 					"%s "
