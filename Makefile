@@ -5,7 +5,7 @@
 #   daemon/*.c                   the daemon (daemon/main.c holds main())
 #   tests/lib/*.c                shared test helpers
 #   tests/<module>/unit-*.c      Check unit tests        -> make check-unit
-#   tests/<module>/qemu-*.c      real-QEMU tests         -> make check-qemu
+#   tests/<module>/qemu-*.c      real-QEMU tests         -> make check-qemu (not tests/model/qemu-double.c)
 #   tests/<module>/kernel-*.c    real-kernel igb tests   -> make check-kernel
 #   tests/<module>/e2e-*.c       two daemons, two QEMUs  -> make check-e2e
 #   tests/<module>/dbus-*.c      private dbus-daemon     -> make check-dbus
@@ -37,7 +37,7 @@ TESTLIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out tests/lib/unit-% tests/lib/
                 tests/lib/kernel-% tests/lib/e2e-% tests/lib/dbus-%,$(wildcard tests/lib/*.c)))
 
 UNIT_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/unit-*.c))
-QEMU_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/qemu-*.c))
+QEMU_TESTS   := $(patsubst %.c,$(B)/%,$(filter-out tests/model/%,$(wildcard tests/*/qemu-*.c)))
 KERNEL_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/*/kernel-*.c))
 E2E_TESTS    := $(patsubst %.c,$(B)/%,$(wildcard tests/*/e2e-*.c))
 DBUS_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/dbus-*.c))
