@@ -1400,6 +1400,56 @@ START_TEST(test_lost_negotiation_is_signalled)
 }
 END_TEST
 
+/*
+ * Found by the model tier (I3:leaked-after-qemu-exit): a daemon restarted
+ * while the monitor was away kept the VF of the running QEMU but watched
+ * its exit only through a monitor it never reached: the VF leaked.
+ */
+START_TEST(test_restart_while_monitor_away)
+{
+	test_relay_cut(&t.relay);
+	ck_assert_int_eq(test_log_wait(t.host.log, "monitor connection closed", 10000), 0);
+	daemon_restart(SIGTERM);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 3);
+	test_qemu_kill(t.qemu);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "released", 20000), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), 4);
+}
+END_TEST
+
+/*
+ * Found by the model tier (I4:configured-pair-missing): a .vm file written
+ * for a zero-config QEMU already connected to ListenQMP was ignored on
+ * Reload ("File exists"), its pairs never appeared.
+ */
+START_TEST(test_vm_file_for_connected_zero_config_qemu)
+{
+	const char *extra[] = { "-chardev", NULL, "-mon", "chardev=zc,mode=control", NULL };
+	char chardev[400], name[200], msg[300];
+	TestGuestOptions o = { 0 };
+	TestQemu *q;
+
+	snprintf(chardev, sizeof(chardev), "socket,id=zc,path=%s,reconnect=1", t.listen);
+	extra[1] = chardev;
+	o.qmp_path = test_dir_file(t.dir, "vm2.qmp");
+	o.serial_log = test_dir_file(t.dir, "vm2.log");
+	o.name = "vm2";
+	o.mac = "52:54:00:aa:bb:22";
+	o.standby = true;
+	o.paused = true;
+	o.extra_args = extra;
+	q = test_guest_spawn(&o, test_dir_path(t.dir));
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(test_log_wait(t.host.log, "instance vm2: QEMU", 20000), 0);
+	test_host_write_conf(&t.host, "vm2.vm",
+			     "[Instance]\nName=vm2\n\n[Pair]\nName=p0\nPool=emu\n"
+			     "MACAddress=52:54:00:aa:bb:22\nStandby=net0\n");
+	ck_assert_int_ge(call_error("Reload", name, sizeof(name), msg, sizeof(msg), NULL), 0);
+	ck_assert_int_eq(pair_state_is("/org/failoverd1/pair/vm2_2fp0", "staged", 20000), 0);
+	test_qemu_free(q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dbus-api");
@@ -1430,6 +1480,7 @@ int main(void)
 		tcase_add_checked_fixture(tm, setup_relay, teardown);
 		tcase_set_timeout(tm, 120);
 		tcase_add_test(tm, test_monitor_away_keeps_vf);
+		tcase_add_test(tm, test_restart_while_monitor_away);
 		suite_add_tcase(s, tm);
 	}
 	{
@@ -1446,6 +1497,7 @@ int main(void)
 		tcase_add_checked_fixture(tl, setup_listen, teardown);
 		tcase_set_timeout(tl, 120);
 		tcase_add_test(tl, test_listen_qmp_reconnect_accepted);
+		tcase_add_test(tl, test_vm_file_for_connected_zero_config_qemu);
 		suite_add_tcase(s, tl);
 	}
 	tcase_add_checked_fixture(ti, setup_incoming, teardown);

@@ -80,8 +80,10 @@ static void __attribute__((noreturn)) relay_run(TestRelay *r, int lfd)
 	struct sigaction sa = { .sa_handler = on_cut };
 	int client = -1, upstream = -1;
 	bool was_cut = false;
+	char hidden[320];
 	FILE *f;
 
+	snprintf(hidden, sizeof(hidden), "%s.cut", r->path);
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
 	f = fopen(r->pid_file, "we");
@@ -96,8 +98,18 @@ static void __attribute__((noreturn)) relay_run(TestRelay *r, int lfd)
 
 		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			_exit(1);
-		if (relay_cut_flag && !was_cut)
-			close_pair(&client, &upstream);
+		/*
+		 * Cut: the connection goes and the socket's name with it, so
+		 * that a dialler is refused as by a monitor that is gone; the
+		 * socket itself (QEMU's credentials) stays, renamed back later.
+		 */
+		if (relay_cut_flag != was_cut) {
+			if (relay_cut_flag)
+				close_pair(&client, &upstream);
+			if (rename(relay_cut_flag ? r->path : hidden,
+				   relay_cut_flag ? hidden : r->path) < 0)
+				_exit(1);
+		}
 		was_cut = relay_cut_flag;
 		if (p[0].revents & POLLIN) {
 			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

@@ -20,6 +20,7 @@ typedef struct TestRelay {
 /* Fills @r; pass test_relay_pre_exec and @r to test_qemu_spawn_with(). */
 void test_relay_init(TestRelay *r, const char *path, const char *target);
 int test_relay_pre_exec(void *relay);
-/* Drops the connection and refuses new ones until test_relay_restore(). */
+/* Drops the connection and refuses new ones (the socket's name is gone)
+ * until test_relay_restore(). */
 void test_relay_cut(TestRelay *r);
 void test_relay_restore(TestRelay *r);
