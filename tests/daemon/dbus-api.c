@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
@@ -49,6 +51,7 @@ static struct {
 	TestRelay relay;  /* the daemon's monitor wire, when cut by the test */
 	char listen[300]; /* ListenQMP=, when QEMU dials the daemon */
 	bool boot;	  /* boot the test guest instead of a paused QEMU */
+	char tqmp[300];	  /* then the test's own monitor */
 	/* signals seen */
 	char seen[64][200];
 	int n_seen;
@@ -167,9 +170,16 @@ static void qemu_start_with(bool incoming, bool relay)
 			extra[7] = "chardev=fm,mode=control";
 		}
 	}
+	if (t.boot) {
+		/* The test's own monitor: the booted guest waits (-S) for its "cont". */
+		snprintf(t.tqmp, sizeof(t.tqmp), "%s/vm1-test.qmp", test_dir_path(t.dir));
+		snprintf(chardev, sizeof(chardev), "unix:%s,server=on,wait=off", t.tqmp);
+		extra[4] = "-qmp";
+		extra[5] = chardev;
+	}
 	o.name = "vm1";
 	o.standby = true;
-	o.paused = !t.boot;
+	o.paused = true;
 	o.boot = t.boot;
 	o.incoming = incoming;
 	o.n_root_ports = 4;
@@ -289,7 +299,37 @@ static void setup_boot(void)
 	qemu_start_with(false, false);
 	daemon_start(NULL);
 	t.bus = bus_connect();
-	ck_assert_int_eq(pair_state_is(P0_PATH, "active", 120000), 0);
+	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 30000), 0);
+}
+
+/* One line from a QMP monitor (greeting, reply, event). */
+static void qmp_line(FILE *f, char *buf, size_t size)
+{
+	ck_assert_ptr_nonnull(fgets(buf, (int)size, f));
+}
+
+/* The booted guest runs: "cont" on the test's own monitor. */
+static void guest_run(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[4096];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	FILE *f;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t.tqmp);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	f = fdopen(fd, "r+");
+	ck_assert_ptr_nonnull(f);
+	qmp_line(f, line, sizeof(line));
+	fputs("{\"execute\": \"qmp_capabilities\"}\n{\"execute\": \"cont\"}\n", f);
+	fflush(f);
+	do
+		qmp_line(f, line, sizeof(line));
+	while (!strstr(line, "\"return\"")); /* capabilities */
+	do
+		qmp_line(f, line, sizeof(line));
+	while (!strstr(line, "\"return\"")); /* cont */
+	fclose(f);
 }
 
 static void setup_incoming(void)
@@ -1385,6 +1425,8 @@ START_TEST(test_lost_negotiation_is_signalled)
 					     "org.freedesktop.DBus.Properties", "PropertiesChanged",
 					     on_signal, NULL),
 			 0);
+	guest_run();
+	ck_assert_int_eq(pair_state_is(P0_PATH, "active", 120000), 0);
 	for (int64_t end = test_now_ms() + 20000; !get_bool(P0_PATH, "GuestNegotiated");) {
 		ck_assert_int_lt(test_now_ms(), end);
 		usleep(50000);
@@ -1450,6 +1492,33 @@ START_TEST(test_vm_file_for_connected_zero_config_qemu)
 }
 END_TEST
 
+/*
+ * Found by the model tier (I5:negotiated-unsignalled@negotiate): a guest
+ * negotiating for a pair that is failed (or released, or active already)
+ * changed GuestNegotiated without a PropertiesChanged.
+ */
+START_TEST(test_negotiation_of_a_failed_pair_is_signalled)
+{
+	char err[200];
+
+	/* The standby net1 has MAC1: a pair with another MAC fails. */
+	ck_assert_int_ge(attach("vm1", "p1", "emu", "52:54:00:aa:bb:09", "net1", NULL, NULL, NULL,
+				err, sizeof(err), NULL, 0),
+			 0);
+	ck_assert_int_eq(pair_state_is(P1_PATH, "failed", 20000), 0);
+	ck_assert(!get_bool(P1_PATH, "GuestNegotiated"));
+	ck_assert_int_ge(sd_bus_match_signal(t.bus, NULL, NAME, P1_PATH,
+					     "org.freedesktop.DBus.Properties", "PropertiesChanged",
+					     on_signal, NULL),
+			 0);
+	guest_run();
+	ck_assert_int_eq(pair_state_is(P0_PATH, "active", 120000), 0);
+	ck_assert_int_ge(wait_seen("GuestNegotiated=true", 20000), 0);
+	ck_assert(get_bool(P1_PATH, "GuestNegotiated"));
+	ck_assert_int_eq(pair_state_is(P1_PATH, "failed", 100), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dbus-api");
@@ -1489,6 +1558,7 @@ int main(void)
 		tcase_add_checked_fixture(tb, setup_boot, teardown);
 		tcase_set_timeout(tb, 240);
 		tcase_add_test(tb, test_lost_negotiation_is_signalled);
+		tcase_add_test(tb, test_negotiation_of_a_failed_pair_is_signalled);
 		suite_add_tcase(s, tb);
 	}
 	{

@@ -453,6 +453,32 @@ START_TEST(test_13_instance_removed_mid_migration_then_restart)
 }
 END_TEST
 
+/*
+ * Found by the model tier (I4:active-but-not-plugged): a pair that missed
+ * UNPLUG_PRIMARY (its daemon was down when the migration started) was
+ * reconciled to "active" while QEMU had the primary partly unplugged.
+ */
+START_TEST(test_14_restart_after_missed_unplug)
+{
+	char reason[300];
+
+	printf("scenario 14: the source daemon is down when the migration starts\n");
+	bring_up_source(NULL);
+	vm_start(&t.dst, "dst", true, false);
+	ck_assert_int_eq(
+		test_vm_call(&t.src, "migrate-set-parameters", "{\"max-bandwidth\": 4000000}"), 0);
+	test_host_kill(&t.a);
+	test_vm_migrate(&t.src, &t.dst);
+	ck_assert_int_ge(test_vm_wait_event(&t.src, "MIGRATION", "\"active\"", 60000), 0);
+	test_host_start(&t.a);
+	ck_assert_int_eq(test_host_wait_log(&t.a, "found migrating (active) after restart", 30000),
+			 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "migrating", 1000), 0);
+	test_host_pair_get(&t.a, "vm1", "p0", "reason", reason, sizeof(reason));
+	printf("scenario 14: %s\n", reason);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-pairs");
@@ -480,6 +506,7 @@ int main(void)
 		tcase_add_test(tr, test_11_detach_unconfirmed_keeps_vf);
 		tcase_add_test(tr, test_12_negotiation_belongs_to_one_guest);
 		tcase_add_test(tr, test_13_instance_removed_mid_migration_then_restart);
+		tcase_add_test(tr, test_14_restart_after_missed_unplug);
 		suite_add_tcase(s, tr);
 	}
 	suite_add_tcase(s, tc);
