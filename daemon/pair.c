@@ -978,16 +978,24 @@ void pair_instance_ready(Pair *p)
 	pair_attach(p);
 }
 
+/* A timeout as configuration files write it: "2" seconds, or "300ms". */
+static const char *timeout_text(unsigned ms, char buf[24])
+{
+	snprintf(buf, 24, ms % 1000 ? "%ums" : "%u", ms % 1000 ? ms : ms / 1000);
+	return buf;
+}
+
 static void pair_on_timer(evutil_socket_t fd, short what, void *ud)
 {
 	Pair *p = ud;
+	char t[24];
 
 	switch (p->state) {
 	case PAIR_UNPLUGGING:
 		snprintf(p->reason, sizeof(p->reason),
-			 "guest did not finish unplugging the primary within UnplugTimeoutSec=%u; "
+			 "guest did not finish unplugging the primary within UnplugTimeoutSec=%s; "
 			 "migration cancelled",
-			 p->instance->unplug_timeout_ms / 1000);
+			 timeout_text(p->instance->unplug_timeout_ms, t));
 		log_warning(pair_log(p), "pair %s/%s: %s", p->instance->name, p->config.name,
 			    p->reason);
 		instance_call(p->instance, "migrate_cancel", NULL, json_type_object, NULL, NULL);
@@ -1005,9 +1013,10 @@ static void pair_on_timer(evutil_socket_t fd, short what, void *ud)
 	case PAIR_DETACHING:
 		/* QEMU still has the device: the VF is not ours to give back yet. */
 		pair_set_state(p, PAIR_DETACHING,
-			       "the guest has not released primary %s within UnplugTimeoutSec=%u: "
+			       "the guest has not released primary %s within UnplugTimeoutSec=%s: "
 			       "VF %s stays held until it does or QEMU exits",
-			       p->primary_id, p->instance->unplug_timeout_ms / 1000, p->vf.id);
+			       p->primary_id, timeout_text(p->instance->unplug_timeout_ms, t),
+			       p->vf.id);
 		log_warning(pair_log(p), "pair %s/%s: %s", p->instance->name, p->config.name,
 			    p->reason);
 		break;
