@@ -15,7 +15,7 @@
 
 #include "tests/lib/cluster.h"
 
-static void mkdirs(const char *path)
+void test_mkdirs(const char *path)
 {
 	char buf[512];
 
@@ -40,7 +40,7 @@ void test_host_init(TestHost *h, const char *dir, const char *name)
 	snprintf(h->state, sizeof(h->state), "%s/state", h->root);
 	snprintf(h->log, sizeof(h->log), "%s/failoverd.log", h->root);
 	snprintf(etc, sizeof(etc), "%s/etc/failoverd", h->root);
-	mkdirs(etc);
+	test_mkdirs(etc);
 }
 
 void test_host_write_conf(TestHost *h, const char *file, const char *fmt, ...)
@@ -101,8 +101,7 @@ void test_host_stop(TestHost *h)
 	h->daemon = test_qemu_free(h->daemon);
 }
 
-/* "key=value" lines of @path; @key's value in @buf ("" if absent). */
-static void kv_get(const char *path, const char *key, char *buf, size_t size)
+void test_kv_get(const char *path, const char *key, char *buf, size_t size)
 {
 	char line[1024];
 	size_t klen = strlen(key);
@@ -126,7 +125,7 @@ void test_host_pair_get(TestHost *h, const char *instance, const char *pair, con
 	char path[600];
 
 	snprintf(path, sizeof(path), "%s/pairs/%s@%s", h->state, instance, pair);
-	kv_get(path, key, buf, size);
+	test_kv_get(path, key, buf, size);
 }
 
 int test_host_wait_pair(TestHost *h, const char *instance, const char *pair, const char *state,
@@ -221,11 +220,11 @@ void test_host_audit(TestHost *h, TestAudit *a)
 		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		kv_get(path, "vf", vf, sizeof(vf));
+		test_kv_get(path, "vf", vf, sizeof(vf));
 		if (!vf[0])
 			continue;
-		kv_get(path, "qemu_pid", pid, sizeof(pid));
-		kv_get(path, "state", state, sizeof(state));
+		test_kv_get(path, "qemu_pid", pid, sizeof(pid));
+		test_kv_get(path, "state", state, sizeof(state));
 		if (!pid_alive(pid)) {
 			a->leaked++;
 			audit_problem(a, "pair %s (%s) holds %s but its QEMU (pid %s) is gone",
@@ -252,9 +251,9 @@ void test_host_audit(TestHost *h, TestAudit *a)
 		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		kv_get(path, "owner", owner, sizeof(owner));
-		kv_get(path, "state", state, sizeof(state));
-		kv_get(path, "id", id, sizeof(id));
+		test_kv_get(path, "owner", owner, sizeof(owner));
+		test_kv_get(path, "state", state, sizeof(state));
+		test_kv_get(path, "id", id, sizeof(id));
 		if (strcmp(state, "reserved") != 0) {
 			a->leaked++;
 			audit_problem(a, "allocation %s stuck in '%s'", de->d_name, state);
@@ -264,7 +263,7 @@ void test_host_audit(TestHost *h, TestAudit *a)
 		if (slash)
 			*slash = '@';
 		snprintf(path, sizeof(path), "%s/pairs/%s", h->state, owner);
-		kv_get(path, "vf", pair_vf, sizeof(pair_vf));
+		test_kv_get(path, "vf", pair_vf, sizeof(pair_vf));
 		if (strcmp(pair_vf, id) != 0) {
 			a->leaked++;
 			audit_problem(a, "VF %s allocated to %s, which does not hold it ('%s')", id,

@@ -18,6 +18,11 @@ typedef struct TestHost {
 	TestQemu *daemon;
 } TestHost;
 
+/* mkdir -p with mode 0755, for test trees (failures show up later). */
+void test_mkdirs(const char *path);
+/* "key=value" lines of @path; @key's value in @buf ("" if absent). */
+void test_kv_get(const char *path, const char *key, char *buf, size_t size);
+
 /* Creates the host's directories below @dir; nothing runs yet. */
 void test_host_init(TestHost *h, const char *dir, const char *name);
 /* Writes etc/failoverd/@file with @content (printf-style). */

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
 
 #define N_HOSTS	      2
@@ -319,21 +320,6 @@ static void write_file(const char *path, const char *fmt, ...)
 	va_end(ap);
 	fclose(f);
 	rename(tmp, path);
-}
-
-static void mkdirs(const char *path)
-{
-	char buf[512];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *s = buf + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		mkdir(buf, 0755);
-		*s = '/';
-	}
-	mkdir(buf, 0755);
 }
 
 static void mac_of(int vm, int pair, char *buf, size_t size)
@@ -957,7 +943,7 @@ static int world_init(Violation *v)
 		snprintf(h->listen, sizeof(h->listen), "%s/listen.qmp", h->root);
 		snprintf(h->bus_addr, sizeof(h->bus_addr), "%s", g.bus_addr[k]);
 		snprintf(etc, sizeof(etc), "%s/etc/failoverd", h->root);
-		mkdirs(etc);
+		test_mkdirs(etc);
 		write_file(strcat(etc, "/failoverd.conf"),
 			   "[Daemon]\nUnplugTimeoutSec=300ms\nNegotiateTimeoutSec=400ms\n");
 		h->pool_size = 3;

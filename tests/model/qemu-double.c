@@ -52,6 +52,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/cluster.h"
+
 #define MAX_DEVS     16
 #define MAX_STANDBYS 8
 #define MAX_PORTS    16
@@ -359,24 +361,6 @@ static void on_cancel_done(evutil_socket_t fd, short what, void *ud)
 
 /* --- allocation records: what the daemon handed this primary --- */
 
-static void kv_get(const char *path, const char *key, char *buf, size_t size)
-{
-	char line[1024];
-	size_t klen = strlen(key);
-	FILE *f = fopen(path, "re");
-
-	buf[0] = 0;
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
-			line[strcspn(line, "\n")] = 0;
-			snprintf(buf, size, "%s", line + klen + 1);
-			break;
-		}
-	fclose(f);
-}
-
 static void slot_of_owner(const char *owner, char *slot, size_t size)
 {
 	char dir[600], path[1200], o[256], pool[80], id[80];
@@ -390,11 +374,11 @@ static void slot_of_owner(const char *owner, char *slot, size_t size)
 		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		kv_get(path, "owner", o, sizeof(o));
+		test_kv_get(path, "owner", o, sizeof(o));
 		if (strcmp(o, owner) != 0)
 			continue;
-		kv_get(path, "pool", pool, sizeof(pool));
-		kv_get(path, "id", id, sizeof(id));
+		test_kv_get(path, "pool", pool, sizeof(pool));
+		test_kv_get(path, "id", id, sizeof(id));
 		snprintf(slot, size, "%s@%s", pool, id);
 		break;
 	}
