@@ -211,8 +211,7 @@ START_TEST(test_primary_hidden_on_paused_guest)
 					   "\"rp2\", \"failover_pair_id\": \"net0\", "
 					   "\"romfile\": \"\"}")),
 		0);
-	/* docs/qemu-failover.md §hidden: accepted, yet neither in the QOM tree nor on the PCI bus.
-	 */
+	/* Accepted, yet neither in the QOM tree nor on the PCI bus (docs/qemu-failover.md). */
 	ck_assert(peripheral_has("net0"));
 	ck_assert(!peripheral_has("hostdev0"));
 	ck_assert(!pci_has("hostdev0"));
