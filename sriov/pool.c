@@ -298,6 +298,13 @@ static int record_load(const char *path, const char *file, SriovAlloc *a, SriovE
 				path);
 		return -EBADMSG;
 	}
+	/* An emulated slot has no PF: such keys mean the record is not what it says. */
+	if (a->emulated && (rp.seen & (REQUIRED_VFIO & ~REQUIRED_COMMON))) {
+		sriov_error_set(err,
+				"allocation record %s is corrupted: PF keys in an emulated record",
+				path);
+		return -EBADMSG;
+	}
 	/* The file name is the lock: it must agree with the content. */
 	{
 		char expect[160];
