@@ -223,9 +223,7 @@ static void reload_pair(Reload *rl, Instance *i, Pair *p, const ConfPair *np)
 	if (!np) {
 		log_info(log, "pair %s/%s removed from the configuration: detaching", i->name,
 			 p->config.name);
-		/* Persisted until QEMU lets go of its VF, then forgotten. */
-		p->config.adhoc = p->config.retired = true;
-		pair_detach(p);
+		pair_retire(p);
 		return;
 	}
 	pair_config_from(np, &c);

@@ -1088,10 +1088,8 @@ void manager_retire_instance(Manager *m, Instance *i)
 	 * persisted like ad-hoc pairs, so a successor still knows who holds
 	 * what; added back, the instance gets its pairs from the configuration.
 	 */
-	for (Pair *p = i->pairs; p; p = p->next) {
-		p->config.adhoc = p->config.retired = true;
-		pair_detach(p);
-	}
+	for (Pair *p = i->pairs; p; p = p->next)
+		pair_retire(p);
 }
 
 /* --- loop --- */

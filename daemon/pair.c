@@ -708,6 +708,13 @@ void pair_detach(Pair *p)
 	detach_send(p);
 }
 
+void pair_retire(Pair *p)
+{
+	/* Persisted like an ad-hoc pair until QEMU lets go of its VF, then forgotten. */
+	p->config.adhoc = p->config.retired = true;
+	pair_detach(p);
+}
+
 /* --- events --- */
 
 static void negotiated_on_presence(Pair *p, int r, bool present)

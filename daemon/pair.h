@@ -98,6 +98,8 @@ void pair_attach(Pair *p);
  * is away keep the VF held (state detaching) until QEMU lets go or exits.
  */
 void pair_detach(Pair *p);
+/* Gone from the configuration: detached, then forgotten once its VF is back. */
+void pair_retire(Pair *p);
 /* The QEMU guest was reset: its failover negotiation starts over. */
 void pair_on_reset(Pair *p);
 /* The instance's QEMU cannot do failover (probe): the pair cannot work there. */
