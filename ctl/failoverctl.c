@@ -490,7 +490,7 @@ static int attach_wait(Ctl *c, const char *path, char **state, char **reason)
 	uint64_t deadline = now_usec() + ATTACH_WAIT_MS * 1000ull;
 
 	for (;;) {
-		bool done = c->no_block;
+		bool done = false;
 
 		free(*state);
 		free(*reason);
@@ -504,6 +504,10 @@ static int attach_wait(Ctl *c, const char *path, char **state, char **reason)
 			done = done || strcmp(*state, settled[k]) == 0;
 		/* "waiting" with a reason waits for something outside failoverd. */
 		done = done || (strcmp(*state, "waiting") == 0 && (*reason)[0]);
+		/* --no-block, as with systemctl: the call was accepted, its outcome is not awaited.
+		 */
+		if (c->no_block)
+			return 0;
 		if (done || now_usec() >= deadline)
 			return strcmp(*state, "failed") == 0 ? -EIO : 0;
 		sd_bus_wait(c->bus, 100000);
