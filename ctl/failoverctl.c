@@ -495,11 +495,26 @@ static int attach_wait(Ctl *c, const char *path, char **state, char **reason)
 		free(*state);
 		free(*reason);
 		*state = *reason = NULL;
+		char *again = NULL;
+		bool moved;
+
+		/*
+		 * Two reads are no snapshot: the state is read again after the
+		 * reason, and a pair that moved meanwhile is read once more.
+		 */
 		if (sd_bus_get_property_string(c->bus, BUS_NAME, path, BUS_IFACE_PAIR, "State",
 					       NULL, state) < 0 ||
 		    sd_bus_get_property_string(c->bus, BUS_NAME, path, BUS_IFACE_PAIR, "LastError",
-					       NULL, reason) < 0)
+					       NULL, reason) < 0 ||
+		    sd_bus_get_property_string(c->bus, BUS_NAME, path, BUS_IFACE_PAIR, "State",
+					       NULL, &again) < 0) {
+			free(again);
 			return 0; /* gone or unreadable: the call itself succeeded */
+		}
+		moved = strcmp(again, *state) != 0;
+		free(again);
+		if (moved)
+			continue;
 		for (size_t k = 0; k < sizeof(settled) / sizeof(settled[0]); k++)
 			done = done || strcmp(*state, settled[k]) == 0;
 		/* "waiting" with a reason waits for something outside failoverd. */
