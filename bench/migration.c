@@ -342,7 +342,7 @@ static void qemu_start(Host *h, bool incoming, bool primary_on_cmdline)
 		fail("cannot start QEMU: %s", strerror(errno));
 	if (test_qemu_wait_socket(h->qemu, h->bqmp, 20000) < 0)
 		fail("host %s: QEMU did not start", h->name);
-	if (qmp_conn_new_connect(&h->conn, b.base, h->bqmp, false, &ops, h) < 0)
+	if (qmp_conn_new_connect(&h->conn, b.base, h->bqmp, true, &ops, h) < 0)
 		fail("host %s: cannot connect to %s", h->name, h->bqmp);
 	while (!h->ready)
 		event_base_loop(b.base, EVLOOP_ONCE);

@@ -152,10 +152,21 @@ static void wait_bonded_igbvf(const char *who, const char *serial, unsigned time
 		       net.nics[i].state);
 }
 
+/* The last @lines lines of @path, indented, for a failure's context. */
+static void print_tail(const char *what, const char *path, int lines)
+{
+	char cmd[600], out[8192];
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/tail -n %d %s", lines, path);
+	if (test_run(cmd, out, sizeof(out)) < 0)
+		return;
+	printf("   -- %s (%s), last %d lines:\n%s\n", what, path, lines, out);
+}
+
 static int wait_pair(TestHost *h, const char *state, unsigned timeout_ms)
 {
-	int64_t end = test_now_ms() + timeout_ms;
-	char cur[64];
+	int64_t start = test_now_ms(), end = start + timeout_ms, next = start + 60000;
+	char cur[64], reason[300];
 
 	for (;;) {
 		spin(0);
@@ -165,9 +176,21 @@ static int wait_pair(TestHost *h, const char *state, unsigned timeout_ms)
 			return 0;
 		}
 		if (test_now_ms() >= end)
-			return test_host_wait_pair(h, "vm1", "p0", state, 0);
+			break;
+		if (test_now_ms() >= next) {
+			/* a nested guest is slow: say what is awaited, so a stall is visible */
+			test_host_pair_get(h, "vm1", "p0", "reason", reason, sizeof(reason));
+			printf("   [+%.1f s] [%s] waiting for %s, pair is '%s' (%s)\n", elapsed_s(),
+			       h->name, state, cur[0] ? cur : "unknown", reason);
+			next += 60000;
+		}
 		usleep(100000);
 	}
+	print_tail(h->name, h->log, 30);
+	print_tail("source guest console", t.src.serial, 30);
+	if (t.dst.serial[0])
+		print_tail("destination guest console", t.dst.serial, 30);
+	return test_host_wait_pair(h, "vm1", "p0", state, 0);
 }
 
 static void on_ready(QmpConn *c, void *ud)
@@ -249,9 +272,18 @@ static void vm_start(Vm *v, const char *name, bool incoming)
 	ck_assert_ptr_nonnull(v->qemu);
 	/* QEMU itself starts slowly under TCG inside TCG */
 	ck_assert_int_eq(test_qemu_wait_socket(v->qemu, v->tqmp, 180000), 0);
-	ck_assert_int_eq(qmp_conn_new_connect(&v->conn, t.base, v->tqmp, false, &ops, v), 0);
-	while (v->n_ready == 0)
-		event_base_loop(t.base, EVLOOP_ONCE);
+	/* Reconnecting: a cold nested QEMU can miss the first greeting timeout (10 s); without
+	 * it the test waited for a greeting forever (CI on a fresh machine). */
+	ck_assert_int_eq(qmp_conn_new_connect(&v->conn, t.base, v->tqmp, true, &ops, v), 0);
+	for (int64_t end = test_now_ms() + 180000; v->n_ready == 0;) {
+		if (test_now_ms() >= end) {
+			print_tail(name, v->serial, 30);
+			ck_abort_msg("QEMU %s: no QMP greeting on %s in 180 s", name, v->tqmp);
+		}
+		spin(0);
+	}
+	printf("   [+%.1f s] QEMU %s: monitor up (pid %d)\n", elapsed_s(), name,
+	       (int)test_qemu_pid(v->qemu));
 	ck_assert_int_eq(
 		vm_call(v, "migrate-set-capabilities",
 			"{\"capabilities\": [{\"capability\": \"events\", \"state\": true}]}"),
