@@ -239,7 +239,7 @@ static void reload_pair(Reload *rl, Instance *i, Pair *p, const ConfPair *np)
 	}
 	p->config = c;
 	p->detach_requested = false;
-	log_info(log, "pair %s/%s: new configuration applied", i->name, c.name);
+	log_pair_info(p, "new configuration applied");
 	pair_attach(p);
 }
 
@@ -321,7 +321,7 @@ static void reload_instance(Reload *rl, const char *name, ConfChange change)
 		o = NULL;
 		manager_revive_instance(rl->m, i, n->qmp[0] ? n->qmp : NULL);
 	} else if (strcmp(o->qmp, n->qmp) != 0) {
-		log_warning(log, "instance %s: a new QMP= applies after a restart", name);
+		log_instance_warning(i, "a new QMP= applies after a restart");
 	}
 	reload_instance_settings(rl, i, n);
 	reload_pairs(rl, i, o, n);

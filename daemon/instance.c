@@ -1,6 +1,7 @@
 /* A QEMU instance: connection set-up, event dispatch, port bookkeeping. */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,20 @@
 #include "daemon/probecache.h"
 #include "daemon/process.h"
 
-static const Log *instance_log(Instance *i)
+void log_instance_full(const Instance *i, int level, const char *fmt, ...)
 {
-	return manager_get_log(i->manager);
+	const Log *log = manager_get_log(i->manager);
+	char f_inst[160], msg[1024];
+	const char *fields[] = { f_inst, NULL };
+	va_list ap;
+
+	if (level > log->max_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(f_inst, sizeof(f_inst), "FAILOVERD_INSTANCE=%s", i->name);
+	log_full(log, level, fields, "instance %s: %s", i->name, msg);
 }
 
 int instance_call(Instance *i, const char *command, json_object *args, json_type expect,
@@ -369,9 +381,10 @@ static void instance_on_event(QmpConn *c, const char *name, json_object *data,
 	uint64_t tx = qmp_conn_get_tx_ns(c); /* a later write was caused by this event */
 
 	/* Not even formatted unless wanted: this is the reaction's hot path. */
-	if (instance_log(i)->max_level >= LOG_DEBUG)
-		log_debug(instance_log(i), "instance %s: event %s %s", i->name, name,
-			  data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
+	if (manager_get_log(i->manager)->max_level >= LOG_DEBUG)
+		log_instance_debug(
+			i, "event %s %s", name,
+			data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
 	if (e)
 		((const __typeof__(event_table[0]) *)e)->fn(i, data, ts);
 	metrics_event(manager_get_metrics(i->manager), qmp_conn_get_rx_ns(c), tx,
@@ -388,17 +401,17 @@ static void setup_fail(Instance *i, QmpConn *c, int r, const char *command, cons
 
 	snprintf(why, sizeof(why), "%s failed: %s", command, cause ? cause : strerror(-r));
 	if (r == -EBADMSG)
-		log_error(instance_log(i), "instance %s: %s", i->name, why);
+		log_instance_error(i, "%s", why);
 	qmp_conn_disconnect(c, r, why);
 }
 
 static void instance_go_ready(Instance *i)
 {
 	i->ready = true;
-	log_info(instance_log(i), "instance %s: QEMU %d.%d.%d ready (%s%s)", i->name,
-		 qmp_conn_get_version(i->conn)->major, qmp_conn_get_version(i->conn)->minor,
-		 qmp_conn_get_version(i->conn)->micro, i->run_status,
-		 i->migrating_in ? ", awaiting incoming migration" : "");
+	log_instance_info(i, "QEMU %d.%d.%d ready (%s%s)", qmp_conn_get_version(i->conn)->major,
+			  qmp_conn_get_version(i->conn)->minor,
+			  qmp_conn_get_version(i->conn)->micro, i->run_status,
+			  i->migrating_in ? ", awaiting incoming migration" : "");
 	manager_instance_ready(i->manager, i);
 	for (Pair *p = i->pairs; p && i->ready; p = p->next)
 		pair_instance_ready(p);
@@ -436,8 +449,7 @@ static void setup_on_status(QmpConn *c, int r, json_object *ret, const QmpError 
 	i->migrating_in = strcmp(i->run_status, "inmigrate") == 0;
 	r = instance_call(i, "query-migrate", NULL, json_type_object, setup_on_migrate, i);
 	if (r < 0)
-		log_warning(instance_log(i), "instance %s: query-migrate: %s", i->name,
-			    strerror(-r));
+		log_instance_warning(i, "query-migrate: %s", strerror(-r));
 }
 
 static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
@@ -457,8 +469,7 @@ static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *e
 		return;
 	r = instance_call(i, "query-status", NULL, json_type_object, setup_on_status, i);
 	if (r < 0)
-		log_warning(instance_log(i), "instance %s: query-status: %s", i->name,
-			    strerror(-r));
+		log_instance_warning(i, "query-status: %s", strerror(-r));
 }
 
 static void setup_identify(Instance *i)
@@ -466,7 +477,7 @@ static void setup_identify(Instance *i)
 	int r = instance_call(i, "query-name", NULL, json_type_object, setup_on_name, i);
 
 	if (r < 0)
-		log_warning(instance_log(i), "instance %s: query-name: %s", i->name, strerror(-r));
+		log_instance_warning(i, "query-name: %s", strerror(-r));
 }
 
 static void setup_on_events_cap(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
@@ -485,10 +496,11 @@ static void setup_on_events_cap(QmpConn *c, int r, json_object *ret, const QmpEr
 	 * reconcile from query-migrate, but say that events will be missed.
 	 */
 	if (r < 0)
-		log_error(instance_log(i),
-			  "instance %s: cannot enable migration events (%s): this migration is "
-			  "followed only through query-migrate on reconnection",
-			  i->name, err->desc);
+		log_instance_error(
+			i,
+			"cannot enable migration events (%s): this migration is followed "
+			"only through query-migrate on reconnection",
+			err->desc);
 	setup_identify(i);
 }
 
@@ -532,7 +544,7 @@ static void setup_on_caps(QmpConn *c, int r, json_object *ret, const QmpError *e
 	r = instance_call(i, "migrate-set-capabilities", args, json_type_object,
 			  setup_on_events_cap, i);
 	if (r < 0)
-		log_warning(instance_log(i), "instance %s: %s", i->name, strerror(-r));
+		log_instance_warning(i, "%s", strerror(-r));
 }
 
 static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char *reason, void *ud)
@@ -542,14 +554,14 @@ static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char 
 	if (r == -ECANCELED || r == -ECONNRESET)
 		return;
 	if (r < 0) {
-		log_error(instance_log(i), "instance %s: refusing QEMU: %s", i->name, reason);
+		log_instance_error(i, "refusing QEMU: %s", reason);
 		for (Pair *p = i->pairs; p; p = p->next)
 			pair_instance_refused(p, reason);
 		return;
 	}
 	r = instance_call(i, "query-migrate-capabilities", NULL, json_type_array, setup_on_caps, i);
 	if (r < 0)
-		log_warning(instance_log(i), "instance %s: %s", i->name, strerror(-r));
+		log_instance_warning(i, "%s", strerror(-r));
 }
 
 /*
@@ -572,8 +584,7 @@ static void instance_setup(Instance *i)
 				  manager_primary_driver(i->manager, i), setup_on_probe, i);
 
 	if (r < 0)
-		log_warning(instance_log(i), "instance %s: cannot probe: %s", i->name,
-			    strerror(-r));
+		log_instance_warning(i, "cannot probe: %s", strerror(-r));
 }
 
 static bool instance_holds_vfs(Instance *i)
@@ -595,11 +606,11 @@ static bool instance_use_qemu(Instance *i, pid_t pid, uint64_t start)
 
 	if (old > 0 && pid != old && instance_holds_vfs(i) &&
 	    process_is_same_qemu(old, i->pid_start) && instance_watch_exit(i, old)) {
-		log_warning(
-			instance_log(i),
-			"instance %s: a new QEMU (pid %d) connected while the previous one (pid "
-			"%d) still runs and may hold its VFs; waiting for pid %d to exit",
-			i->name, (int)pid, (int)old, (int)old);
+		log_instance_warning(
+			i,
+			"a new QEMU (pid %d) connected while the previous one (pid %d) "
+			"still runs and may hold its VFs; waiting for pid %d to exit",
+			(int)pid, (int)old, (int)old);
 		i->waiting_for_exit = true;
 		return false;
 	}
@@ -644,7 +655,7 @@ static void instance_on_exit(evutil_socket_t fd, short what, void *ud)
 	Instance *i = ud;
 	pid_t pid = i->watched_pid;
 
-	log_info(instance_log(i), "instance %s: QEMU (pid %d) exited", i->name, (int)pid);
+	log_instance_info(i, "QEMU (pid %d) exited", (int)pid);
 	instance_unwatch_exit(i);
 	if (i->waiting_for_exit) {
 		/* A new QEMU was kept waiting for this one: the old one's VFs go now. */
@@ -684,9 +695,8 @@ static bool instance_watch_exit(Instance *i, pid_t pid)
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0) {
 		if (errno != ESRCH)
-			log_error(instance_log(i),
-				  "instance %s: cannot watch QEMU (pid %d) for its exit: %s",
-				  i->name, (int)pid, strerror(errno));
+			log_instance_error(i, "cannot watch QEMU (pid %d) for its exit: %s",
+					   (int)pid, strerror(errno));
 		return false;
 	}
 	i->ev_exit =
@@ -699,6 +709,14 @@ static bool instance_watch_exit(Instance *i, pid_t pid)
 	i->watched_pid = pid;
 	event_add(i->ev_exit, NULL);
 	return true;
+}
+
+void instance_restore_qemu(Instance *i, pid_t pid, uint64_t start)
+{
+	if (pid <= 0)
+		return;
+	i->pid = pid;
+	i->pid_start = start;
 }
 
 void instance_follow_recorded_qemu(Instance *i)
@@ -715,7 +733,7 @@ static void instance_on_disconnected(QmpConn *c, int err, const char *reason, vo
 	i->ready = false;
 	manager_instance_settled(i->manager, i);
 	probe_cache_cancel(manager_get_probe_cache(i->manager), i);
-	log_info(instance_log(i), "instance %s: monitor connection closed: %s", i->name, reason);
+	log_instance_info(i, "monitor connection closed: %s", reason);
 	if (i->waiting_for_exit)
 		return; /* the newcomer left first: the old QEMU's exit is still awaited */
 	if (instance_watch_exit(i, i->pid))

@@ -41,6 +41,14 @@ struct Instance {
 	bool settling;	       /* start-up: connected, not yet set up (READY=1 waits) */
 };
 
+/* "instance NAME: ..." with the journal field FAILOVERD_INSTANCE. */
+void log_instance_full(const Instance *i, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define log_instance_error(i, ...)   log_instance_full((i), LOG_ERR, __VA_ARGS__)
+#define log_instance_warning(i, ...) log_instance_full((i), LOG_WARNING, __VA_ARGS__)
+#define log_instance_info(i, ...)    log_instance_full((i), LOG_INFO, __VA_ARGS__)
+#define log_instance_debug(i, ...)   log_instance_full((i), LOG_DEBUG, __VA_ARGS__)
+
 int instance_new(Instance **out, Manager *m, const char *name);
 Instance *instance_free(Instance *i);
 
@@ -49,6 +57,8 @@ Instance *instance_free(Instance *i);
  * exit at once, connected or not.
  */
 void instance_follow_recorded_qemu(Instance *i);
+/* Start-up: the QEMU process (pid, start time) a state file names; a pid of 0 says nothing. */
+void instance_restore_qemu(Instance *i, pid_t pid, uint64_t start);
 
 /* Dial @path (with reconnect) and manage whatever QEMU listens there. */
 int instance_connect(Instance *i, const char *path);

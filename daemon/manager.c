@@ -17,6 +17,7 @@
 #include "daemon/config.h"
 #include "daemon/manager.h"
 #include "daemon/metrics.h"
+#include "daemon/pairfile.h"
 #include "daemon/probecache.h"
 #include "daemon/process.h"
 #include "daemon/statefile.h"
@@ -452,8 +453,6 @@ int manager_release_vf(Manager *m, Pair *p, char *err, size_t size)
 
 /* --- pairs: logging, hook, persistence --- */
 
-static int pair_state_path(Manager *m, Pair *p, char *buf, size_t size);
-
 void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud)
 {
 	m->pair_hook = fn;
@@ -506,10 +505,10 @@ void manager_forget_pair(Manager *m, Pair *p)
 	Instance *i = p->instance;
 	char path[512];
 
-	if (pair_state_path(m, p, path, sizeof(path)) == 0 && unlink(path) < 0 && errno != ENOENT)
-		log_warning(&m->log, "pair %s/%s: cannot remove %s: %s", i->name, p->config.name,
-			    path, strerror(errno));
-	log_info(&m->log, "pair %s/%s: detached and forgotten", i->name, p->config.name);
+	if (pair_file_path(path, sizeof(path), m->state_dir, i->name, p->config.name) == 0 &&
+	    unlink(path) < 0 && errno != ENOENT)
+		log_pair_warning(p, "cannot remove %s: %s", path, strerror(errno));
+	log_pair_info(p, "detached and forgotten");
 	instance_remove_pair(i, p);
 	manager_instance_changed(m, i);
 }
@@ -526,235 +525,60 @@ void manager_event_seen(Manager *m, Instance *i, const char *event)
 		}
 }
 
-static int pair_state_path(Manager *m, Pair *p, char *buf, size_t size)
-{
-	int n = snprintf(buf, size, "%s/pairs/%s@%s", m->state_dir, p->instance->name,
-			 p->config.name);
-
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
 void manager_save_pair(Manager *m, Pair *p)
 {
-	char path[512], bools[6][2], pid[16], pid_start[24], changed[24], degraded[24];
-	StateEntry e[] = {
-		{ "state", pair_state_to_string(p->state) },
-		{ "origin", p->config.retired ? "retired"
-			    : p->config.adhoc ? "dbus"
-					      : "config" },
-		{ "detach", bools[3] },
-		{ "qmp", p->instance->qmp_path },
-		{ "standby", p->config.standby },
-		{ "standby_netdev", p->config.standby_netdev },
-		{ "config_standby_bus", p->config.standby_bus },
-		{ "config_primary_bus", p->config.primary_bus },
-		{ "reason", p->reason },
-		{ "vf", p->has_vf ? p->vf.id : "" },
-		{ "vf_driver", p->has_vf ? p->vf.driver : "" },
-		{ "vf_emulated", bools[0] },
-		{ "primary_added", bools[1] },
-		{ "primary_bus", p->primary_bus },
-		{ "standby_bus", p->standby_bus },
-		{ "guest_negotiated", bools[2] },
-		{ "pool", p->config.pool },
-		{ "mac", p->mac_str },
-		{ "qemu_pid", pid },
-		{ "qemu_start", pid_start },
-		{ "changed_us", changed },
-		{ "degraded_ms", degraded },
-	};
+	PairRecord rec;
+	char path[4096];
 	int r;
 
 	if (!p->instance->configured || p->removed)
 		return;
-	snprintf(bools[0], 2, "%d", p->vf.emulated);
-	/* A device_add in flight counts: a successor must assume QEMU has it. */
-	snprintf(bools[1], 2, "%d", pair_qemu_may_hold(p));
-	snprintf(bools[2], 2, "%d", p->guest_negotiated);
-	snprintf(bools[3], 2, "%d", p->detach_requested);
-	snprintf(pid, sizeof(pid), "%d", (int)p->instance->pid);
-	snprintf(pid_start, sizeof(pid_start), "%llu", (unsigned long long)p->instance->pid_start);
-	snprintf(changed, sizeof(changed), "%llu", (unsigned long long)p->changed_us);
-	snprintf(degraded, sizeof(degraded), "%lld", (long long)p->degraded_ms);
-	r = pair_state_path(m, p, path, sizeof(path));
-	/*
-	 * Atomic, not fsync'ed (~3 ms each, on every transition): a daemon
-	 * crash keeps the page cache, and a host crash takes the QEMUs along,
-	 * whose pids then prove the file stale. VF ownership itself is durable
-	 * (sriov/ pool files). Unchanged content is not rewritten at all.
-	 */
+	pair_get_record(p, &rec);
+	r = pair_file_path(path, sizeof(path), m->state_dir, p->instance->name, p->config.name);
 	if (r >= 0)
-		r = statefile_write_full(path, e, sizeof(e) / sizeof(e[0]), STATEFILE_IF_CHANGED);
+		r = pair_file_write(path, &rec);
 	if (r < 0)
-		log_error(&m->log, "pair %s/%s: cannot persist state to %s: %s", p->instance->name,
-			  p->config.name, path, strerror(-r));
+		log_pair_error(p, "cannot persist state to %s: %s", path, strerror(-r));
 }
 
-typedef struct PairLoad {
-	Pair *pair;
-	pid_t pid;
-	uint64_t pid_start;
-	char state[32];
-} PairLoad;
-
-static int pair_load_entry(const char *key, const char *value, void *ud)
-{
-	PairLoad *l = ud;
-	Pair *p = l->pair;
-
-	if (strcmp(key, "state") == 0)
-		snprintf(l->state, sizeof(l->state), "%s", value);
-	else if (strcmp(key, "reason") == 0)
-		snprintf(p->reason, sizeof(p->reason), "%s", value);
-	else if (strcmp(key, "vf") == 0) {
-		snprintf(p->vf.id, sizeof(p->vf.id), "%s", value);
-		p->has_vf = value[0] != 0;
-	} else if (strcmp(key, "vf_driver") == 0)
-		snprintf(p->vf.driver, sizeof(p->vf.driver), "%s", value);
-	else if (strcmp(key, "vf_emulated") == 0)
-		p->vf.emulated = strcmp(value, "1") == 0;
-	else if (strcmp(key, "primary_added") == 0)
-		p->primary_added = strcmp(value, "1") == 0;
-	else if (strcmp(key, "primary_bus") == 0)
-		snprintf(p->primary_bus, sizeof(p->primary_bus), "%s", value);
-	else if (strcmp(key, "standby_bus") == 0)
-		snprintf(p->standby_bus, sizeof(p->standby_bus), "%s", value);
-	else if (strcmp(key, "guest_negotiated") == 0)
-		p->guest_negotiated = strcmp(value, "1") == 0;
-	else if (strcmp(key, "detach") == 0)
-		p->detach_requested = p->config.retired || strcmp(value, "1") == 0;
-	else if (strcmp(key, "degraded_ms") == 0)
-		p->degraded_ms = strtoll(value, NULL, 10);
-	else if (strcmp(key, "qemu_pid") == 0)
-		l->pid = (pid_t)strtol(value, NULL, 10);
-	else if (strcmp(key, "qemu_start") == 0)
-		l->pid_start = strtoull(value, NULL, 10);
-	else if (strcmp(key, "changed_us") == 0)
-		/* StateChangedUSec survives a restart (and the file is not rewritten). */
-		p->changed_us = strtoull(value, NULL, 10);
-	/* Unknown keys: written by a newer failoverd; ignore. */
-	return 0;
-}
-
-static int pair_read(const char *path, PairLoad *l, unsigned *line)
-{
-	return statefile_read(path, pair_load_entry, l, line);
-}
-
-int manager_read_pair_state(const char *path, Pair *p, char *state, size_t size, pid_t *pid,
-			    unsigned *line)
-{
-	PairLoad l = { .pair = p };
-	int r;
-
-	r = pair_read(path, &l, line);
-	snprintf(state, size, "%s", l.state);
-	*pid = l.pid;
-	return r;
-}
-
-static bool manager_pair_owns(Manager *m, Pair *p)
+static bool manager_owns_vf(Manager *m, Pair *p, const char *vf)
 {
 	ManagerPool *mp = manager_find_pool(m, p->config.pool);
-	SriovAlloc *a = mp ? sriov_pool_find(vf_pool_get_sriov(mp->pool), p->vf.id) : NULL;
+	SriovAlloc *a = mp ? sriov_pool_find(vf_pool_get_sriov(mp->pool), vf) : NULL;
 	char owner[200];
 
 	owner_of(p, owner, sizeof(owner));
 	return a && strcmp(a->owner, owner) == 0;
 }
 
-/*
- * Restores what a previous run knew about @p. A VF held for a QEMU that is
- * gone now goes back at once: nobody else will ever release it.
- */
+/* Restores what a previous run knew about @p, from its state file. */
 static int manager_load_pair(Manager *m, Pair *p)
 {
-	PairLoad l = { .pair = p };
-	char path[512];
+	PairRecord rec;
+	char path[4096];
 	unsigned line = 0;
-	int r, s;
+	bool ours;
+	int r;
 
-	r = pair_state_path(m, p, path, sizeof(path));
+	r = pair_file_path(path, sizeof(path), m->state_dir, p->instance->name, p->config.name);
 	if (r < 0)
 		return r;
-	r = pair_read(path, &l, &line);
+	r = pair_file_read(path, &rec, &line);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
-		log_error(&m->log, "pair %s/%s: state file %s is corrupt (line %u), ignoring it",
-			  p->instance->name, p->config.name, path, line);
-		memset(&p->vf, 0, sizeof(p->vf));
-		p->has_vf = p->primary_added = false;
+		log_pair_error(p, "state file %s is corrupt (line %u), ignoring it", path, line);
 		return r;
 	}
-	s = pair_state_from_string(l.state);
-	p->state = s >= 0 ? (PairState)s : PAIR_WAITING;
-	p->instance->pid = l.pid;
-	p->instance->pid_start = l.pid_start;
-	if (p->has_vf && !manager_pair_owns(m, p)) {
-		/* The pool's record is the truth about ownership, not this file. */
-		log_error(&m->log,
-			  "pair %s/%s: state file names VF %s, but the pool does not record it as "
-			  "this pair's; not using it",
-			  p->instance->name, p->config.name, p->vf.id);
-		p->has_vf = false;
-		memset(&p->vf, 0, sizeof(p->vf));
-	}
-	if (p->has_vf && !process_is_same_qemu(l.pid, l.pid_start)) {
-		char err[256] = "";
-
-		log_info(&m->log, "pair %s/%s: QEMU (pid %d) exited while failoverd was down",
-			 p->instance->name, p->config.name, (int)l.pid);
-		if (manager_release_vf(m, p, err, sizeof(err)) < 0)
-			log_error(&m->log, "pair %s/%s: releasing VF %s failed: %s",
-				  p->instance->name, p->config.name, p->vf.id, err);
-		p->has_vf = p->primary_added = false;
-		memset(&p->vf, 0, sizeof(p->vf));
-		p->state = PAIR_RELEASED;
-		snprintf(p->reason, sizeof(p->reason), "QEMU exited while failoverd was down");
-		manager_save_pair(m, p);
-	}
-	return 0;
-}
-
-/* What a state file says a pair is: enough to re-create an ad-hoc one. */
-typedef struct PairSpec {
-	PairConfig config;
-	char qmp[108];
-	bool has_mac;
-	bool has_vf;
-} PairSpec;
-
-static int pair_spec_entry(const char *key, const char *value, void *ud)
-{
-	PairSpec *sp = ud;
-	PairConfig *c = &sp->config;
-	static const struct {
-		const char *key;
-		size_t offset, size;
-	} strings[] = {
-		{ "pool", offsetof(PairConfig, pool), sizeof(c->pool) },
-		{ "standby", offsetof(PairConfig, standby), sizeof(c->standby) },
-		{ "standby_netdev", offsetof(PairConfig, standby_netdev),
-		  sizeof(c->standby_netdev) },
-		{ "config_standby_bus", offsetof(PairConfig, standby_bus), sizeof(c->standby_bus) },
-		{ "config_primary_bus", offsetof(PairConfig, primary_bus), sizeof(c->primary_bus) },
-	};
-
-	for (size_t k = 0; k < sizeof(strings) / sizeof(strings[0]); k++)
-		if (strcmp(key, strings[k].key) == 0) {
-			snprintf((char *)c + strings[k].offset, strings[k].size, "%s", value);
-			return 0;
-		}
-	if (strcmp(key, "origin") == 0) {
-		c->retired = strcmp(value, "retired") == 0;
-		c->adhoc = c->retired || strcmp(value, "dbus") == 0;
-	} else if (strcmp(key, "mac") == 0)
-		sp->has_mac = conf_parse_mac(value, c->mac) == 0;
-	else if (strcmp(key, "qmp") == 0)
-		snprintf(sp->qmp, sizeof(sp->qmp), "%s", value);
-	else if (strcmp(key, "vf") == 0)
-		sp->has_vf = value[0] != 0;
+	/* The pool's record is the truth about ownership, not this file. */
+	ours = rec.vf.id[0] && manager_owns_vf(m, p, rec.vf.id);
+	if (rec.vf.id[0] && !ours)
+		log_pair_error(p,
+			       "state file names VF %s, but the pool does not record it as this "
+			       "pair's; not using it",
+			       rec.vf.id);
+	instance_restore_qemu(p->instance, rec.qemu_pid, rec.qemu_start);
+	pair_restore(p, &rec, ours, process_is_same_qemu(rec.qemu_pid, rec.qemu_start));
 	return 0;
 }
 
@@ -778,7 +602,8 @@ static void manager_restore_adhoc_pairs(Manager *m)
 		return;
 	while ((de = readdir(d))) {
 		char path[1024], inst[128], *at;
-		PairSpec sp = { 0 };
+		PairRecord sp;
+		Pair *p;
 		unsigned line = 0;
 		Instance *i;
 		int r;
@@ -789,7 +614,7 @@ static void manager_restore_adhoc_pairs(Manager *m)
 		memcpy(inst, de->d_name, (size_t)(at - de->d_name));
 		inst[at - de->d_name] = 0;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		r = statefile_read(path, pair_spec_entry, &sp, &line);
+		r = pair_file_read(path, &sp, &line);
 		if (r < 0)
 			continue;
 		snprintf(sp.config.name, sizeof(sp.config.name), "%s", at + 1);
@@ -797,7 +622,7 @@ static void manager_restore_adhoc_pairs(Manager *m)
 		if (!sp.config.adhoc) {
 			if (i && instance_find_pair(i, sp.config.name))
 				continue; /* configured: loaded with its configuration */
-			if (!sp.has_vf) {
+			if (!sp.vf.id[0]) {
 				unlink(path); /* a pair removed from the configuration, done */
 				continue;
 			}
@@ -820,11 +645,11 @@ static void manager_restore_adhoc_pairs(Manager *m)
 		}
 		if (instance_find_pair(i, sp.config.name))
 			continue; /* the configuration has a pair of that name now: it wins */
-		if (instance_add_pair(i, &sp.config, NULL) == 0) {
+		if (instance_add_pair(i, &sp.config, &p) == 0) {
 			i->configured = true;
-			log_info(&m->log, "pair %s/%s: restored (%s)", inst, sp.config.name,
-				 sp.config.retired ? "no longer configured; detaching it"
-						   : "created over D-Bus");
+			log_pair_info(p, "restored (%s)",
+				      sp.config.retired ? "no longer configured; detaching it"
+							: "created over D-Bus");
 		}
 	}
 	closedir(d);
@@ -872,8 +697,10 @@ int manager_start(Manager *m)
 
 	manager_restore_adhoc_pairs(m);
 	for (Instance *i = m->instances; i; i = i->next)
-		for (Pair *p = i->pairs; p; p = p->next)
+		for (Pair *p = i->pairs, *next; p; p = next) {
+			next = p->next; /* a detached pair whose QEMU is gone is forgotten */
 			manager_load_pair(m, p);
+		}
 	manager_recover_pools(m);
 	for (Instance *i = m->instances; i; i = i->next)
 		instance_follow_recorded_qemu(i);
@@ -1075,8 +902,7 @@ int manager_connect_instance(Manager *m, Instance *i)
 		return 0;
 	r = instance_connect(i, i->qmp_path);
 	if (r < 0)
-		log_error(&m->log, "instance %s: cannot connect to %s: %s", i->name, i->qmp_path,
-			  strerror(-r));
+		log_instance_error(i, "cannot connect to %s: %s", i->qmp_path, strerror(-r));
 	return r;
 }
 

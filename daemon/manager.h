@@ -65,13 +65,6 @@ typedef void (*ManagerStartedFn)(Manager *m, void *ud);
 void manager_set_started_hook(Manager *m, ManagerStartedFn fn, void *ud);
 /* After pools and instances are added: restore state, recover, connect. */
 int manager_start(Manager *m);
-/*
- * Parses the state file of @p at @path into @p; the saved state name and
- * QEMU pid go to @state and @pid. statefile_read()'s return. (Exposed for
- * fuzzing: manager_start() is what restores pairs.)
- */
-int manager_read_pair_state(const char *path, Pair *p, char *state, size_t size, pid_t *pid,
-			    unsigned *line);
 
 /* Takes ownership of the configuration the manager was set up from. */
 void manager_set_config(Manager *m, ConfSet *conf);

@@ -13,6 +13,7 @@
 #include "daemon/instance.h"
 #include "daemon/manager.h"
 #include "daemon/pair.h"
+#include "daemon/pairfile.h"
 
 static const char *const state_names[_PAIR_STATE_MAX] = {
 	[PAIR_WAITING] = "waiting",	[PAIR_STAGED] = "staged",
@@ -40,9 +41,21 @@ static Manager *pair_manager(Pair *p)
 	return p->instance->manager;
 }
 
-static const Log *pair_log(Pair *p)
+void log_pair_full(const Pair *p, int level, const char *fmt, ...)
 {
-	return manager_get_log(pair_manager(p));
+	const Log *log = manager_get_log(p->instance->manager);
+	char f_inst[160], f_pair[100], msg[1024];
+	const char *fields[] = { f_inst, f_pair, NULL };
+	va_list ap;
+
+	if (level > log->max_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(f_inst, sizeof(f_inst), "FAILOVERD_INSTANCE=%s", p->instance->name);
+	snprintf(f_pair, sizeof(f_pair), "FAILOVERD_PAIR=%s", p->config.name);
+	log_full(log, level, fields, "pair %s/%s: %s", p->instance->name, p->config.name, msg);
 }
 
 /*
@@ -168,8 +181,8 @@ static int pair_release_vf(Pair *p)
 		unsigned ms = p->retry_ms ? p->retry_ms : 1000;
 		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-		log_error(pair_log(p), "pair %s/%s: releasing VF %s failed: %s; retrying in %u s",
-			  p->instance->name, p->config.name, p->vf.id, err, ms / 1000);
+		log_pair_error(p, "releasing VF %s failed: %s; retrying in %u s", p->vf.id, err,
+			       ms / 1000);
 		p->retry_ms = ms * 2 > 60000 ? 60000 : ms * 2;
 		evtimer_add(p->retry, &tv);
 		return r;
@@ -207,8 +220,12 @@ static void pair_on_retry(evutil_socket_t fd, short what, void *ud)
 {
 	Pair *p = ud;
 
-	if (p->has_vf && !pair_qemu_may_hold(p))
-		pair_finish_release(p, p->release_reason);
+	/* Not under a chain: pair_attach() finishes a pending release itself. */
+	if (!p->has_vf || p->busy || pair_qemu_may_hold(p))
+		return;
+	pair_finish_release(p, p->release_reason);
+	if (!p->has_vf && p->attach_deferred && p->instance->ready)
+		pair_attach(p);
 }
 
 static void pair_fail(Pair *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -266,6 +283,54 @@ static void pair_note_plugged(Pair *p)
 	d = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - ts_ms(&p->ts_incoming);
 	p->degraded_ms = d > 0 ? d : 0;
 	p->ts_incoming = (QmpTimestamp){ 0, 0 };
+}
+
+/* --- persistence --- */
+
+void pair_get_record(const Pair *p, PairRecord *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->state, sizeof(rec->state), "%s", pair_state_to_string(p->state));
+	snprintf(rec->reason, sizeof(rec->reason), "%s", p->reason);
+	if (p->has_vf)
+		rec->vf = p->vf;
+	/* A device_add in flight counts: a successor must assume QEMU has it. */
+	rec->primary_added = pair_qemu_may_hold(p);
+	rec->guest_negotiated = p->guest_negotiated;
+	rec->detach = p->detach_requested;
+	snprintf(rec->primary_bus, sizeof(rec->primary_bus), "%s", p->primary_bus);
+	snprintf(rec->standby_bus, sizeof(rec->standby_bus), "%s", p->standby_bus);
+	rec->qemu_pid = p->instance->pid;
+	rec->qemu_start = p->instance->pid_start;
+	rec->changed_us = p->changed_us;
+	rec->degraded_ms = p->degraded_ms;
+	rec->config = p->config;
+	rec->has_mac = true;
+	snprintf(rec->qmp, sizeof(rec->qmp), "%s", p->instance->qmp_path);
+}
+
+void pair_restore(Pair *p, const PairRecord *rec, bool vf_ours, bool qemu_alive)
+{
+	int s = pair_state_from_string(rec->state);
+
+	p->state = s >= 0 ? (PairState)s : PAIR_WAITING;
+	snprintf(p->reason, sizeof(p->reason), "%s", rec->reason);
+	p->has_vf = vf_ours && rec->vf.id[0];
+	if (p->has_vf)
+		p->vf = rec->vf;
+	p->primary_added = rec->primary_added;
+	p->guest_negotiated = rec->guest_negotiated;
+	p->detach_requested = p->config.retired || rec->detach;
+	snprintf(p->primary_bus, sizeof(p->primary_bus), "%s", rec->primary_bus);
+	snprintf(p->standby_bus, sizeof(p->standby_bus), "%s", rec->standby_bus);
+	p->degraded_ms = rec->degraded_ms;
+	/* StateChangedUSec survives a restart (and the file is not rewritten). */
+	p->changed_us = rec->changed_us;
+	if (p->has_vf && !qemu_alive) {
+		/* Its QEMU is gone, and the primary with it: a transition like any other. */
+		p->primary_added = p->guest_negotiated = false;
+		pair_finish_release(p, "QEMU exited while failoverd was down");
+	}
 }
 
 /* --- verification: is the primary realized in QEMU? --- */
@@ -579,6 +644,15 @@ void pair_attach(Pair *p)
 			       "destination not prepared: plugging when the guest negotiates");
 		return;
 	}
+	if (p->has_vf && p->retry_ms && !pair_qemu_may_hold(p)) {
+		/* Its release failed half-way: never plug a VF in that state; finish it first. */
+		pair_finish_release(p, p->release_reason);
+		if (p->has_vf) {
+			p->attach_deferred = true; /* pair_on_retry() attaches once it is back */
+			return;
+		}
+	}
+	p->attach_deferred = false;
 	p->busy = true;
 	if (!p->has_vf) {
 		r = manager_acquire_vf(pair_manager(p), p, err, sizeof(err));
@@ -874,7 +948,7 @@ void pair_instance_lost(Pair *p, const char *why)
 {
 	/* The QEMU process is gone, and every device it had with it, and its guest. */
 	pair_timer_stop(p);
-	p->busy = false;
+	p->busy = p->attach_deferred = false;
 	p->primary_added = p->primary_pending = false;
 	if (p->guest_negotiated) {
 		p->guest_negotiated = false;
@@ -1003,8 +1077,7 @@ static void pair_on_timer(evutil_socket_t fd, short what, void *ud)
 			 "guest did not finish unplugging the primary within UnplugTimeoutSec=%s; "
 			 "migration cancelled",
 			 timeout_text(p->instance->unplug_timeout_ms, t));
-		log_warning(pair_log(p), "pair %s/%s: %s", p->instance->name, p->config.name,
-			    p->reason);
+		log_pair_warning(p, "%s", p->reason);
 		instance_call(p->instance, "migrate_cancel", NULL, json_type_object, NULL, NULL);
 		break;
 	case PAIR_STAGED:
@@ -1014,8 +1087,7 @@ static void pair_on_timer(evutil_socket_t fd, short what, void *ud)
 			"guest has not negotiated VIRTIO_NET_F_STANDBY on %s: it lacks "
 			"net_failover or has not loaded virtio_net; the primary stays hidden",
 			p->standby_id);
-		log_warning(pair_log(p), "pair %s/%s: %s", p->instance->name, p->config.name,
-			    p->reason);
+		log_pair_warning(p, "%s", p->reason);
 		break;
 	case PAIR_DETACHING:
 		/* QEMU still has the device: the VF is not ours to give back yet. */
@@ -1024,8 +1096,7 @@ static void pair_on_timer(evutil_socket_t fd, short what, void *ud)
 			       "VF %s stays held until it does or QEMU exits",
 			       p->primary_id, timeout_text(p->instance->unplug_timeout_ms, t),
 			       p->vf.id);
-		log_warning(pair_log(p), "pair %s/%s: %s", p->instance->name, p->config.name,
-			    p->reason);
+		log_pair_warning(p, "%s", p->reason);
 		break;
 	default:
 		break;

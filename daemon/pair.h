@@ -8,11 +8,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <syslog.h>
 
 #include "qmp/qmp.h"
 
 typedef struct Instance Instance;
 typedef struct Pair Pair;
+typedef struct PairRecord PairRecord;
 
 typedef enum PairState {
 	PAIR_WAITING,	 /* instance not connected, or guest has not negotiated */
@@ -48,6 +50,14 @@ typedef struct PairConfig {
 } PairConfig;
 
 const char *pair_state_to_string(PairState s);
+
+/* "pair INSTANCE/PAIR: ..." with the journal fields FAILOVERD_INSTANCE and FAILOVERD_PAIR. */
+void log_pair_full(const Pair *p, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define log_pair_error(p, ...)	 log_pair_full((p), LOG_ERR, __VA_ARGS__)
+#define log_pair_warning(p, ...) log_pair_full((p), LOG_WARNING, __VA_ARGS__)
+#define log_pair_info(p, ...)	 log_pair_full((p), LOG_INFO, __VA_ARGS__)
+#define log_pair_debug(p, ...)	 log_pair_full((p), LOG_DEBUG, __VA_ARGS__)
 int pair_state_from_string(const char *s);
 
 struct Pair {
@@ -74,6 +84,7 @@ struct Pair {
 	struct event *timer;   /* unplug or negotiation deadline */
 	struct event *retry;   /* a failed VF release, tried again */
 	unsigned retry_ms;     /* its next backoff */
+	bool attach_deferred;  /* an attach waits for that release to finish */
 	char release_reason[256];
 	QmpTimestamp ts_unplug;	  /* QEMU's time of UNPLUG_PRIMARY */
 	QmpTimestamp ts_incoming; /* destination: QEMU's time of `completed` */
@@ -86,6 +97,16 @@ int pair_new(Pair **out, Instance *instance, const PairConfig *config);
 Pair *pair_free(Pair *p);
 Pair *pair_ref(Pair *p);
 Pair *pair_unref(Pair *p);
+
+/* What @p's state file is to say (daemon/pairfile.h). */
+void pair_get_record(const Pair *p, PairRecord *rec);
+/*
+ * Start-up: what a previous run knew. @vf_ours: the pool records the VF as
+ * this pair's (else the record's VF is not used); @qemu_alive: the QEMU
+ * process the record names still runs (else the VF goes back at once:
+ * nobody else would ever release it).
+ */
+void pair_restore(Pair *p, const PairRecord *rec, bool vf_ours, bool qemu_alive);
 
 /* May a QEMU process hold this pair's primary (hidden, plugged or partly unplugged)? */
 bool pair_qemu_may_hold(const Pair *p);

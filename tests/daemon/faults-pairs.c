@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/lib/cluster.h"
@@ -172,7 +173,8 @@ static void pair_file_set(TestHost *h, const char *key, const char *value)
  */
 START_TEST(test_qemu_pid_recycled_while_daemon_down)
 {
-	char pid[16];
+	char pid[16], path[600], changed[32];
+	struct timespec restart;
 
 	vm_up(&t.src, "src", false, false);
 	host_up(&t.a, &t.src, NULL, "state:staged");
@@ -183,9 +185,16 @@ START_TEST(test_qemu_pid_recycled_while_daemon_down)
 	vm_up(&t.dst, "dst", false, false);
 	snprintf(pid, sizeof(pid), "%d", (int)test_qemu_pid(t.dst.qemu));
 	pair_file_set(&t.a, "qemu_pid", pid);
+	clock_gettime(CLOCK_REALTIME, &restart);
 	test_host_start(&t.a);
 	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "released", 10000), 0);
 	ck_assert_int_eq(test_host_wait_log(&t.a, "exited while failoverd was down", 5000), 0);
+	/* A transition like any other: logged, signalled, StateChangedUSec new (it was not). */
+	ck_assert_int_eq(test_host_wait_log(&t.a, "pair vm1/p0: staged -> released", 5000), 0);
+	snprintf(path, sizeof(path), "%s/pairs/vm1@p0", t.a.state);
+	test_kv_get(path, "changed_us", changed, sizeof(changed));
+	ck_assert_msg(strtoull(changed, NULL, 10) >= (uint64_t)restart.tv_sec * 1000000u,
+		      "StateChangedUSec %s is from before the restart", changed);
 	audit("daemon and QEMU SIGKILLed, the QEMU's pid recycled for another QEMU", &t.a, 0);
 }
 END_TEST

@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -41,11 +42,8 @@ static void teardown(void)
 	dir = test_dir_free(dir);
 }
 
-/* A paused QEMU with one standby (net0) and @n_root_ports ports; @pairs for vm1. */
-static void start_with(unsigned n_root_ports, const char *standby_mac, const char *model,
-		       const char *pairs_fmt, ...) __attribute__((format(printf, 4, 5)));
-static void start_with(unsigned n_root_ports, const char *standby_mac, const char *model,
-		       const char *pairs_fmt, ...)
+/* A paused QEMU as vm1, with one standby (net0) and @n_root_ports ports, on vm.qmp. */
+static void qemu_up(unsigned n_root_ports, const char *standby_mac)
 {
 	/* A spare netdev for standbys the daemon hotplugs itself. */
 	static const char *const extra[] = { "-netdev", "user,id=hn1,restrict=on", NULL };
@@ -58,21 +56,31 @@ static void start_with(unsigned n_root_ports, const char *standby_mac, const cha
 		.n_root_ports = n_root_ports,
 		.name = "vm1",
 	};
-	char *pairs = NULL;
-	va_list ap;
-	int r;
 
 	qemu = test_guest_spawn(&o, test_dir_path(dir));
 	ck_assert_ptr_nonnull(qemu);
 	ck_assert_int_eq(test_qemu_wait_socket(qemu, o.qmp_path, 20000), 0);
+}
+
+/* qemu_up(), and failoverd with an emulated pool of @model NICs and @pairs for vm1. */
+static void start_with(unsigned n_root_ports, const char *standby_mac, const char *model,
+		       const char *pairs_fmt, ...) __attribute__((format(printf, 4, 5)));
+static void start_with(unsigned n_root_ports, const char *standby_mac, const char *model,
+		       const char *pairs_fmt, ...)
+{
+	char *pairs = NULL;
+	va_list ap;
+	int r;
+
+	qemu_up(n_root_ports, standby_mac);
 	test_host_write_conf(&host, "emu.pool", "[Pool]\nDriver=emulated\nModel=%s\nSize=2\n",
 			     model);
 	va_start(ap, pairs_fmt);
 	r = vasprintf(&pairs, pairs_fmt, ap);
 	va_end(ap);
 	ck_assert_int_ge(r, 0);
-	test_host_write_conf(&host, "vm1.vm", "[Instance]\nName=vm1\nQMP=%s\n%s", o.qmp_path,
-			     pairs);
+	test_host_write_conf(&host, "vm1.vm", "[Instance]\nName=vm1\nQMP=%s\n%s",
+			     test_dir_file(dir, "vm.qmp"), pairs);
 	free(pairs);
 	test_host_start(&host);
 }
@@ -346,6 +354,53 @@ START_TEST(test_failed_release_is_retried)
 }
 END_TEST
 
+/* Waits until @n lines of the daemon's log hold both @a and @b. */
+static int log_count_wait(const char *a, const char *b, int n, unsigned timeout_ms)
+{
+	for (int64_t end = test_now_ms() + timeout_ms; test_now_ms() < end; usleep(50000)) {
+		char *text = test_log_read(host.log), *save = NULL;
+		int found = 0;
+
+		for (char *l = text ? strtok_r(text, "\n", &save) : NULL; l;
+		     l = strtok_r(NULL, "\n", &save))
+			found += strstr(l, a) && strstr(l, b);
+		free(text);
+		if (found >= n)
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * Regression: a new QEMU under the instance's socket while a release is
+ * still being retried got the half-released VF plugged (for a vfio VF: one
+ * no longer bound to vfio-pci). The release finishes first; then the pair
+ * attaches with a VF reserved afresh.
+ */
+START_TEST(test_failed_release_finishes_before_reattach)
+{
+	char reason[300], vf[64];
+
+	start(3, TEST_GUEST_MAC, "e1000e");
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "staged", 20000), 0);
+	alloc_immutable("emu0", true);
+	qemu = test_qemu_free(qemu);
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "failed", 20000), 0);
+	qemu_up(3, TEST_GUEST_MAC);
+	ck_assert_int_eq(log_count_wait("instance vm1: QEMU", " ready (", 2, 20000), 0);
+	usleep(500000); /* the instance's set-up runs its pairs */
+	test_host_pair_get(&host, "vm1", "p0", "state", vf, sizeof(vf));
+	ck_assert_str_eq(vf, "failed");
+	test_host_pair_get(&host, "vm1", "p0", "reason", reason, sizeof(reason));
+	ck_assert_msg(strstr(reason, "giving VF emu0 back failed (retrying)"), "reason: %s",
+		      reason);
+	alloc_immutable("emu0", false);
+	ck_assert_int_eq(test_host_wait_log(&host, "failed -> released", 20000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "staged", 20000), 0);
+	ck_assert_int_eq(n_allocations(), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("daemon-attach");
@@ -366,6 +421,7 @@ int main(void)
 	tcase_add_test(tc, test_command_timeout_applies);
 	tcase_add_test(tc, test_restored_vf_needs_its_record);
 	tcase_add_test(tc, test_failed_release_is_retried);
+	tcase_add_test(tc, test_failed_release_finishes_before_reattach);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,167 @@
+/* Pair state files: one table says which key is which field, for reading and for writing. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "daemon/pairfile.h"
+#include "daemon/statefile.h"
+
+typedef enum FieldKind {
+	F_STRING, /* char[size] */
+	F_BOOL,	  /* "1" true, anything else false */
+	F_PID,
+	F_U64,
+	F_I64,
+	F_ORIGIN, /* config | dbus | retired: config.adhoc and config.retired */
+	F_MAC,	  /* config.mac, has_mac */
+} FieldKind;
+
+typedef struct Field {
+	const char *key;
+	FieldKind kind;
+	size_t offset, size;
+} Field;
+
+#define STR(k, member)                                                                             \
+	{                                                                                          \
+		k, F_STRING, offsetof(PairRecord, member), sizeof(((PairRecord *)0)->member)       \
+	}
+#define VAL(k, kind, member)                                                                       \
+	{                                                                                          \
+		k, kind, offsetof(PairRecord, member), 0                                           \
+	}
+
+/* In the order the file is written; readers of older files find missing keys zeroed. */
+static const Field fields[] = {
+	STR("state", state),
+	VAL("origin", F_ORIGIN, config),
+	VAL("detach", F_BOOL, detach),
+	STR("qmp", qmp),
+	STR("standby", config.standby),
+	STR("standby_netdev", config.standby_netdev),
+	STR("config_standby_bus", config.standby_bus),
+	STR("config_primary_bus", config.primary_bus),
+	STR("reason", reason),
+	STR("vf", vf.id),
+	STR("vf_driver", vf.driver),
+	VAL("vf_emulated", F_BOOL, vf.emulated),
+	VAL("primary_added", F_BOOL, primary_added),
+	STR("primary_bus", primary_bus),
+	STR("standby_bus", standby_bus),
+	VAL("guest_negotiated", F_BOOL, guest_negotiated),
+	STR("pool", config.pool),
+	VAL("mac", F_MAC, config),
+	VAL("qemu_pid", F_PID, qemu_pid),
+	VAL("qemu_start", F_U64, qemu_start),
+	VAL("changed_us", F_U64, changed_us),
+	VAL("degraded_ms", F_I64, degraded_ms),
+};
+
+#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
+
+int pair_file_path(char *buf, size_t size, const char *state_dir, const char *instance,
+		   const char *pair)
+{
+	int n = snprintf(buf, size, "%s/pairs/%s@%s", state_dir, instance, pair);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int field_parse(const Field *f, PairRecord *rec, const char *value)
+{
+	char *at = (char *)rec + f->offset;
+
+	switch (f->kind) {
+	case F_STRING:
+		snprintf(at, f->size, "%s", value);
+		break;
+	case F_BOOL:
+		*(bool *)at = strcmp(value, "1") == 0;
+		break;
+	case F_PID:
+		*(pid_t *)at = (pid_t)strtol(value, NULL, 10);
+		break;
+	case F_U64:
+		*(uint64_t *)at = strtoull(value, NULL, 10);
+		break;
+	case F_I64:
+		*(int64_t *)at = strtoll(value, NULL, 10);
+		break;
+	case F_ORIGIN:
+		rec->config.retired = strcmp(value, "retired") == 0;
+		rec->config.adhoc = rec->config.retired || strcmp(value, "dbus") == 0;
+		break;
+	case F_MAC:
+		rec->has_mac = conf_parse_mac(value, rec->config.mac) == 0;
+		break;
+	}
+	return 0;
+}
+
+static int field_entry(const char *key, const char *value, void *ud)
+{
+	for (size_t k = 0; k < N_FIELDS; k++)
+		if (strcmp(key, fields[k].key) == 0)
+			return field_parse(&fields[k], ud, value);
+	return 0; /* written by a newer failoverd */
+}
+
+int pair_file_read(const char *path, PairRecord *rec, unsigned *bad_line)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->degraded_ms = -1;
+	return statefile_read(path, field_entry, rec, bad_line);
+}
+
+/* The text of @f in @rec; @buf holds numbers. */
+static const char *field_format(const Field *f, const PairRecord *rec, char *buf, size_t size)
+{
+	const char *at = (const char *)rec + f->offset;
+	const uint8_t *m = rec->config.mac;
+
+	switch (f->kind) {
+	case F_STRING:
+		return at;
+	case F_BOOL:
+		return *(const bool *)at ? "1" : "0";
+	case F_PID:
+		snprintf(buf, size, "%d", (int)*(const pid_t *)at);
+		break;
+	case F_U64:
+		snprintf(buf, size, "%" PRIu64, *(const uint64_t *)at);
+		break;
+	case F_I64:
+		snprintf(buf, size, "%" PRId64, *(const int64_t *)at);
+		break;
+	case F_ORIGIN:
+		return rec->config.retired ? "retired" : rec->config.adhoc ? "dbus" : "config";
+	case F_MAC:
+		snprintf(buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+			 m[5]);
+		break;
+	}
+	return buf;
+}
+
+int pair_file_write(const char *path, const PairRecord *rec)
+{
+	char buf[N_FIELDS][24];
+	StateEntry e[N_FIELDS];
+
+	for (size_t k = 0; k < N_FIELDS; k++) {
+		e[k].key = fields[k].key;
+		e[k].value = field_format(&fields[k], rec, buf[k], sizeof(buf[k]));
+	}
+	/*
+	 * Atomic, not fsync'ed (~3 ms each, on every transition): a daemon
+	 * crash keeps the page cache, and a host crash takes the QEMUs along,
+	 * whose pids then prove the file stale. VF ownership itself is durable
+	 * (sriov/ pool files). Unchanged content is not rewritten at all.
+	 */
+	return statefile_write_full(path, e, N_FIELDS, STATEFILE_IF_CHANGED);
+}
