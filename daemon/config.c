@@ -237,10 +237,8 @@ static void reload_pair(Reload *rl, Instance *i, Pair *p, const ConfPair *np)
 		reload_defer(rl, CONF_OBJECT_INSTANCE, i->name, p->config.name);
 		return;
 	}
-	p->config = c;
-	p->detach_requested = false;
 	log_pair_info(p, "new configuration applied");
-	pair_attach(p);
+	pair_reattach(p, &c);
 }
 
 static const ConfPair *conf_instance_find_pair(const ConfInstance *in, const char *name)

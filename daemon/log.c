@@ -35,13 +35,6 @@ int log_parse_level(const char *s)
 	return -1;
 }
 
-const char *log_level_to_string(int level)
-{
-	if (level < 0 || level > LOG_DEBUG)
-		return "?";
-	return level_names[level];
-}
-
 void log_fullv(const Log *log, int level, const char *const *fields, const char *fmt, va_list ap)
 {
 	char msg[2048];

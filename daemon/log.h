@@ -16,7 +16,6 @@ typedef struct Log {
 void log_init(Log *log, int max_level);
 /* Accepts err, warning, notice, info, debug (and numeric 3..7). */
 int log_parse_level(const char *s);
-const char *log_level_to_string(int level);
 
 /*
  * @fields is NULL or a NULL-terminated list of "KEY=value" strings, kept as

@@ -405,12 +405,12 @@ const char *manager_pool_driver(Manager *m, const char *pool)
 	return mp ? mp->driver : NULL;
 }
 
-static void owner_of(Pair *p, char *buf, size_t size)
+static void owner_of(const Pair *p, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%s", p->instance->name, p->config.name);
 }
 
-int manager_acquire_vf(Manager *m, Pair *p, char *err, size_t size)
+int manager_acquire_vf(Manager *m, const Pair *p, PairVf *vf, char *err, size_t size)
 {
 	ManagerPool *mp = manager_find_pool(m, p->config.pool);
 	SriovAlloc *a;
@@ -430,9 +430,10 @@ int manager_acquire_vf(Manager *m, Pair *p, char *err, size_t size)
 		if (r < 0)
 			return r;
 	}
-	snprintf(p->vf.id, sizeof(p->vf.id), "%s", a->id);
-	snprintf(p->vf.driver, sizeof(p->vf.driver), "%s", a->qemu_driver);
-	p->vf.emulated = a->emulated;
+	memset(vf, 0, sizeof(*vf));
+	snprintf(vf->id, sizeof(vf->id), "%s", a->id);
+	snprintf(vf->driver, sizeof(vf->driver), "%s", a->qemu_driver);
+	vf->emulated = a->emulated;
 	return 0;
 }
 
@@ -473,12 +474,6 @@ void manager_pair_changed(Manager *m, Pair *p, PairState from)
 	snprintf(f_reason, sizeof(f_reason), "FAILOVERD_REASON=%s", p->reason);
 	if (!p->reason[0])
 		fields[5] = NULL;
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		p->changed_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-	}
 	log_full(&m->log, level, fields, "pair %s/%s: %s -> %s", p->instance->name, p->config.name,
 		 pair_state_to_string(from), pair_state_to_string(p->state));
 	manager_save_pair(m, p);
@@ -760,9 +755,7 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 				 c->name, p->reason);
 			return -EBUSY;
 		}
-		p->detach_requested = false;
-		manager_save_pair(m, p);
-		pair_attach(p);
+		pair_reattach(p, NULL);
 		return 0;
 	}
 	for (Instance *j = m->instances; j; j = j->next)

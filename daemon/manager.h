@@ -111,7 +111,8 @@ Instance *manager_get_instances(Manager *m);
 void manager_checkpoint(Manager *m, const char *point);
 /* The QEMU driver of @pool's primaries, NULL for an unknown pool. */
 const char *manager_pool_driver(Manager *m, const char *pool);
-int manager_acquire_vf(Manager *m, Pair *p, char *err, size_t size);
+/* Reserves (or takes back, after a restart) @p's VF; what it is goes to @vf. */
+int manager_acquire_vf(Manager *m, const Pair *p, PairVf *vf, char *err, size_t size);
 int manager_release_vf(Manager *m, Pair *p, char *err, size_t size);
 void manager_save_pair(Manager *m, Pair *p);
 void manager_pair_changed(Manager *m, Pair *p, PairState from);

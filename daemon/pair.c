@@ -3,6 +3,7 @@
  * verified over QMP (qom-list) rather than assumed from a reply.
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,38 @@ static const char *const state_names[_PAIR_STATE_MAX] = {
 const char *pair_state_to_string(PairState s)
 {
 	return s < _PAIR_STATE_MAX ? state_names[s] : "invalid";
+}
+
+/*
+ * The transitions a pair makes while failoverd follows its QEMU (the table
+ * in docs/pairs.md §transitions); a state may always be entered again with
+ * a new reason. After a restart or a reconnect, QEMU may have done anything
+ * meanwhile: the first transition then (the reconciliation's outcome) is
+ * whatever QEMU's state says, and is not checked.
+ */
+#define S(x)	   (1u << PAIR_##x)
+#define S_ATTACHED (S(WAITING) | S(STAGED) | S(ACTIVE) | S(INCOMING)) /* attach outcomes */
+static const unsigned transitions[_PAIR_STATE_MAX] = {
+	[PAIR_WAITING] = S_ATTACHED | S(FAILED) | S(RELEASED) | S(DETACHING),
+	[PAIR_STAGED] = S(ACTIVE) | S(WAITING) | S(FAILED) | S(RELEASED) | S(DETACHING),
+	[PAIR_INCOMING] = S(ACTIVE) | S(WAITING) | S(FAILED) | S(RELEASED) | S(DETACHING),
+	/* a stale eject after a cancel re-plugs: the attach outcomes */
+	[PAIR_ACTIVE] = S(UNPLUGGING) | S_ATTACHED | S(FAILED) | S(RELEASED) | S(DETACHING),
+	[PAIR_UNPLUGGING] = S(MIGRATING) | S(MIGRATED) | S_ATTACHED | S(FAILED) | S(RELEASED),
+	[PAIR_MIGRATING] = S(MIGRATED) | S_ATTACHED | S(FAILED) | S(RELEASED),
+	/* the source QEMU holds the VF until it exits or deletes the primary */
+	[PAIR_MIGRATED] = S(RELEASED) | S(FAILED),
+	[PAIR_RELEASED] = S_ATTACHED | S(FAILED),
+	[PAIR_FAILED] = S_ATTACHED | S(RELEASED) | S(DETACHING),
+	/* held until QEMU lets go or exits: no way back but a new attach */
+	[PAIR_DETACHING] = S(RELEASED) | S(FAILED),
+};
+
+bool pair_transition_is_allowed(PairState from, PairState to)
+{
+	if (from >= _PAIR_STATE_MAX || to >= _PAIR_STATE_MAX)
+		return false;
+	return from == to || (transitions[from] & (1u << to));
 }
 
 int pair_state_from_string(const char *s)
@@ -128,6 +161,7 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 {
 	PairState from = p->state;
 	char reason[sizeof(p->reason)] = "";
+	struct timespec now;
 	va_list ap;
 
 	/* Via a copy: callers may pass the current reason as an argument. */
@@ -145,8 +179,17 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 		manager_save_pair(pair_manager(p), p);
 		return;
 	}
+	if (!p->reconciling && !pair_transition_is_allowed(from, to)) {
+		/* A defect in this file: loud in the log, fatal where tests run. */
+		log_pair_error(p, "BUG: %s -> %s is not an allowed transition (%s)",
+			       pair_state_to_string(from), pair_state_to_string(to), reason);
+		assert(!"pair transition outside the table");
+	}
+	p->reconciling = false;
 	memcpy(p->reason, reason, sizeof(reason));
 	p->state = to;
+	clock_gettime(CLOCK_REALTIME, &now);
+	p->changed_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
 	manager_pair_changed(pair_manager(p), p, from);
 }
 
@@ -326,6 +369,7 @@ void pair_restore(Pair *p, const PairRecord *rec, bool vf_ours, bool qemu_alive)
 	p->degraded_ms = rec->degraded_ms;
 	/* StateChangedUSec survives a restart (and the file is not rewritten). */
 	p->changed_us = rec->changed_us;
+	p->reconciling = true; /* the state file is a hint: QEMU decides */
 	if (p->has_vf && !qemu_alive) {
 		/* Its QEMU is gone, and the primary with it: a transition like any other. */
 		p->primary_added = p->guest_negotiated = false;
@@ -655,7 +699,7 @@ void pair_attach(Pair *p)
 	p->attach_deferred = false;
 	p->busy = true;
 	if (!p->has_vf) {
-		r = manager_acquire_vf(pair_manager(p), p, err, sizeof(err));
+		r = manager_acquire_vf(pair_manager(p), p, &p->vf, err, sizeof(err));
 		if (r < 0) {
 			p->busy = false;
 			pair_set_state(p, PAIR_FAILED, "%s", err);
@@ -780,6 +824,19 @@ void pair_detach(Pair *p)
 		return;
 	}
 	detach_send(p);
+}
+
+static void pair_set_config(Pair *p, const PairConfig *config);
+
+void pair_reattach(Pair *p, const PairConfig *config)
+{
+	if (p->removed || p->has_vf)
+		return;
+	if (config)
+		pair_set_config(p, config); /* a new MAC or standby: names derived anew */
+	p->detach_requested = false;
+	manager_save_pair(pair_manager(p), p);
+	pair_attach(p);
 }
 
 void pair_retire(Pair *p)
@@ -990,13 +1047,11 @@ static bool migration_in_flight(const char *status)
 }
 
 /* After a daemon restart: QEMU is the truth, the state file only a hint. */
-static void reconcile_on_presence(Pair *p, int r, bool present)
+static void reconcile_decide(Pair *p, bool present)
 {
 	Instance *i = p->instance;
 	const char *ms = i->migration_status;
 
-	if (r < 0)
-		return;
 	if (p->detach_requested) {
 		pair_detach(p);
 		return;
@@ -1046,9 +1101,19 @@ static void reconcile_on_presence(Pair *p, int r, bool present)
 	}
 }
 
+static void reconcile_on_presence(Pair *p, int r, bool present)
+{
+	if (r < 0)
+		return; /* reconciled when the monitor is back */
+	reconcile_decide(p, present);
+	if (!p->busy)
+		p->reconciling = false; /* decided; a chain it started decides with its outcome */
+}
+
 void pair_instance_ready(Pair *p)
 {
 	if (p->has_vf && pair_qemu_may_hold(p)) {
+		p->reconciling = true; /* the monitor was away: QEMU decides */
 		pair_check_presence(p, reconcile_on_presence);
 		return;
 	}
@@ -1103,19 +1168,12 @@ static void pair_on_timer(evutil_socket_t fd, short what, void *ud)
 	}
 }
 
-int pair_new(Pair **out, Instance *instance, const PairConfig *config)
+/* The configuration, and the names QEMU knows the pair's devices and MAC by. */
+static void pair_set_config(Pair *p, const PairConfig *config)
 {
-	Pair *p = calloc(1, sizeof(*p));
 	const uint8_t *m = config->mac;
 
-	if (!p)
-		return -ENOMEM;
-	p->n_ref = 1;
-	p->instance = instance;
 	p->config = *config;
-	p->detach_requested = config->retired;
-	p->state = PAIR_WAITING;
-	p->degraded_ms = -1;
 	snprintf(p->mac_str, sizeof(p->mac_str), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
 		 m[3], m[4], m[5]);
 	snprintf(p->primary_id, sizeof(p->primary_id), "fo-%s", config->name);
@@ -1123,6 +1181,20 @@ int pair_new(Pair **out, Instance *instance, const PairConfig *config)
 		snprintf(p->standby_id, sizeof(p->standby_id), "%s", config->standby);
 	else
 		snprintf(p->standby_id, sizeof(p->standby_id), "fo-%s-standby", config->name);
+}
+
+int pair_new(Pair **out, Instance *instance, const PairConfig *config)
+{
+	Pair *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->n_ref = 1;
+	p->instance = instance;
+	pair_set_config(p, config);
+	p->detach_requested = config->retired;
+	p->state = PAIR_WAITING;
+	p->degraded_ms = -1;
 	p->timer = evtimer_new(manager_get_event_base(instance->manager), pair_on_timer, p);
 	p->retry = evtimer_new(manager_get_event_base(instance->manager), pair_on_retry, p);
 	if (!p->timer || !p->retry) {

@@ -85,6 +85,7 @@ struct Pair {
 	struct event *retry;   /* a failed VF release, tried again */
 	unsigned retry_ms;     /* its next backoff */
 	bool attach_deferred;  /* an attach waits for that release to finish */
+	bool reconciling;      /* restored or reconnected: the next transition is QEMU's word */
 	char release_reason[256];
 	QmpTimestamp ts_unplug;	  /* QEMU's time of UNPLUG_PRIMARY */
 	QmpTimestamp ts_incoming; /* destination: QEMU's time of `completed` */
@@ -111,6 +112,9 @@ void pair_restore(Pair *p, const PairRecord *rec, bool vf_ours, bool qemu_alive)
 /* May a QEMU process hold this pair's primary (hidden, plugged or partly unplugged)? */
 bool pair_qemu_may_hold(const Pair *p);
 
+/* Is @from -> @to in the transition table (docs/pairs.md §transitions)? */
+bool pair_transition_is_allowed(PairState from, PairState to);
+
 /* Reserve, program and plug; INCOMING when the instance awaits a migration. */
 void pair_attach(Pair *p);
 /*
@@ -119,6 +123,11 @@ void pair_attach(Pair *p);
  * is away keep the VF held (state detaching) until QEMU lets go or exits.
  */
 void pair_detach(Pair *p);
+/*
+ * Attach again a pair without a VF that was detached or failed, with
+ * @config (NULL: as it is) and the detach request dropped.
+ */
+void pair_reattach(Pair *p, const PairConfig *config);
 /* Gone from the configuration: detached, then forgotten once its VF is back. */
 void pair_retire(Pair *p);
 /* The QEMU guest was reset: its failover negotiation starts over. */

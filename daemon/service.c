@@ -101,16 +101,3 @@ void service_stopping(Service *s)
 	if (s)
 		sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
 }
-
-void service_status(Service *s, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	if (!s)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	sd_notifyf(0, "STATUS=%s", buf);
-}

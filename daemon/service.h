@@ -21,8 +21,6 @@ void service_reloading(Service *s);
 /* SIGHUP and D-Bus Reload: the reload wrapped in RELOADING=1 ... READY=1. */
 int service_reload(Service *s, char *err, size_t size);
 void service_stopping(Service *s);
-/* STATUS=, shown by systemctl status. */
-void service_status(Service *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static inline void service_freep(Service **s)
 {

@@ -812,16 +812,6 @@ const QmpVersion *qmp_conn_get_version(const QmpConn *c)
 	return &c->version;
 }
 
-const char *qmp_conn_get_path(const QmpConn *c)
-{
-	return c->path;
-}
-
-void *qmp_conn_get_userdata(const QmpConn *c)
-{
-	return c->userdata;
-}
-
 void qmp_conn_set_userdata(QmpConn *c, void *userdata)
 {
 	c->userdata = userdata;

@@ -89,8 +89,6 @@ QmpConn *qmp_conn_free(QmpConn *c);
 
 QmpConnState qmp_conn_get_state(const QmpConn *c);
 const QmpVersion *qmp_conn_get_version(const QmpConn *c);
-const char *qmp_conn_get_path(const QmpConn *c);
-void *qmp_conn_get_userdata(const QmpConn *c);
 void qmp_conn_set_userdata(QmpConn *c, void *userdata);
 /* Milliseconds to wait for the greeting and per-command default. */
 void qmp_conn_set_timeouts(QmpConn *c, unsigned greeting_ms, unsigned command_ms);

@@ -42,11 +42,6 @@ static const char *const state_names[_SRIOV_ALLOC_STATE_MAX] = {
 	[SRIOV_ALLOC_GONE] = "gone",
 };
 
-const char *sriov_pool_driver_to_string(SriovPoolDriver d)
-{
-	return (unsigned)d < _SRIOV_POOL_DRIVER_MAX ? driver_names[d] : NULL;
-}
-
 int sriov_pool_driver_from_string(const char *s)
 {
 	for (int i = 0; i < _SRIOV_POOL_DRIVER_MAX; i++)
@@ -496,11 +491,6 @@ SriovPoolDriver sriov_pool_get_driver(const SriovPool *p)
 const char *sriov_pool_get_sysfs(const SriovPool *p)
 {
 	return p->sysfs;
-}
-
-const char *sriov_pool_get_state_dir(const SriovPool *p)
-{
-	return p->state_dir;
 }
 
 size_t sriov_pool_get_n_allocs(const SriovPool *p)

@@ -87,7 +87,6 @@ typedef enum SriovPoolDriver {
 	_SRIOV_POOL_DRIVER_MAX,
 } SriovPoolDriver;
 
-const char *sriov_pool_driver_to_string(SriovPoolDriver d);
 int sriov_pool_driver_from_string(const char *s);
 
 typedef struct SriovRange {
@@ -153,7 +152,6 @@ SriovPool *sriov_pool_free(SriovPool *p);
 const char *sriov_pool_get_name(const SriovPool *p);
 SriovPoolDriver sriov_pool_get_driver(const SriovPool *p);
 const char *sriov_pool_get_sysfs(const SriovPool *p);
-const char *sriov_pool_get_state_dir(const SriovPool *p);
 
 /*
  * Exclusively takes the first free VF (PFs in order, VF indexes ascending)

@@ -138,8 +138,26 @@ END_TEST
 
 START_TEST(test_mac_mismatch)
 {
+	char reason[300];
+
 	start(3, "52:54:00:aa:bb:99", "e1000e");
 	assert_failed_and_released("MAC mismatch");
+	/*
+	 * Regression: the operator corrects MACAddress= and reloads; the pair
+	 * kept checking (and would have plugged) the MAC it was created with.
+	 */
+	test_host_write_conf(&host, "vm1.vm",
+			     "[Instance]\nName=vm1\nQMP=%s\n[Pair]\nName=p0\nPool=emu\n"
+			     "MACAddress=52:54:00:aa:bb:99\nStandby=net0\n",
+			     test_dir_file(dir, "vm.qmp"));
+	kill(test_qemu_pid(host.daemon), SIGHUP);
+	ck_assert_int_eq(test_host_wait_log(&host, "new configuration applied", 10000), 0);
+	if (test_host_wait_pair(&host, "vm1", "p0", "staged", 20000) < 0) {
+		test_host_pair_get(&host, "vm1", "p0", "reason", reason, sizeof(reason));
+		ck_abort_msg("after the MAC was corrected: %s", reason);
+	}
+	test_host_pair_get(&host, "vm1", "p0", "mac", reason, sizeof(reason));
+	ck_assert_str_eq(reason, "52:54:00:aa:bb:99");
 }
 END_TEST
 
