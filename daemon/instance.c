@@ -17,18 +17,15 @@
 
 void log_instance_full(const Instance *i, int level, const char *fmt, ...)
 {
-	const Log *log = manager_get_log(i->manager);
-	char f_inst[160], msg[1024];
+	char f_inst[160], prefix[160];
 	const char *fields[] = { f_inst, NULL };
 	va_list ap;
 
-	if (level > log->max_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	snprintf(f_inst, sizeof(f_inst), "FAILOVERD_INSTANCE=%s", i->name);
-	log_full(log, level, fields, "instance %s: %s", i->name, msg);
+	snprintf(prefix, sizeof(prefix), "instance %s", i->name);
+	va_start(ap, fmt);
+	log_objectv(manager_get_log(i->manager), level, fields, prefix, fmt, ap);
+	va_end(ap);
 }
 
 int instance_call(Instance *i, const char *command, json_object *args, json_type expect,

@@ -35,6 +35,17 @@ int log_parse_level(const char *s)
 	return -1;
 }
 
+void log_objectv(const Log *log, int level, const char *const *fields, const char *prefix,
+		 const char *fmt, va_list ap)
+{
+	char msg[1800];
+
+	if (level > log->max_level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_full(log, level, fields, "%s: %s", prefix, msg);
+}
+
 void log_fullv(const Log *log, int level, const char *const *fields, const char *fmt, va_list ap)
 {
 	char msg[2048];

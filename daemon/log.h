@@ -26,6 +26,10 @@ void log_full(const Log *log, int level, const char *const *fields, const char *
 void log_fullv(const Log *log, int level, const char *const *fields, const char *fmt, va_list ap)
 	__attribute__((format(printf, 4, 0)));
 
+/* "PREFIX: message": the object a message is about, named the same way every time. */
+void log_objectv(const Log *log, int level, const char *const *fields, const char *prefix,
+		 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
 #define log_error(l, ...)   log_full((l), LOG_ERR, NULL, __VA_ARGS__)
 #define log_warning(l, ...) log_full((l), LOG_WARNING, NULL, __VA_ARGS__)
 #define log_notice(l, ...)  log_full((l), LOG_NOTICE, NULL, __VA_ARGS__)

@@ -76,19 +76,16 @@ static Manager *pair_manager(Pair *p)
 
 void log_pair_full(const Pair *p, int level, const char *fmt, ...)
 {
-	const Log *log = manager_get_log(p->instance->manager);
-	char f_inst[160], f_pair[100], msg[1024];
+	char f_inst[160], f_pair[100], prefix[240];
 	const char *fields[] = { f_inst, f_pair, NULL };
 	va_list ap;
 
-	if (level > log->max_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	snprintf(f_inst, sizeof(f_inst), "FAILOVERD_INSTANCE=%s", p->instance->name);
 	snprintf(f_pair, sizeof(f_pair), "FAILOVERD_PAIR=%s", p->config.name);
-	log_full(log, level, fields, "pair %s/%s: %s", p->instance->name, p->config.name, msg);
+	snprintf(prefix, sizeof(prefix), "pair %s/%s", p->instance->name, p->config.name);
+	va_start(ap, fmt);
+	log_objectv(manager_get_log(p->instance->manager), level, fields, prefix, fmt, ap);
+	va_end(ap);
 }
 
 /*

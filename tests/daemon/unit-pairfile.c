@@ -59,39 +59,47 @@ START_TEST(test_record_survives_a_restart)
 }
 END_TEST
 
+/* Reads @text as a pair state file. */
+static int read_text(const char *text, PairRecord *rec, unsigned *line)
+{
+	TestDir *d = test_dir_new();
+	char path[4096];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/vm1@p0", test_dir_path(d));
+	write_text(path, text);
+	r = pair_file_read(path, rec, line);
+	test_dir_free(d);
+	return r;
+}
+
 /* An older file lacks keys (zero, or "none measured"); a newer one has keys this one skips. */
 START_TEST(test_other_versions_load)
 {
-	TestDir *d = test_dir_new();
 	PairRecord rec;
-	char path[4096];
 	unsigned line = 0;
 
-	snprintf(path, sizeof(path), "%s/vm1@p0", test_dir_path(d));
-	write_text(path, "state=active\nvf=emu0\nfrom_the_future=42\norigin=retired\n");
-	ck_assert_int_eq(pair_file_read(path, &rec, &line), 0);
+	ck_assert_int_eq(read_text("state=active\nvf=emu0\nfrom_the_future=42\norigin=retired\n",
+				   &rec, &line),
+			 0);
 	ck_assert_str_eq(rec.state, "active");
 	ck_assert_str_eq(rec.vf.id, "emu0");
 	ck_assert_int_eq(rec.degraded_ms, -1);
 	ck_assert(rec.config.retired && rec.config.adhoc);
 	ck_assert(!rec.has_mac && !rec.primary_added);
-	test_dir_free(d);
 }
 END_TEST
 
 START_TEST(test_damaged_file_names_its_line)
 {
-	TestDir *d = test_dir_new();
 	PairRecord rec;
-	char path[4096];
 	unsigned line = 0;
 
-	snprintf(path, sizeof(path), "%s/vm1@p0", test_dir_path(d));
-	write_text(path, "state=active\nvf=emu0\nthis line has no equals sign\n");
-	ck_assert_int_eq(pair_file_read(path, &rec, &line), -EBADMSG);
+	ck_assert_int_eq(
+		read_text("state=active\nvf=emu0\nthis line has no equals sign\n", &rec, &line),
+		-EBADMSG);
 	ck_assert_uint_eq(line, 3);
 	ck_assert_int_eq(pair_file_read("/nonexistent/vm1@p0", &rec, &line), -ENOENT);
-	test_dir_free(d);
 }
 END_TEST
 
