@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/pair.h"
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
 
@@ -80,6 +81,7 @@ typedef enum OpKind {
 	OP_MIG_RECOVER,
 	OP_MIG_DEST_KILL,
 	OP_WAIT,
+	OP_EXPECT, /* never generated: an explicit sequence's expected outcome */
 	_OP_MAX,
 } OpKind;
 
@@ -119,7 +121,11 @@ static const struct {
 	[OP_MIG_RECOVER] = { "mig-recover", 1, 'v' },
 	[OP_MIG_DEST_KILL] = { "mig-dest-kill", 1, 'v' },
 	[OP_WAIT] = { "wait", 2, 'h' },
+	[OP_EXPECT] = { "expect", 0, 'e' },
 };
+
+/* expect's second argument: what the pair's QEMU holds under the primary's id. */
+static const char *const held_names[] = { "none", "hidden", "held" };
 
 static const char *const stop_points[] = { "reserved",	     "primary-added",	 "state:staged",
 					   "state:active",   "state:unplugging", "state:migrating",
@@ -130,6 +136,7 @@ static const char *const stop_points[] = { "reserved",	     "primary-added",	 "s
 typedef struct Op {
 	OpKind kind;
 	int host, vm, pair, arg;
+	int arg2; /* expect: index in held_names[] */
 } Op;
 
 static void op_format(const Op *o, char *buf, size_t size)
@@ -150,6 +157,13 @@ static void op_format(const Op *o, char *buf, size_t size)
 	case 's':
 		snprintf(buf, size, "%s %c %s", kinds[o->kind].name, h, stop_points[o->arg]);
 		break;
+	case 'e':
+		snprintf(buf, size, "%s %c vm%d p%d %s %s", kinds[o->kind].name, h, o->vm + 1,
+			 o->pair,
+			 o->arg == _PAIR_STATE_MAX ? "gone"
+						   : pair_state_to_string((PairState)o->arg),
+			 held_names[o->arg2]);
+		break;
 	default:
 		snprintf(buf, size, "%s %c", kinds[o->kind].name, h);
 	}
@@ -157,8 +171,8 @@ static void op_format(const Op *o, char *buf, size_t size)
 
 static int op_parse(const char *text, Op *o)
 {
-	char name[64] = "", h = 0, a[64] = "", b[64] = "";
-	int n = sscanf(text, " %63s %c %63s %63s", name, &h, a, b);
+	char name[64] = "", h = 0, a[64] = "", b[64] = "", c[64] = "", d[64] = "";
+	int n = sscanf(text, " %63s %c %63s %63s %63s %63s", name, &h, a, b, c, d);
 
 	memset(o, 0, sizeof(*o));
 	if (n < 2 || h < 'A' || h >= 'A' + N_HOSTS)
@@ -169,6 +183,18 @@ static int op_parse(const char *text, Op *o)
 			continue;
 		o->kind = (OpKind)k;
 		switch (kinds[k].args) {
+		case 'e':
+			/* expect H vmN pN STATE|gone none|hidden|held */
+			o->arg = n < 6			  ? -1
+				 : strcmp(c, "gone") == 0 ? _PAIR_STATE_MAX
+							  : pair_state_from_string(c);
+			o->arg2 = -1;
+			for (int j = 0; n >= 6 && j < 3; j++)
+				if (strcmp(d, held_names[j]) == 0)
+					o->arg2 = j;
+			if (o->arg < 0 || o->arg2 < 0)
+				return -EINVAL;
+			/* fall through */
 		case 'p':
 			if (n < 4 || sscanf(b, "p%d", &o->pair) != 1 || o->pair < 0 ||
 			    o->pair >= N_PAIRS)
@@ -178,7 +204,8 @@ static int op_parse(const char *text, Op *o)
 			if (n < 3 || sscanf(a, "vm%d", &o->vm) != 1 || o->vm < 1 || o->vm > N_VMS)
 				return -EINVAL;
 			o->vm--;
-			o->arg = o->kind == OP_QEMU_START && strcmp(b, "paused") == 0;
+			if (o->kind == OP_QEMU_START)
+				o->arg = strcmp(b, "paused") == 0;
 			return 0;
 		case 'n':
 			return n >= 3 && sscanf(a, "%d", &o->arg) == 1 && o->arg > 0 ? 0 : -EINVAL;
@@ -239,7 +266,7 @@ typedef struct World {
 } World;
 
 typedef struct Violation {
-	int invariant; /* 1..6 */
+	int invariant; /* 1..6, 7: an explicit sequence's expectation */
 	char sig[96];  /* what kind of violation: groups equal defects */
 	char text[1024];
 } Violation;
@@ -1890,6 +1917,39 @@ static void seq_format(const Seq *s, size_t n, char *buf, size_t size)
  * Runs @s (or, with @seed set, generates @steps ops into it as it goes) on
  * fresh hosts. Returns the number of steps done; @v says what broke.
  */
+/*
+ * An explicit sequence's "expect H vmN pN STATE HELD": once settled, host H
+ * shows the pair in STATE and the double holds its primary as HELD says
+ * (the table of tests/model/pair-table.txt, docs/model-tier.md).
+ */
+static void expect_check(const Op *o, const HostView *views, Violation *v)
+{
+	const HostView *hv = &views[o->host];
+	const char *want =
+		o->arg == _PAIR_STATE_MAX ? "gone" : pair_state_to_string((PairState)o->arg);
+	const char *got = "gone";
+	char inst[16], pair[16], id[32], text[128];
+	const char *held = "none";
+	json_object *st;
+
+	snprintf(inst, sizeof(inst), "vm%d", o->vm + 1);
+	snprintf(pair, sizeof(pair), "p%d", o->pair);
+	snprintf(id, sizeof(id), "fo-%s", pair);
+	for (size_t k = 0; k < hv->n_pairs; k++)
+		if (strcmp(hv->pairs[k].instance, inst) == 0 &&
+		    strcmp(hv->pairs[k].pair, pair) == 0)
+			got = hv->pairs[k].state;
+	st = qemu_alive(&w.qemu[o->vm][o->host]) ? qemu_status(&w.qemu[o->vm][o->host]) : NULL;
+	if (st && find_device(st, id))
+		held = strcmp(jstr(find_device(st, id), "state"), "hidden") == 0 ? "hidden"
+										 : "held";
+	json_object_put(st);
+	op_format(o, text, sizeof(text));
+	if (strcmp(got, want) != 0 || strcmp(held, held_names[o->arg2]) != 0)
+		violate(v, 7, "expect", "%s: the pair is %s and its QEMU's primary %s", text, got,
+			held);
+}
+
 static size_t run_sequence(Seq *s, bool generate, uint64_t seed, size_t steps, Violation *v)
 {
 	HostView views[N_HOSTS];
@@ -1930,6 +1990,8 @@ static size_t run_sequence(Seq *s, bool generate, uint64_t seed, size_t steps, V
 		done = k + 1;
 		if (!v->invariant)
 			audit(views, settled, v);
+		if (!v->invariant && s->ops[k].kind == OP_EXPECT)
+			expect_check(&s->ops[k], views, v);
 		if (v->invariant) {
 			/* Which kind of step broke it tells defects with one symptom apart. */
 			const char *name = kinds[s->ops[k].kind].name;
@@ -2046,6 +2108,45 @@ static void parse_env(void)
 	}
 }
 
+/*
+ * "NAME: OP; OP; ...; expect ..." per line; '#' starts a comment, a line
+ * ending in '\\' goes on on the next one.
+ */
+static int table_read(const char *path, char rows[][2][1024], size_t max, size_t *n)
+{
+	char line[1024], row[1024] = "";
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -errno;
+	*n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strcspn(line, "\n");
+		bool more;
+		char *colon;
+
+		line[len] = 0;
+		more = len > 0 && line[len - 1] == '\\';
+		if (more)
+			line[len - 1] = 0;
+		if (line[0] == '#' && !row[0])
+			continue;
+		snprintf(row + strlen(row), sizeof(row) - strlen(row), "%s", line);
+		if (more)
+			continue;
+		colon = strchr(row, ':');
+		if (colon && *n < max) {
+			*colon = 0;
+			snprintf(rows[*n][0], sizeof(rows[0][0]), "%s", row);
+			snprintf(rows[*n][1], sizeof(rows[0][1]), "%s", colon + 1);
+			(*n)++;
+		}
+		row[0] = 0;
+	}
+	fclose(f);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: model [--seed N] [--sequences N] [--steps M] [--minutes N] "
@@ -2098,6 +2199,8 @@ int main(int argc, char **argv)
 		(getenv("MODEL_SHRINK_SECONDS") ? atoi(getenv("MODEL_SHRINK_SECONDS")) : 40) *
 		1000LL;
 	int64_t t0 = test_now_ms(), deadline;
+	static char table[64][2][1024]; /* --table: a row's name and its ops */
+	size_t n_table = 0;
 
 	for (int k = 1; k < argc; k++) {
 		if (strcmp(argv[k], "--seed") == 0 && k + 1 < argc) {
@@ -2114,6 +2217,13 @@ int main(int argc, char **argv)
 			base_seed = strtoull(argv[++k], NULL, 10);
 		} else if (strcmp(argv[k], "--ops") == 0 && k + 1 < argc) {
 			ops = argv[++k];
+		} else if (strcmp(argv[k], "--table") == 0 && k + 1 < argc) {
+			int r = table_read(argv[++k], table, 64, &n_table);
+
+			if (r < 0) {
+				fprintf(stderr, "model: %s: %s\n", argv[k], strerror(-r));
+				return 2;
+			}
 		} else {
 			usage();
 		}
@@ -2139,6 +2249,11 @@ int main(int argc, char **argv)
 		sequences = 1;
 		explicit_count = true;
 	}
+	if (n_table) {
+		sequences = n_table;
+		explicit_count = true;
+		shrink_n = 0; /* a row is short already, and says what it expects */
+	}
 	/* By default: until both 200 sequences and 2,000 steps are done. */
 	for (size_t i = 0;
 	     (minutes > 0 || i < sequences || (!explicit_count && total_steps < 2000 && i < 600)) &&
@@ -2150,6 +2265,8 @@ int main(int argc, char **argv)
 		Violation v;
 		size_t done;
 
+		if (n_table)
+			ops = table[i][1];
 		if (ops) {
 			char buf[8192], *save = NULL;
 
@@ -2175,6 +2292,8 @@ int main(int argc, char **argv)
 		}
 		n_seq++;
 		total_steps += done;
+		if (n_table && (v.invariant || g.verbose))
+			printf("row %s: %s\n", table[i][0], v.invariant ? "FAILED" : "ok");
 		if (!v.invariant)
 			continue;
 		n_viol++;
