@@ -921,16 +921,41 @@ static void manager_on_signal(evutil_socket_t sig, short what, void *userdata)
 	event_base_loopbreak(m->base);
 }
 
+/* Walked only here, on request: recording stays O(1). */
+static void manager_census(Manager *m, MetricsCensus *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (Instance *i = m->instances; i; i = i->next) {
+		c->instances++;
+		if (i->conn && qmp_conn_get_state(i->conn) == QMP_CONN_READY)
+			c->connected++;
+		c->ready += i->ready;
+		if (i->conn) {
+			c->calls_pending += qmp_conn_get_n_pending(i->conn);
+			if (qmp_conn_get_rx_ns(i->conn) > c->last_rx_ns)
+				c->last_rx_ns = qmp_conn_get_rx_ns(i->conn);
+		}
+		for (Pair *p = i->pairs; p; p = p->next) {
+			c->pairs++;
+			c->pairs_busy += p->busy;
+			if (p->state < _PAIR_STATE_MAX)
+				c->states[p->state]++;
+		}
+	}
+}
+
 static void manager_on_sigusr1(evutil_socket_t sig, short what, void *userdata)
 {
 	Manager *m = userdata;
+	MetricsCensus c;
 	int r;
 
 	if (!m->metrics_file[0]) {
 		log_notice(&m->log, "SIGUSR1: no --metrics-file to write metrics to");
 		return;
 	}
-	r = metrics_dump(&m->metrics, m, m->metrics_file);
+	manager_census(m, &c);
+	r = metrics_dump(&m->metrics, &c, m->metrics_file);
 	if (r < 0)
 		log_warning(&m->log, "cannot write metrics to %s: %s", m->metrics_file,
 			    strerror(-r));

@@ -7,8 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/instance.h"
-#include "daemon/manager.h"
 #include "daemon/metrics.h"
 
 uint64_t metrics_now_ns(void)
@@ -78,34 +76,11 @@ static void dump_histogram(FILE *f, const char *name, const MetricsHistogram *h)
 	fprintf(f, "]},\n");
 }
 
-int metrics_dump(Metrics *mt, Manager *m, const char *path)
+int metrics_dump(Metrics *mt, const MetricsCensus *c, const char *path)
 {
-	unsigned n_inst = 0, n_conn = 0, n_ready = 0, n_pairs = 0, n_busy = 0;
-	unsigned states[_PAIR_STATE_MAX] = { 0 };
-	uint64_t pending = 0, last_rx = 0;
 	char tmp[4096];
 	FILE *f;
 	int r = 0;
-
-	/* Walked only here, on request: recording stays O(1). */
-	for (Instance *i = manager_get_instances(m); i; i = i->next) {
-		n_inst++;
-		if (i->conn && qmp_conn_get_state(i->conn) == QMP_CONN_READY)
-			n_conn++;
-		if (i->ready)
-			n_ready++;
-		if (i->conn) {
-			pending += qmp_conn_get_n_pending(i->conn);
-			if (qmp_conn_get_rx_ns(i->conn) > last_rx)
-				last_rx = qmp_conn_get_rx_ns(i->conn);
-		}
-		for (Pair *p = i->pairs; p; p = p->next) {
-			n_pairs++;
-			n_busy += p->busy;
-			if (p->state < _PAIR_STATE_MAX)
-				states[p->state]++;
-		}
-	}
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
@@ -118,18 +93,19 @@ int metrics_dump(Metrics *mt, Manager *m, const char *path)
 	fprintf(f,
 		"  \"instances\": %u, \"instances_connected\": %u, \"instances_ready\": %u, "
 		"\"calls_pending\": %llu,\n",
-		n_inst, n_conn, n_ready, (unsigned long long)pending);
-	fprintf(f, "  \"pairs\": %u, \"pairs_busy\": %u, \"pair_states\": {", n_pairs, n_busy);
+		c->instances, c->connected, c->ready, (unsigned long long)c->calls_pending);
+	fprintf(f, "  \"pairs\": %u, \"pairs_busy\": %u, \"pair_states\": {", c->pairs,
+		c->pairs_busy);
 	for (int s = 0; s < _PAIR_STATE_MAX; s++)
 		fprintf(f, "%s\"%s\": %u", s ? ", " : "", pair_state_to_string((PairState)s),
-			states[s]);
+			c->states[s]);
 	fprintf(f, "},\n");
 	fprintf(f,
 		"  \"events\": %llu, \"reactions\": %llu, \"transitions\": %llu,\n"
 		"  \"last_transition_ns\": %llu, \"last_ready_ns\": %llu, \"last_rx_ns\": %llu,\n",
 		(unsigned long long)mt->events, (unsigned long long)mt->reactions,
 		(unsigned long long)mt->transitions, (unsigned long long)mt->last_transition_ns,
-		(unsigned long long)mt->last_ready_ns, (unsigned long long)last_rx);
+		(unsigned long long)mt->last_ready_ns, (unsigned long long)c->last_rx_ns);
 	dump_histogram(f, "reaction", &mt->reaction);
 	dump_histogram(f, "decide", &mt->decide);
 	fprintf(f, "  \"histogram\": {\"sub_bits\": %u, \"buckets\": %u}\n}\n", METRICS_SUB_BITS,

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct Manager Manager;
+#include "daemon/pair.h"
 
 /*
  * Log-linear latency histogram in nanoseconds: exact below 32 ns, then 32
@@ -103,6 +103,14 @@ void metrics_event(Metrics *mt, uint64_t rx_ns, uint64_t tx_before_ns, uint64_t 
 		   uint64_t tx_after_ns);
 void metrics_transition(Metrics *mt);
 void metrics_instance_ready(Metrics *mt);
+/* What the objects look like at the moment of a dump: counted by their owner. */
+typedef struct MetricsCensus {
+	unsigned instances, connected, ready;
+	uint64_t calls_pending, last_rx_ns;
+	unsigned pairs, pairs_busy;
+	unsigned states[_PAIR_STATE_MAX];
+} MetricsCensus;
+
 /* Writes the snapshot as JSON to @path atomically (tmp + rename). */
-int metrics_dump(Metrics *mt, Manager *m, const char *path);
+int metrics_dump(Metrics *mt, const MetricsCensus *c, const char *path);
 uint64_t metrics_now_ns(void);
