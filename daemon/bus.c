@@ -72,7 +72,7 @@ static int pair_path(const Pair *p, char **out)
 	return sd_bus_path_encode(BUS_PATH_PAIR, key, out);
 }
 
-static int bus_find_pool(Bus *b, const char *name, ManagerPoolInfo *info)
+static int bus_find_pool(Bus *b, const char *name, PoolInfo *info)
 {
 	size_t n = manager_get_n_pools(b->manager);
 
@@ -287,7 +287,7 @@ static int method_list_pools(sd_bus_message *msg, void *ud, sd_bus_error *error)
 		r = sd_bus_message_open_container(reply, 'a', BUS_SIGNATURE_POOL);
 	for (size_t k = 0; r >= 0 && k < n; k++) {
 		_cleanup_free_ char *path = NULL;
-		ManagerPoolInfo info;
+		PoolInfo info;
 
 		if (manager_get_pool_info(b->manager, k, &info) < 0)
 			continue;
@@ -550,7 +550,7 @@ static int pool_find(sd_bus *bus, const char *path, const char *iface, void *ud,
 		     sd_bus_error *error)
 {
 	_cleanup_free_ char *name = NULL;
-	ManagerPoolInfo info;
+	PoolInfo info;
 
 	if (sd_bus_path_decode(path, BUS_PATH_POOL, &name) <= 0 || !*name)
 		return 0;
@@ -564,7 +564,7 @@ static int pool_get(sd_bus *bus, const char *path, const char *iface, const char
 		    sd_bus_message *reply, void *ud, sd_bus_error *error)
 {
 	_cleanup_free_ char *name = NULL;
-	ManagerPoolInfo info;
+	PoolInfo info;
 
 	if (sd_bus_path_decode(path, BUS_PATH_POOL, &name) <= 0 ||
 	    bus_find_pool(ud, name, &info) < 0)
@@ -590,7 +590,7 @@ static int pool_enumerate(sd_bus *bus, const char *prefix, void *ud, char ***nod
 	if (!v)
 		return -ENOMEM;
 	for (size_t j = 0; j < n; j++) {
-		ManagerPoolInfo info;
+		PoolInfo info;
 
 		if (manager_get_pool_info(b->manager, j, &info) == 0 &&
 		    pool_path(info.name, &v[k]) >= 0)
@@ -792,7 +792,7 @@ static void bus_arm(Bus *b);
 static void bus_pool_changed(Bus *b, const char *name)
 {
 	_cleanup_free_ char *path = NULL;
-	ManagerPoolInfo info;
+	PoolInfo info;
 	BusPoolFree *e = NULL;
 
 	if (bus_find_pool(b, name, &info) < 0)

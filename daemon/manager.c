@@ -18,25 +18,16 @@
 #include "daemon/manager.h"
 #include "daemon/metrics.h"
 #include "daemon/pairfile.h"
+#include "daemon/pools.h"
 #include "daemon/probecache.h"
 #include "daemon/process.h"
 #include "daemon/statefile.h"
 #include "daemon/vf.h"
 #include "qmp/qmp.h"
 
-typedef struct ManagerPool ManagerPool;
-struct ManagerPool {
-	ManagerPool *next;
-	char name[65];
-	char driver[32]; /* the primary's QEMU driver */
-	VfPool *pool;
-};
-
 struct Manager {
 	ConfSet *conf; /* the last good configuration */
-	ManagerPool *pools;
-	SriovMonitor *monitor;
-	struct event *ev_monitor;
+	Pools *pools;
 	struct event_base *base;
 	Log log;
 	struct event *sig_term, *sig_int;
@@ -218,24 +209,7 @@ static void manager_on_accept(QmpListener *l, int fd, void *userdata)
 	manager_link_instance(m, i);
 }
 
-/* --- pools --- */
-
-static ManagerPool *manager_find_pool(Manager *m, const char *name)
-{
-	for (ManagerPool *mp = m->pools; mp; mp = mp->next)
-		if (strcmp(mp->name, name) == 0)
-			return mp;
-	return NULL;
-}
-
-static ManagerPool *manager_pool_free(ManagerPool *mp)
-{
-	if (!mp)
-		return NULL;
-	vf_pool_free(mp->pool);
-	free(mp);
-	return NULL;
-}
+/* --- pools (daemon/pools.c) --- */
 
 static bool manager_owner_alive(const char *owner, void *ud)
 {
@@ -253,66 +227,6 @@ static bool manager_owner_alive(const char *owner, void *ud)
 	return i && instance_find_pair(i, slash + 1);
 }
 
-static void manager_vf_checkpoint(const char *point, void *ud);
-
-int manager_add_pool(Manager *m, const SriovPoolConfig *config, const NlVfConfig *settings)
-{
-	ManagerPool *mp;
-	char err[512] = "";
-	int r;
-
-	if (manager_find_pool(m, config->name))
-		return -EEXIST;
-	mp = calloc(1, sizeof(*mp));
-	if (!mp)
-		return -ENOMEM;
-	snprintf(mp->name, sizeof(mp->name), "%s", config->name);
-	if (config->driver == SRIOV_POOL_EMULATED)
-		snprintf(mp->driver, sizeof(mp->driver), "%s",
-			 config->model && config->model[0] ? config->model : "e1000e");
-	else
-		snprintf(mp->driver, sizeof(mp->driver), "vfio-pci");
-	r = vf_pool_new(&mp->pool, config, settings, err, sizeof(err));
-	if (r < 0) {
-		log_error(&m->log, "pool %s: %s", config->name, err);
-		free(mp);
-		return r;
-	}
-	vf_pool_set_checkpoint(mp->pool, manager_vf_checkpoint, m);
-	mp->next = m->pools;
-	m->pools = mp;
-	return 0;
-}
-
-void manager_checkpoint(Manager *m, const char *point)
-{
-	if (!m->stop_at[0] || strcmp(m->stop_at, point) != 0)
-		return;
-	log_notice(&m->log, "checkpoint %s reached: stopping (--debug-stop-at)", point);
-	raise(SIGSTOP);
-}
-
-static void manager_vf_checkpoint(const char *point, void *ud)
-{
-	manager_checkpoint(ud, point);
-}
-
-/* Start-up: finish what a killed daemon left half done, free orphaned VFs. */
-static void manager_recover_pools(Manager *m)
-{
-	for (ManagerPool *mp = m->pools; mp; mp = mp->next) {
-		char err[512] = "";
-		int r = vf_pool_recover(mp->pool, manager_owner_alive, m, err, sizeof(err));
-
-		if (r < 0)
-			log_error(&m->log, "pool %s: recovery: %s", mp->name, err);
-		else if (r > 0)
-			log_notice(&m->log,
-				   "pool %s: released %d VF(s) left over by a previous run",
-				   mp->name, r);
-	}
-}
-
 static Pair *manager_find_owner(Manager *m, const char *owner)
 {
 	for (Instance *i = m->instances; i; i = i->next)
@@ -326,52 +240,36 @@ static Pair *manager_find_owner(Manager *m, const char *owner)
 	return NULL;
 }
 
-static void manager_on_vf_gone(SriovPool *pool, SriovAlloc *a, void *ud)
+static void manager_on_vf_gone(const char *owner, const char *reason, void *ud)
 {
-	Manager *m = ud;
-	Pair *p = manager_find_owner(m, a->owner);
+	Pair *p = manager_find_owner(ud, owner);
 
-	log_warning(&m->log, "pool %s: VF %s of %s is gone: %s", sriov_pool_get_name(pool), a->id,
-		    a->owner, a->reason);
 	if (p)
-		pair_vf_gone(p, a->reason);
+		pair_vf_gone(p, reason);
 }
 
-static void manager_on_uevent(SriovMonitor *mon, const SriovUevent *ev, void *ud)
+static void manager_vf_checkpoint(const char *point, void *ud)
 {
-	Manager *m = ud;
-
-	for (ManagerPool *mp = m->pools; mp; mp = mp->next)
-		vf_pool_handle_uevent(mp->pool, ev, manager_on_vf_gone, m);
+	manager_checkpoint(ud, point);
 }
 
-static void manager_on_monitor(evutil_socket_t fd, short what, void *ud)
-{
-	Manager *m = ud;
+static const PoolsOps pools_ops = {
+	.owner_alive = manager_owner_alive,
+	.vf_gone = manager_on_vf_gone,
+	.checkpoint = manager_vf_checkpoint,
+};
 
-	sriov_monitor_process(m->monitor);
+int manager_add_pool(Manager *m, const SriovPoolConfig *config, const NlVfConfig *settings)
+{
+	return pools_add(m->pools, config, settings);
 }
 
-/* Only vfio pools have hardware that can vanish under us. */
-static int manager_start_monitor(Manager *m)
+void manager_checkpoint(Manager *m, const char *point)
 {
-	bool need = false;
-	int r;
-
-	for (ManagerPool *mp = m->pools; mp; mp = mp->next)
-		need = need ||
-		       sriov_pool_get_driver(vf_pool_get_sriov(mp->pool)) == SRIOV_POOL_VFIO;
-	if (!need || m->monitor)
-		return 0;
-	r = sriov_monitor_new(&m->monitor, NULL, manager_on_uevent, m);
-	if (r < 0)
-		return r;
-	m->ev_monitor = event_new(m->base, sriov_monitor_get_fd(m->monitor), EV_READ | EV_PERSIST,
-				  manager_on_monitor, m);
-	if (!m->ev_monitor)
-		return -ENOMEM;
-	event_add(m->ev_monitor, NULL);
-	return 0;
+	if (!m->stop_at[0] || strcmp(m->stop_at, point) != 0)
+		return;
+	log_notice(&m->log, "checkpoint %s reached: stopping (--debug-stop-at)", point);
+	raise(SIGSTOP);
 }
 
 bool manager_pool_in_use(Manager *m, const char *pool)
@@ -385,24 +283,16 @@ bool manager_pool_in_use(Manager *m, const char *pool)
 
 int manager_remove_pool(Manager *m, const char *name)
 {
-	for (ManagerPool **mp = &m->pools; *mp; mp = &(*mp)->next)
-		if (strcmp((*mp)->name, name) == 0) {
-			ManagerPool *dead = *mp;
-
-			if (manager_pool_in_use(m, name))
-				return -EBUSY;
-			*mp = dead->next;
-			manager_pool_free(dead);
-			return 0;
-		}
-	return -ENOENT;
+	if (!pools_has(m->pools, name))
+		return -ENOENT;
+	if (manager_pool_in_use(m, name))
+		return -EBUSY;
+	return pools_remove(m->pools, name);
 }
 
 const char *manager_pool_driver(Manager *m, const char *pool)
 {
-	ManagerPool *mp = manager_find_pool(m, pool);
-
-	return mp ? mp->driver : NULL;
+	return pools_get_driver(m->pools, pool);
 }
 
 static void owner_of(const Pair *p, char *buf, size_t size)
@@ -412,44 +302,15 @@ static void owner_of(const Pair *p, char *buf, size_t size)
 
 int manager_acquire_vf(Manager *m, const Pair *p, PairVf *vf, char *err, size_t size)
 {
-	ManagerPool *mp = manager_find_pool(m, p->config.pool);
-	SriovAlloc *a;
 	char owner[200];
-	int r;
 
-	if (!mp) {
-		snprintf(err, size, "pair %s: pool %s is not configured", p->config.name,
-			 p->config.pool);
-		return -ENOENT;
-	}
 	owner_of(p, owner, sizeof(owner));
-	/* Still ours from before a restart: take it back instead of a second one. */
-	a = sriov_pool_find_owner(vf_pool_get_sriov(mp->pool), owner);
-	if (!a || a->state != SRIOV_ALLOC_RESERVED) {
-		r = vf_pool_reserve(mp->pool, owner, p->config.mac, &a, err, size);
-		if (r < 0)
-			return r;
-	}
-	memset(vf, 0, sizeof(*vf));
-	snprintf(vf->id, sizeof(vf->id), "%s", a->id);
-	snprintf(vf->driver, sizeof(vf->driver), "%s", a->qemu_driver);
-	vf->emulated = a->emulated;
-	return 0;
+	return pools_acquire(m->pools, p->config.pool, owner, p->config.mac, vf, err, size);
 }
 
 int manager_release_vf(Manager *m, Pair *p, char *err, size_t size)
 {
-	ManagerPool *mp = manager_find_pool(m, p->config.pool);
-	SriovAlloc *a;
-
-	if (!mp) {
-		snprintf(err, size, "pool %s is not configured", p->config.pool);
-		return -ENOENT;
-	}
-	a = sriov_pool_find(vf_pool_get_sriov(mp->pool), p->vf.id);
-	if (!a)
-		return 0; /* already given back (e.g. by recovery) */
-	return vf_pool_release(mp->pool, a, err, size);
+	return pools_release(m->pools, p->config.pool, p->vf.id, err, size);
 }
 
 /* --- pairs: logging, hook, persistence --- */
@@ -538,12 +399,10 @@ void manager_save_pair(Manager *m, Pair *p)
 
 static bool manager_owns_vf(Manager *m, Pair *p, const char *vf)
 {
-	ManagerPool *mp = manager_find_pool(m, p->config.pool);
-	SriovAlloc *a = mp ? sriov_pool_find(vf_pool_get_sriov(mp->pool), vf) : NULL;
 	char owner[200];
 
 	owner_of(p, owner, sizeof(owner));
-	return a && strcmp(a->owner, owner) == 0;
+	return pools_owns(m->pools, p->config.pool, vf, owner);
 }
 
 /* Restores what a previous run knew about @p, from its state file. */
@@ -624,7 +483,7 @@ static void manager_restore_adhoc_pairs(Manager *m)
 			sp.config.adhoc = sp.config.retired = true;
 		}
 		if (!sp.has_mac || !conf_name_is_valid(sp.config.name) ||
-		    !conf_instance_name_is_valid(inst) || !manager_find_pool(m, sp.config.pool)) {
+		    !conf_instance_name_is_valid(inst) || !pools_has(m->pools, sp.config.pool)) {
 			log_error(&m->log,
 				  "pair %s/%s: state file %s does not describe a usable pair "
 				  "(line %u); its VF is treated as a leftover",
@@ -696,10 +555,10 @@ int manager_start(Manager *m)
 			next = p->next; /* a detached pair whose QEMU is gone is forgotten */
 			manager_load_pair(m, p);
 		}
-	manager_recover_pools(m);
+	pools_recover(m->pools);
 	for (Instance *i = m->instances; i; i = i->next)
 		instance_follow_recorded_qemu(i);
-	r = manager_start_monitor(m);
+	r = pools_start_monitor(m->pools);
 	if (r < 0)
 		log_warning(&m->log, "cannot watch for PF/VF removal (udev): %s", strerror(-r));
 	for (Instance *i = m->instances; i; i = i->next) {
@@ -736,7 +595,7 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 
 	if (!i)
 		return -ENOENT;
-	if (!manager_find_pool(m, c->pool)) {
+	if (!pools_has(m->pools, c->pool)) {
 		snprintf(err, size, "no pool named '%s'", c->pool);
 		return -ENOENT;
 	}
@@ -829,26 +688,12 @@ int manager_prepare_incoming(Manager *m, const char *instance, char *err, size_t
 
 size_t manager_get_n_pools(Manager *m)
 {
-	size_t n = 0;
-
-	for (ManagerPool *mp = m->pools; mp; mp = mp->next)
-		n++;
-	return n;
+	return pools_get_n(m->pools);
 }
 
-int manager_get_pool_info(Manager *m, size_t index, ManagerPoolInfo *info)
+int manager_get_pool_info(Manager *m, size_t index, PoolInfo *info)
 {
-	ManagerPool *mp = m->pools;
-
-	while (mp && index--)
-		mp = mp->next;
-	if (!mp)
-		return -ENOENT;
-	info->name = mp->name;
-	info->driver = mp->driver;
-	info->emulated = sriov_pool_get_driver(vf_pool_get_sriov(mp->pool)) == SRIOV_POOL_EMULATED;
-	sriov_pool_count(vf_pool_get_sriov(mp->pool), &info->total, &info->free);
-	return 0;
+	return pools_get_info(m->pools, index, info);
 }
 
 void manager_set_config(Manager *m, ConfSet *conf)
@@ -993,7 +838,9 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 	snprintf(m->config_root, sizeof(m->config_root), "%s",
 		 opts->config_root ? opts->config_root : "");
 	m->base = event_base_new();
-	if (!m->base || probe_cache_new(&m->probes, m->base) < 0) {
+	if (!m->base || probe_cache_new(&m->probes, m->base) < 0 ||
+	    pools_new(&m->pools, m->base, &m->log, &pools_ops, m) < 0) {
+		m->probes = probe_cache_free(m->probes);
 		if (m->base)
 			event_base_free(m->base);
 		free(m);
@@ -1071,15 +918,7 @@ Manager *manager_free(Manager *m)
 	conf_set_free(m->conf);
 	if (m->sig_usr1)
 		event_free(m->sig_usr1);
-	if (m->ev_monitor)
-		event_free(m->ev_monitor);
-	sriov_monitor_free(m->monitor);
-	while (m->pools) {
-		ManagerPool *mp = m->pools;
-
-		m->pools = mp->next;
-		manager_pool_free(mp);
-	}
+	m->pools = pools_free(m->pools);
 	if (m->sig_term)
 		event_free(m->sig_term);
 	if (m->sig_int)

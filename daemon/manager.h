@@ -9,6 +9,7 @@
 #include "daemon/instance.h"
 #include "daemon/log.h"
 #include "daemon/pair.h"
+#include "daemon/pools.h"
 #include "netlink/nlvf.h"
 #include "sriov/sriov.h"
 
@@ -88,15 +89,8 @@ int manager_detach_pair(Manager *m, const char *instance, const char *pair, char
 /* Pre-stages every pair of an -incoming instance now (zero degraded window). */
 int manager_prepare_incoming(Manager *m, const char *instance, char *err, size_t size);
 
-typedef struct ManagerPoolInfo {
-	const char *name;
-	const char *driver; /* the primary's QEMU driver: vfio-pci, e1000e, ... */
-	bool emulated;
-	unsigned total, free;
-} ManagerPoolInfo;
-
 size_t manager_get_n_pools(Manager *m);
-int manager_get_pool_info(Manager *m, size_t index, ManagerPoolInfo *info);
+int manager_get_pool_info(Manager *m, size_t index, PoolInfo *info);
 
 Instance *manager_find_instance(Manager *m, const char *name);
 Instance *manager_get_instances(Manager *m);
