@@ -280,10 +280,10 @@ static void reload_instance_settings(Reload *rl, Instance *i, const ConfInstance
 {
 	const ConfDaemon *d = &rl->new_set->daemon;
 
-	i->prepare_incoming = n->prepare_incoming;
-	i->unplug_timeout_ms = n->unplug_timeout_ms ? n->unplug_timeout_ms : d->unplug_timeout_ms;
-	i->negotiate_timeout_ms =
-		n->negotiate_timeout_ms ? n->negotiate_timeout_ms : d->negotiate_timeout_ms;
+	instance_set_settings(i, n->prepare_incoming,
+			      n->unplug_timeout_ms ? n->unplug_timeout_ms : d->unplug_timeout_ms,
+			      n->negotiate_timeout_ms ? n->negotiate_timeout_ms
+						      : d->negotiate_timeout_ms);
 }
 
 static void reload_instance(Reload *rl, const char *name, ConfChange change)

@@ -708,6 +708,38 @@ static bool instance_watch_exit(Instance *i, pid_t pid)
 	return true;
 }
 
+void instance_set_settings(Instance *i, bool prepare_incoming, unsigned unplug_timeout_ms,
+			   unsigned negotiate_timeout_ms)
+{
+	i->prepare_incoming = prepare_incoming;
+	if (unplug_timeout_ms)
+		i->unplug_timeout_ms = unplug_timeout_ms;
+	if (negotiate_timeout_ms)
+		i->negotiate_timeout_ms = negotiate_timeout_ms;
+}
+
+void instance_set_configured(Instance *i, const char *qmp_path)
+{
+	i->configured = true;
+	if (qmp_path)
+		snprintf(i->qmp_path, sizeof(i->qmp_path), "%s", qmp_path);
+}
+
+void instance_set_name(Instance *i, const char *name)
+{
+	snprintf(i->name, sizeof(i->name), "%s", name);
+}
+
+void instance_set_prepare_incoming(Instance *i)
+{
+	i->prepare_incoming = true;
+}
+
+void instance_set_settling(Instance *i, bool settling)
+{
+	i->settling = settling;
+}
+
 void instance_restore_qemu(Instance *i, pid_t pid, uint64_t start)
 {
 	if (pid <= 0)

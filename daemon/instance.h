@@ -50,6 +50,19 @@ void log_instance_full(const Instance *i, int level, const char *fmt, ...)
 #define log_instance_debug(i, ...)   log_instance_full((i), LOG_DEBUG, __VA_ARGS__)
 
 int instance_new(Instance **out, Manager *m, const char *name);
+
+/* What a .vm file (or a reload) sets; a timeout of 0 keeps the built-in default. */
+void instance_set_settings(Instance *i, bool prepare_incoming, unsigned unplug_timeout_ms,
+			   unsigned negotiate_timeout_ms);
+/* Kept while QEMU is away (a .vm file, or pairs persisted for it); @qmp_path: its socket, if new.
+ */
+void instance_set_configured(Instance *i, const char *qmp_path);
+/* Zero-config identification: the instance takes QEMU's -name. */
+void instance_set_name(Instance *i, const char *name);
+/* PrepareIncoming: pre-stage the pairs of this -incoming QEMU (the caller attaches them). */
+void instance_set_prepare_incoming(Instance *i);
+/* Start-up waits for this connected instance to be set up (true) or not any more. */
+void instance_set_settling(Instance *i, bool settling);
 Instance *instance_free(Instance *i);
 
 /*

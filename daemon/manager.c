@@ -120,7 +120,7 @@ void manager_instance_settled(Manager *m, Instance *i)
 {
 	if (!i->settling)
 		return;
-	i->settling = false;
+	instance_set_settling(i, false);
 	m->n_settling--;
 	manager_check_started(m);
 }
@@ -171,7 +171,7 @@ Instance *manager_instance_identified(Manager *m, Instance *i, const char *name)
 		log_info(&m->log, "instance %s: QEMU connected to the listening socket", name);
 		return known;
 	}
-	snprintf(i->name, sizeof(i->name), "%s", name);
+	instance_set_name(i, name);
 	return i;
 }
 
@@ -500,7 +500,7 @@ static void manager_restore_adhoc_pairs(Manager *m)
 		if (instance_find_pair(i, sp.config.name))
 			continue; /* the configuration has a pair of that name now: it wins */
 		if (instance_add_pair(i, &sp.config, &p) == 0) {
-			i->configured = true;
+			instance_set_configured(i, NULL);
 			log_pair_info(p, "restored (%s)",
 				      sp.config.retired ? "no longer configured; detaching it"
 							: "created over D-Bus");
@@ -519,13 +519,9 @@ int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **
 	r = instance_new(&i, m, c->name);
 	if (r < 0)
 		return r;
-	i->configured = true;
-	i->prepare_incoming = c->prepare_incoming;
-	if (c->unplug_timeout_ms)
-		i->unplug_timeout_ms = c->unplug_timeout_ms;
-	if (c->negotiate_timeout_ms)
-		i->negotiate_timeout_ms = c->negotiate_timeout_ms;
-	snprintf(i->qmp_path, sizeof(i->qmp_path), "%s", c->qmp_path ? c->qmp_path : "");
+	instance_set_configured(i, c->qmp_path ? c->qmp_path : "");
+	instance_set_settings(i, c->prepare_incoming, c->unplug_timeout_ms,
+			      c->negotiate_timeout_ms);
 	for (size_t k = 0; k < c->n_pairs; k++) {
 		Pair *p;
 
@@ -565,7 +561,7 @@ int manager_start(Manager *m)
 		manager_connect_instance(m, i); /* zero-config ones: QEMU connects to us */
 		/* A QEMU that answered is reconciled before start-up is complete. */
 		if (i->conn && qmp_conn_get_state(i->conn) != QMP_CONN_DISCONNECTED) {
-			i->settling = true;
+			instance_set_settling(i, true);
 			m->n_settling++;
 		}
 	}
@@ -641,7 +637,7 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 		return r;
 	}
 	/* Ad-hoc pairs are persisted like configured ones, with what re-creates them. */
-	i->configured = true;
+	instance_set_configured(i, NULL);
 	manager_save_pair(m, p);
 	manager_instance_changed(m, i);
 	pair_attach(p);
@@ -679,7 +675,7 @@ int manager_prepare_incoming(Manager *m, const char *instance, char *err, size_t
 			 instance, i->run_status);
 		return -EINVAL;
 	}
-	i->prepare_incoming = true;
+	instance_set_prepare_incoming(i);
 	for (Pair *p = i->pairs; p; p = p->next)
 		if (!p->has_vf || !p->primary_added)
 			pair_attach(p);
@@ -725,10 +721,11 @@ int manager_reload(Manager *m, char *err, size_t size)
 
 void manager_revive_instance(Manager *m, Instance *i, const char *qmp_path)
 {
-	i->configured = true;
 	if (qmp_path && !i->qmp_path[0]) {
-		snprintf(i->qmp_path, sizeof(i->qmp_path), "%s", qmp_path);
+		instance_set_configured(i, qmp_path);
 		manager_connect_instance(m, i);
+	} else {
+		instance_set_configured(i, NULL);
 	}
 }
 
