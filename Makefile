@@ -23,8 +23,9 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPTFLAGS) -Wall -Wextra -Werror \
             -Wno-unused-parameter -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
             -Wno-format-truncation -fno-strict-aliasing -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-TEST_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
-TEST_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+# Deferred (=, not :=): on a fresh machine `make check-unit` installs check (deps) first.
+TEST_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+TEST_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
 DESTDIR  ?=
