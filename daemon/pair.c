@@ -140,8 +140,11 @@ Pair *pair_unref(Pair *p)
 {
 	if (!p || --p->n_ref > 0)
 		return NULL;
-	event_free(p->timer);
-	event_free(p->retry);
+	for (int k = 0; k < _PAIR_TIMER_MAX; k++)
+		if (p->timers[k])
+			event_free(p->timers[k]);
+	if (p->retry)
+		event_free(p->retry);
 	free(p);
 	return NULL;
 }
@@ -190,17 +193,19 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 	manager_pair_changed(pair_manager(p), p, from);
 }
 
+/* Every deadline: a pair waits for at most one thing at a time, what its state says. */
 static void pair_timer_stop(Pair *p)
 {
-	if (p->timer)
-		evtimer_del(p->timer);
+	for (int k = 0; k < _PAIR_TIMER_MAX; k++)
+		if (p->timers[k])
+			evtimer_del(p->timers[k]);
 }
 
-static void pair_timer_start(Pair *p, unsigned ms)
+static void pair_timer_start(Pair *p, PairTimer which, unsigned ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	evtimer_add(p->timer, &tv);
+	evtimer_add(p->timers[which], &tv);
 }
 
 /*
@@ -470,7 +475,7 @@ static void attach_on_presence(Pair *p, int r, bool present)
 		return;
 	}
 	pair_set_state(p, PAIR_STAGED, "primary hidden by QEMU until the guest negotiates");
-	pair_timer_start(p, p->instance->negotiate_timeout_ms);
+	pair_timer_start(p, PAIR_TIMER_NEGOTIATE, p->instance->negotiate_timeout_ms);
 }
 
 static void attach_on_device_add(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
@@ -769,7 +774,7 @@ static void detach_on_device_del(QmpConn *c, int r, json_object *ret, const QmpE
 		return;
 	}
 	/* Wait for DEVICE_DELETED: the guest must release the device first. */
-	pair_timer_start(p, p->instance->unplug_timeout_ms);
+	pair_timer_start(p, PAIR_TIMER_DETACH, p->instance->unplug_timeout_ms);
 }
 
 static void detach_send(Pair *p)
@@ -905,7 +910,7 @@ void pair_on_unplug_primary(Pair *p, const QmpTimestamp *ts)
 		return;
 	p->ts_unplug = *ts;
 	pair_set_state(p, PAIR_UNPLUGGING, "migration started: guest is unplugging the primary");
-	pair_timer_start(p, p->instance->unplug_timeout_ms);
+	pair_timer_start(p, PAIR_TIMER_UNPLUG, p->instance->unplug_timeout_ms);
 }
 
 static void cancelled_on_presence(Pair *p, int r, bool present)
@@ -1060,7 +1065,7 @@ static void reconcile_decide(Pair *p, bool present)
 		 * pair still "waiting" may have died mid-attach: that one redoes it.
 		 */
 		if (p->state == PAIR_STAGED)
-			pair_timer_start(p, i->negotiate_timeout_ms);
+			pair_timer_start(p, PAIR_TIMER_NEGOTIATE, i->negotiate_timeout_ms);
 		return;
 	}
 	if (!present && !i->migrating_in && migration_in_flight(ms)) {
@@ -1077,7 +1082,7 @@ static void reconcile_decide(Pair *p, bool present)
 	if (strcmp(ms, "wait-unplug") == 0) {
 		if (p->state != PAIR_UNPLUGGING)
 			pair_set_state(p, PAIR_UNPLUGGING, "found in wait-unplug after restart");
-		pair_timer_start(p, i->unplug_timeout_ms);
+		pair_timer_start(p, PAIR_TIMER_UNPLUG, i->unplug_timeout_ms);
 	} else if (!i->migrating_in && migration_in_flight(ms)) {
 		pair_set_state(p, PAIR_MIGRATING, "found migrating (%s) after restart", ms);
 	} else if (strcmp(ms, "completed") == 0 && strcmp(i->run_status, "postmigrate") == 0) {
@@ -1128,41 +1133,48 @@ static const char *timeout_text(unsigned ms, char buf[24])
 	return buf;
 }
 
-static void pair_on_timer(evutil_socket_t fd, short what, void *ud)
+static void pair_on_unplug_timeout(evutil_socket_t fd, short what, void *ud)
 {
 	Pair *p = ud;
 	char t[24];
 
-	switch (p->state) {
-	case PAIR_UNPLUGGING:
-		snprintf(p->reason, sizeof(p->reason),
-			 "guest did not finish unplugging the primary within UnplugTimeoutSec=%s; "
-			 "migration cancelled",
-			 timeout_text(p->instance->unplug_timeout_ms, t));
-		log_pair_warning(p, "%s", p->reason);
-		instance_call(p->instance, "migrate_cancel", NULL, json_type_object, NULL, NULL);
-		break;
-	case PAIR_STAGED:
-		p->guest_negotiated = false;
-		pair_set_state(
-			p, PAIR_WAITING,
-			"guest has not negotiated VIRTIO_NET_F_STANDBY on %s: it lacks "
-			"net_failover or has not loaded virtio_net; the primary stays hidden",
-			p->standby_id);
-		log_pair_warning(p, "%s", p->reason);
-		break;
-	case PAIR_DETACHING:
-		/* QEMU still has the device: the VF is not ours to give back yet. */
-		pair_set_state(p, PAIR_DETACHING,
-			       "the guest has not released primary %s within UnplugTimeoutSec=%s: "
-			       "VF %s stays held until it does or QEMU exits",
-			       p->primary_id, timeout_text(p->instance->unplug_timeout_ms, t),
-			       p->vf.id);
-		log_pair_warning(p, "%s", p->reason);
-		break;
-	default:
-		break;
-	}
+	if (p->state != PAIR_UNPLUGGING)
+		return;
+	snprintf(p->reason, sizeof(p->reason),
+		 "guest did not finish unplugging the primary within UnplugTimeoutSec=%s; "
+		 "migration cancelled",
+		 timeout_text(p->instance->unplug_timeout_ms, t));
+	log_pair_warning(p, "%s", p->reason);
+	instance_call(p->instance, "migrate_cancel", NULL, json_type_object, NULL, NULL);
+}
+
+static void pair_on_negotiate_timeout(evutil_socket_t fd, short what, void *ud)
+{
+	Pair *p = ud;
+
+	if (p->state != PAIR_STAGED)
+		return;
+	p->guest_negotiated = false;
+	pair_set_state(p, PAIR_WAITING,
+		       "guest has not negotiated VIRTIO_NET_F_STANDBY on %s: it lacks net_failover "
+		       "or has not loaded virtio_net; the primary stays hidden",
+		       p->standby_id);
+	log_pair_warning(p, "%s", p->reason);
+}
+
+static void pair_on_detach_timeout(evutil_socket_t fd, short what, void *ud)
+{
+	Pair *p = ud;
+	char t[24];
+
+	if (p->state != PAIR_DETACHING)
+		return;
+	/* QEMU still has the device: the VF is not ours to give back yet. */
+	pair_set_state(p, PAIR_DETACHING,
+		       "the guest has not released primary %s within UnplugTimeoutSec=%s: VF %s "
+		       "stays held until it does or QEMU exits",
+		       p->primary_id, timeout_text(p->instance->unplug_timeout_ms, t), p->vf.id);
+	log_pair_warning(p, "%s", p->reason);
 }
 
 /* The configuration, and the names QEMU knows the pair's devices and MAC by. */
@@ -1192,15 +1204,22 @@ int pair_new(Pair **out, Instance *instance, const PairConfig *config)
 	p->detach_requested = config->retired;
 	p->state = PAIR_WAITING;
 	p->degraded_ms = -1;
-	p->timer = evtimer_new(manager_get_event_base(instance->manager), pair_on_timer, p);
-	p->retry = evtimer_new(manager_get_event_base(instance->manager), pair_on_retry, p);
-	if (!p->timer || !p->retry) {
-		if (p->timer)
-			event_free(p->timer);
-		if (p->retry)
-			event_free(p->retry);
-		free(p);
-		return -ENOMEM;
+	{
+		struct event_base *base = manager_get_event_base(instance->manager);
+		static const event_callback_fn fire[_PAIR_TIMER_MAX] = {
+			[PAIR_TIMER_NEGOTIATE] = pair_on_negotiate_timeout,
+			[PAIR_TIMER_UNPLUG] = pair_on_unplug_timeout,
+			[PAIR_TIMER_DETACH] = pair_on_detach_timeout,
+		};
+		bool ok = true;
+
+		for (int k = 0; k < _PAIR_TIMER_MAX; k++)
+			ok = (p->timers[k] = evtimer_new(base, fire[k], p)) && ok;
+		p->retry = evtimer_new(base, pair_on_retry, p);
+		if (!ok || !p->retry) {
+			pair_unref(p); /* frees what was made */
+			return -ENOMEM;
+		}
 	}
 	*out = p;
 	return 0;
@@ -1212,7 +1231,7 @@ Pair *pair_free(Pair *p)
 	if (!p)
 		return NULL;
 	p->removed = true;
-	evtimer_del(p->timer);
+	pair_timer_stop(p);
 	evtimer_del(p->retry);
 	return pair_unref(p);
 }

@@ -30,6 +30,14 @@ typedef enum PairState {
 	_PAIR_STATE_MAX,
 } PairState;
 
+/* A pair's deadlines, one timer each: a stale one cannot act for another. */
+typedef enum PairTimer {
+	PAIR_TIMER_NEGOTIATE, /* staged: NegotiateTimeoutSec for the guest */
+	PAIR_TIMER_UNPLUG,    /* unplugging: UnplugTimeoutSec, then migrate_cancel */
+	PAIR_TIMER_DETACH,    /* detaching: UnplugTimeoutSec for the guest's eject */
+	_PAIR_TIMER_MAX,
+} PairTimer;
+
 /* What a pool handed out for a pair's primary. */
 typedef struct PairVf {
 	char id[64];	 /* PCI address of the VF, or an emulated slot name */
@@ -81,11 +89,11 @@ struct Pair {
 	bool detach_requested; /* the operator wants it detached (persisted) */
 	bool removed;	       /* forgotten: unlinked, freed when the last reference goes */
 	unsigned n_ref;	       /* the instance's list + every call in flight */
-	struct event *timer;   /* unplug or negotiation deadline */
-	struct event *retry;   /* a failed VF release, tried again */
-	unsigned retry_ms;     /* its next backoff */
-	bool attach_deferred;  /* an attach waits for that release to finish */
-	bool reconciling;      /* restored or reconnected: the next transition is QEMU's word */
+	struct event *timers[_PAIR_TIMER_MAX]; /* one deadline per purpose */
+	struct event *retry;		       /* a failed VF release, tried again */
+	unsigned retry_ms;		       /* its next backoff */
+	bool attach_deferred;		       /* an attach waits for that release to finish */
+	bool reconciling; /* restored or reconnected: the next transition is QEMU's word */
 	char release_reason[256];
 	QmpTimestamp ts_unplug;	  /* QEMU's time of UNPLUG_PRIMARY */
 	QmpTimestamp ts_incoming; /* destination: QEMU's time of `completed` */
