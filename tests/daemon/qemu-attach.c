@@ -421,6 +421,31 @@ START_TEST(test_failed_release_finishes_before_reattach)
 }
 END_TEST
 
+/*
+ * Regression: one timer served three deadlines, told apart by the state at
+ * expiry; the negotiation deadline of a staged pair, still pending after
+ * its removal from the configuration, fired in 'detaching' and replaced the
+ * true reason (a hidden primary QEMU will not delete) with "the guest has
+ * not released primary fo-p0 within UnplugTimeoutSec".
+ */
+START_TEST(test_stale_deadline_keeps_detach_reason)
+{
+	char reason[300];
+
+	test_host_write_conf(&host, "failoverd.conf", "[Daemon]\nNegotiateTimeoutSec=1\n");
+	start(3, TEST_GUEST_MAC, "e1000e");
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "staged", 20000), 0);
+	test_host_write_conf(&host, "vm1.vm", "[Instance]\nName=vm1\nQMP=%s\n",
+			     test_dir_file(dir, "vm.qmp"));
+	kill(test_qemu_pid(host.daemon), SIGHUP);
+	ck_assert_int_eq(test_host_wait_pair(&host, "vm1", "p0", "detaching", 10000), 0);
+	usleep(1500000); /* past the staged pair's NegotiateTimeoutSec=1 */
+	test_host_pair_get(&host, "vm1", "p0", "reason", reason, sizeof(reason));
+	ck_assert_msg(strstr(reason, "is hidden by QEMU"), "reason: %s", reason);
+	ck_assert_int_eq(n_allocations(), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("daemon-attach");
@@ -442,6 +467,7 @@ int main(void)
 	tcase_add_test(tc, test_restored_vf_needs_its_record);
 	tcase_add_test(tc, test_failed_release_is_retried);
 	tcase_add_test(tc, test_failed_release_finishes_before_reattach);
+	tcase_add_test(tc, test_stale_deadline_keeps_detach_reason);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
