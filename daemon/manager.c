@@ -21,8 +21,6 @@
 #include "daemon/pools.h"
 #include "daemon/probecache.h"
 #include "daemon/process.h"
-#include "daemon/statefile.h"
-#include "daemon/vf.h"
 #include "qmp/qmp.h"
 
 struct Manager {
@@ -227,13 +225,18 @@ static bool manager_owner_alive(const char *owner, void *ud)
 	return i && instance_find_pair(i, slash + 1);
 }
 
+static void owner_of(const Pair *p, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", p->instance->name, p->config.name);
+}
+
 static Pair *manager_find_owner(Manager *m, const char *owner)
 {
 	for (Instance *i = m->instances; i; i = i->next)
 		for (Pair *p = i->pairs; p; p = p->next) {
 			char o[200];
 
-			snprintf(o, sizeof(o), "%s/%s", i->name, p->config.name);
+			owner_of(p, o, sizeof(o));
 			if (strcmp(o, owner) == 0)
 				return p;
 		}
@@ -293,11 +296,6 @@ int manager_remove_pool(Manager *m, const char *name)
 const char *manager_pool_driver(Manager *m, const char *pool)
 {
 	return pools_get_driver(m->pools, pool);
-}
-
-static void owner_of(const Pair *p, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s/%s", p->instance->name, p->config.name);
 }
 
 int manager_acquire_vf(Manager *m, const Pair *p, PairVf *vf, char *err, size_t size)

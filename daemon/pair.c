@@ -54,7 +54,7 @@ static const unsigned transitions[_PAIR_STATE_MAX] = {
 	[PAIR_DETACHING] = S(RELEASED) | S(FAILED),
 };
 
-bool pair_transition_is_allowed(PairState from, PairState to)
+static bool pair_transition_is_allowed(PairState from, PairState to)
 {
 	if (from >= _PAIR_STATE_MAX || to >= _PAIR_STATE_MAX)
 		return false;

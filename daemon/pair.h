@@ -120,9 +120,6 @@ void pair_restore(Pair *p, const PairRecord *rec, bool vf_ours, bool qemu_alive)
 /* May a QEMU process hold this pair's primary (hidden, plugged or partly unplugged)? */
 bool pair_qemu_may_hold(const Pair *p);
 
-/* Is @from -> @to in the transition table (docs/pairs.md §transitions)? */
-bool pair_transition_is_allowed(PairState from, PairState to);
-
 /* Reserve, program and plug; INCOMING when the instance awaits a migration. */
 void pair_attach(Pair *p);
 /*

@@ -661,16 +661,19 @@ int test_log_wait(const char *path, const char *needle, int timeout_ms)
 	}
 }
 
-static bool any_line(char *text, bool (*pred)(const char *line, void *userdata), void *userdata)
+/* Whether @n lines of @text satisfy @pred. */
+static bool n_lines(char *text, bool (*pred)(const char *line, void *userdata), void *userdata,
+		    int n)
 {
 	char *save = NULL;
+	int found = 0;
 
 	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		size_t len = strlen(l);
 
 		while (len > 0 && l[len - 1] == '\r')
 			l[--len] = '\0';
-		if (pred(l, userdata))
+		if (pred(l, userdata) && ++found >= n)
 			return true;
 	}
 	return false;
@@ -679,11 +682,17 @@ static bool any_line(char *text, bool (*pred)(const char *line, void *userdata),
 int test_log_wait_line(const char *path, bool (*pred)(const char *line, void *userdata),
 		       void *userdata, int timeout_ms)
 {
+	return test_log_wait_lines(path, pred, userdata, 1, timeout_ms);
+}
+
+int test_log_wait_lines(const char *path, bool (*pred)(const char *line, void *userdata),
+			void *userdata, int n, int timeout_ms)
+{
 	int64_t deadline = test_now_ms() + timeout_ms;
 
 	for (;;) {
 		char *text = test_log_read(path);
-		bool found = text && any_line(text, pred, userdata);
+		bool found = text && n_lines(text, pred, userdata, n);
 
 		free(text);
 		if (found)

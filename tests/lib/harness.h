@@ -148,6 +148,9 @@ int test_log_wait(const char *path, const char *needle, int timeout_ms);
 /* Waits until a line of @path satisfies @pred. 0 or -ETIMEDOUT. */
 int test_log_wait_line(const char *path, bool (*pred)(const char *line, void *userdata),
 		       void *userdata, int timeout_ms);
+/* Waits until @n lines of @path satisfy @pred. 0 or -ETIMEDOUT. */
+int test_log_wait_lines(const char *path, bool (*pred)(const char *line, void *userdata),
+			void *userdata, int n, int timeout_ms);
 /* The whole file, NUL-terminated, malloc'ed; NULL if unreadable. */
 char *test_log_read(const char *path);
 /* Copies the last @max_bytes of @path to stderr, for failure diagnostics. */

@@ -1930,7 +1930,7 @@ static void expect_check(const Op *o, const HostView *views, Violation *v)
 	const char *got = "gone";
 	char inst[16], pair[16], id[32], text[128];
 	const char *held = "none";
-	json_object *st;
+	json_object *st, *dev;
 
 	snprintf(inst, sizeof(inst), "vm%d", o->vm + 1);
 	snprintf(pair, sizeof(pair), "p%d", o->pair);
@@ -1940,9 +1940,9 @@ static void expect_check(const Op *o, const HostView *views, Violation *v)
 		    strcmp(hv->pairs[k].pair, pair) == 0)
 			got = hv->pairs[k].state;
 	st = qemu_alive(&w.qemu[o->vm][o->host]) ? qemu_status(&w.qemu[o->vm][o->host]) : NULL;
-	if (st && find_device(st, id))
-		held = strcmp(jstr(find_device(st, id), "state"), "hidden") == 0 ? "hidden"
-										 : "held";
+	dev = st ? find_device(st, id) : NULL;
+	if (dev)
+		held = strcmp(jstr(dev, "state"), "hidden") == 0 ? "hidden" : "held";
 	json_object_put(st);
 	op_format(o, text, sizeof(text));
 	if (strcmp(got, want) != 0 || strcmp(held, held_names[o->arg2]) != 0)
