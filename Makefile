@@ -105,7 +105,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-sanitize
 	@$(MAKE) --no-print-directory check-fuzz
 
-check-unit: deps $(PROGRAMS) $(UNIT_TESTS)
+check-unit: deps $(PROGRAMS) $(UNIT_TESTS) $(B)/tests/model/qemu-double
 	@./tests/run-tier.sh unit 300 $(UNIT_TESTS)
 
 guest: deps

@@ -10,8 +10,6 @@
 
 #include "conf/conf.h"
 #include "daemon/instance.h"
-#include "daemon/manager.h"
-#include "daemon/metrics.h"
 #include "daemon/probecache.h"
 #include "daemon/process.h"
 
@@ -24,7 +22,7 @@ void log_instance_full(const Instance *i, int level, const char *fmt, ...)
 	snprintf(f_inst, sizeof(f_inst), "FAILOVERD_INSTANCE=%s", i->name);
 	snprintf(prefix, sizeof(prefix), "instance %s", i->name);
 	va_start(ap, fmt);
-	log_objectv(manager_get_log(i->manager), level, fields, prefix, fmt, ap);
+	log_objectv(i->env->log, level, fields, prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -84,8 +82,8 @@ void instance_remove_pair(Instance *i, Pair *p)
 			 */
 			pair_ref(p);
 			pair_free(p);
-			if (event_base_once(manager_get_event_base(i->manager), -1, EV_TIMEOUT,
-					    instance_on_pair_gone, p, &now) < 0)
+			if (event_base_once(i->env->base, -1, EV_TIMEOUT, instance_on_pair_gone, p,
+					    &now) < 0)
 				pair_unref(p);
 			return;
 		}
@@ -378,15 +376,14 @@ static void instance_on_event(QmpConn *c, const char *name, json_object *data,
 	uint64_t tx = qmp_conn_get_tx_ns(c); /* a later write was caused by this event */
 
 	/* Not even formatted unless wanted: this is the reaction's hot path. */
-	if (manager_get_log(i->manager)->max_level >= LOG_DEBUG)
+	if (i->env->log->max_level >= LOG_DEBUG)
 		log_instance_debug(
 			i, "event %s %s", name,
 			data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
 	if (e)
 		((const __typeof__(event_table[0]) *)e)->fn(i, data, ts);
-	metrics_event(manager_get_metrics(i->manager), qmp_conn_get_rx_ns(c), tx,
-		      qmp_conn_get_tx_start_ns(c), qmp_conn_get_tx_ns(c));
-	manager_event_seen(i->manager, i, name);
+	i->env->ops->event(i->env->userdata, i, name, qmp_conn_get_rx_ns(c), tx,
+			   qmp_conn_get_tx_start_ns(c), qmp_conn_get_tx_ns(c));
 }
 
 /* --- connection set-up: probe, events on, identify, status --- */
@@ -409,10 +406,10 @@ static void instance_go_ready(Instance *i)
 			  qmp_conn_get_version(i->conn)->minor,
 			  qmp_conn_get_version(i->conn)->micro, i->run_status,
 			  i->migrating_in ? ", awaiting incoming migration" : "");
-	manager_instance_ready(i->manager, i);
+	i->env->ops->ready(i->env->userdata, i);
 	for (Pair *p = i->pairs; p && i->ready; p = p->next)
 		pair_instance_ready(p);
-	manager_instance_settled(i->manager, i);
+	i->env->ops->settled(i->env->userdata, i);
 }
 
 static void setup_on_migrate(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
@@ -461,7 +458,7 @@ static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *e
 	}
 	name = data_string(ret, "name");
 	/* May hand the connection over to a configured instance of that name. */
-	i = manager_instance_identified(i->manager, i, name);
+	i = i->env->ops->identified(i->env->userdata, i, name);
 	if (!i || i->waiting_for_exit)
 		return;
 	r = instance_call(i, "query-status", NULL, json_type_object, setup_on_status, i);
@@ -575,10 +572,22 @@ static void instance_set_qemu(Instance *i, pid_t pid, uint64_t start)
 	i->pid_start = start;
 }
 
+/* What the probe checks: the primary driver the first pair with a known pool will use. */
+static const char *instance_primary_driver(Instance *i)
+{
+	for (Pair *p = i->pairs; p; p = p->next) {
+		const char *d = i->env->ops->pool_driver(i->env->userdata, p->config.pool);
+
+		if (d)
+			return d;
+	}
+	return "vfio-pci";
+}
+
 static void instance_setup(Instance *i)
 {
-	int r = probe_cache_probe(manager_get_probe_cache(i->manager), i->conn,
-				  manager_primary_driver(i->manager, i), setup_on_probe, i);
+	int r = probe_cache_probe(i->env->probes, i->conn, instance_primary_driver(i),
+				  setup_on_probe, i);
 
 	if (r < 0)
 		log_instance_warning(i, "cannot probe: %s", strerror(-r));
@@ -644,7 +653,7 @@ static void instance_lost(Instance *i, const char *why)
 	instance_unwatch_exit(i);
 	for (Pair *p = i->pairs; p; p = p->next)
 		pair_instance_lost(p, why);
-	manager_instance_lost(i->manager, i);
+	i->env->ops->lost(i->env->userdata, i);
 }
 
 static void instance_on_exit(evutil_socket_t fd, short what, void *ud)
@@ -696,8 +705,7 @@ static bool instance_watch_exit(Instance *i, pid_t pid)
 					   (int)pid, strerror(errno));
 		return false;
 	}
-	i->ev_exit =
-		event_new(manager_get_event_base(i->manager), fd, EV_READ, instance_on_exit, i);
+	i->ev_exit = event_new(i->env->base, fd, EV_READ, instance_on_exit, i);
 	if (!i->ev_exit) {
 		close(fd);
 		return false;
@@ -760,8 +768,8 @@ static void instance_on_disconnected(QmpConn *c, int err, const char *reason, vo
 	Instance *i = ud;
 
 	i->ready = false;
-	manager_instance_settled(i->manager, i);
-	probe_cache_cancel(manager_get_probe_cache(i->manager), i);
+	i->env->ops->settled(i->env->userdata, i);
+	probe_cache_cancel(i->env->probes, i);
 	log_instance_info(i, "monitor connection closed: %s", reason);
 	if (i->waiting_for_exit)
 		return; /* the newcomer left first: the old QEMU's exit is still awaited */
@@ -784,7 +792,7 @@ static int instance_conn_init(Instance *i, int r)
 	/* CommandTimeoutSec=: a QEMU that stops answering fails the call, not the daemon. */
 	if (r == 0)
 		qmp_conn_set_timeouts(i->conn, INSTANCE_GREETING_TIMEOUT_MS,
-				      manager_get_command_timeout_ms(i->manager));
+				      i->env->command_timeout_ms);
 	return r;
 }
 
@@ -792,15 +800,13 @@ int instance_connect(Instance *i, const char *path)
 {
 	if (path != i->qmp_path)
 		snprintf(i->qmp_path, sizeof(i->qmp_path), "%s", path);
-	return instance_conn_init(i,
-				  qmp_conn_new_connect(&i->conn, manager_get_event_base(i->manager),
-						       path, true, &instance_ops, i));
+	return instance_conn_init(
+		i, qmp_conn_new_connect(&i->conn, i->env->base, path, true, &instance_ops, i));
 }
 
 int instance_adopt(Instance *i, int fd)
 {
-	return instance_conn_init(i, qmp_conn_new_fd(&i->conn, manager_get_event_base(i->manager),
-						     fd, &instance_ops, i));
+	return instance_conn_init(i, qmp_conn_new_fd(&i->conn, i->env->base, fd, &instance_ops, i));
 }
 
 bool instance_take_conn(Instance *to, Instance *from)
@@ -812,13 +818,13 @@ bool instance_take_conn(Instance *to, Instance *from)
 	return instance_use_qemu(to, from->pid, from->pid_start); /* against @to's state files */
 }
 
-int instance_new(Instance **out, Manager *m, const char *name)
+int instance_new(Instance **out, const InstanceEnv *env, const char *name)
 {
 	Instance *i = calloc(1, sizeof(*i));
 
 	if (!i)
 		return -ENOMEM;
-	i->manager = m;
+	i->env = env;
 	i->pidfd = -1;
 	i->prepare_incoming = true;
 	i->unplug_timeout_ms = CONF_DEFAULT_UNPLUG_TIMEOUT_MS;
@@ -832,7 +838,7 @@ Instance *instance_free(Instance *i)
 {
 	if (!i)
 		return NULL;
-	probe_cache_cancel(manager_get_probe_cache(i->manager), i);
+	probe_cache_cancel(i->env->probes, i);
 	/* Connection first: pending calls see -ECANCELED while pairs still exist. */
 	i->conn = qmp_conn_free(i->conn);
 	while (i->pairs) {

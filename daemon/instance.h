@@ -11,13 +11,59 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daemon/log.h"
 #include "daemon/pair.h"
 #include "qmp/qmp.h"
 
-typedef struct Manager Manager;
+typedef struct ProbeCache ProbeCache;
+
+/*
+ * What instances and their pairs ask of the daemon above them, and tell it
+ * (daemon/manager.c implements these): calls go down, these come up. Each
+ * gets the InstanceEnv's userdata first.
+ */
+typedef struct InstanceOps {
+	/* Reserves (or takes back, after a restart) @p's VF; what it is goes to @vf. */
+	int (*acquire_vf)(void *ud, const Pair *p, PairVf *vf, char *err, size_t size);
+	/* Gives @p's VF back to its pool (the pair forgets it only on success). */
+	int (*release_vf)(void *ud, const Pair *p, char *err, size_t size);
+	/* What @p's state file says changed: persist it. */
+	void (*pair_dirty)(void *ud, Pair *p);
+	/*
+	 * @p made a transition from @from, or (_PAIR_STATE_MAX) another property
+	 * changed: persist and signal it.
+	 */
+	void (*pair_changed)(void *ud, Pair *p, PairState from);
+	/* A released ad-hoc or retired pair is done: forget it. */
+	void (*pair_done)(void *ud, Pair *p);
+	/* A step has just been made durable (manager.h, manager_checkpoint()). */
+	void (*checkpoint)(void *ud, const char *point);
+	/* The QEMU driver of @pool's primaries, NULL for an unknown pool. */
+	const char *(*pool_driver)(void *ud, const char *pool);
+	/* @i's QEMU reported @event, handled in the given times (daemon/metrics.h). */
+	void (*event)(void *ud, Instance *i, const char *event, uint64_t rx_ns,
+		      uint64_t tx_before_ns, uint64_t tx_start_ns, uint64_t tx_ns);
+	/* @i is probed and set up (its pairs are told next), or its QEMU is gone. */
+	void (*ready)(void *ud, Instance *i);
+	void (*lost)(void *ud, Instance *i);
+	/* Start-up: @i is set up, or its first connection ended. */
+	void (*settled)(void *ud, Instance *i);
+	/* Zero-config: QEMU said its -name; returns who owns the connection now, or NULL. */
+	Instance *(*identified)(void *ud, Instance *i, const char *name);
+} InstanceOps;
+
+/* What every instance shares: set up once by the manager, read-only below it. */
+typedef struct InstanceEnv {
+	struct event_base *base;
+	const Log *log;
+	ProbeCache *probes;
+	unsigned command_timeout_ms;
+	const InstanceOps *ops;
+	void *userdata;
+} InstanceEnv;
 
 struct Instance {
-	Manager *manager;
+	const InstanceEnv *env;
 	Instance *prev, *next;
 	char name[128];	    /* config name, or QEMU's -name in zero-config mode */
 	char qmp_path[108]; /* configured socket, "" for accepted connections */
@@ -49,7 +95,7 @@ void log_instance_full(const Instance *i, int level, const char *fmt, ...)
 #define log_instance_info(i, ...)    log_instance_full((i), LOG_INFO, __VA_ARGS__)
 #define log_instance_debug(i, ...)   log_instance_full((i), LOG_DEBUG, __VA_ARGS__)
 
-int instance_new(Instance **out, Manager *m, const char *name);
+int instance_new(Instance **out, const InstanceEnv *env, const char *name);
 
 /* What a .vm file (or a reload) sets; a timeout of 0 keeps the built-in default. */
 void instance_set_settings(Instance *i, bool prepare_incoming, unsigned unplug_timeout_ms,

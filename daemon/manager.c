@@ -50,6 +50,7 @@ struct Manager {
 	int lock_fd; /* flock()ed: one daemon per state directory */
 	unsigned command_timeout_ms;
 	ConfigDeferred deferred; /* configuration changes waiting for a pool or pair */
+	InstanceEnv env;	 /* what every instance shares; its ops are below */
 };
 
 /* --- instances --- */
@@ -114,8 +115,10 @@ static void manager_check_started(Manager *m)
 		m->started_hook(m, m->started_hook_ud);
 }
 
-void manager_instance_settled(Manager *m, Instance *i)
+static void manager_on_instance_settled(void *ud, Instance *i)
 {
+	Manager *m = ud;
+
 	if (!i->settling)
 		return;
 	instance_set_settling(i, false);
@@ -123,14 +126,18 @@ void manager_instance_settled(Manager *m, Instance *i)
 	manager_check_started(m);
 }
 
-void manager_instance_ready(Manager *m, Instance *i)
+static void manager_on_instance_ready(void *ud, Instance *i)
 {
+	Manager *m = ud;
+
 	manager_instance_changed(m, i);
 	metrics_instance_ready(&m->metrics);
 }
 
-void manager_instance_lost(Manager *m, Instance *i)
+static void manager_on_instance_lost(void *ud, Instance *i)
 {
+	Manager *m = ud;
+
 	manager_instance_changed(m, i);
 	/* Configured instances wait for QEMU to come back; others go away. */
 	if (i->configured)
@@ -139,8 +146,9 @@ void manager_instance_lost(Manager *m, Instance *i)
 	instance_free(i);
 }
 
-Instance *manager_instance_identified(Manager *m, Instance *i, const char *name)
+static Instance *manager_on_instance_identified(void *ud, Instance *i, const char *name)
 {
+	Manager *m = ud;
 	Instance *known;
 
 	if (!name || !name[0] || i->configured)
@@ -173,18 +181,6 @@ Instance *manager_instance_identified(Manager *m, Instance *i, const char *name)
 	return i;
 }
 
-const char *manager_primary_driver(Manager *m, Instance *i)
-{
-	/* Probe for the primary driver the first pair will use. */
-	for (Pair *p = i->pairs; p; p = p->next) {
-		const char *d = manager_pool_driver(m, p->config.pool);
-
-		if (d)
-			return d;
-	}
-	return "vfio-pci";
-}
-
 static void manager_on_accept(QmpListener *l, int fd, void *userdata)
 {
 	Manager *m = userdata;
@@ -193,7 +189,7 @@ static void manager_on_accept(QmpListener *l, int fd, void *userdata)
 	int r;
 
 	snprintf(name, sizeof(name), "unidentified-%u", ++m->n_transient);
-	r = instance_new(&i, m, name);
+	r = instance_new(&i, &m->env, name);
 	if (r < 0) {
 		close(fd);
 		return;
@@ -298,16 +294,19 @@ const char *manager_pool_driver(Manager *m, const char *pool)
 	return pools_get_driver(m->pools, pool);
 }
 
-int manager_acquire_vf(Manager *m, const Pair *p, PairVf *vf, char *err, size_t size)
+static int manager_on_acquire_vf(void *ud, const Pair *p, PairVf *vf, char *err, size_t size)
 {
+	Manager *m = ud;
 	char owner[200];
 
 	owner_of(p, owner, sizeof(owner));
 	return pools_acquire(m->pools, p->config.pool, owner, p->config.mac, vf, err, size);
 }
 
-int manager_release_vf(Manager *m, Pair *p, char *err, size_t size)
+static int manager_on_release_vf(void *ud, const Pair *p, char *err, size_t size)
 {
+	Manager *m = ud;
+
 	return pools_release(m->pools, p->config.pool, p->vf.id, err, size);
 }
 
@@ -319,12 +318,22 @@ void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud)
 	m->pair_hook_ud = ud;
 }
 
-void manager_pair_changed(Manager *m, Pair *p, PairState from)
+static void manager_save_pair(Manager *m, Pair *p);
+
+static void manager_on_pair_changed(void *ud, Pair *p, PairState from)
 {
+	Manager *m = ud;
 	char f_inst[160], f_pair[100], f_vf[100], f_from[40], f_to[40], f_reason[300];
 	const char *fields[] = { f_inst, f_pair, f_vf, f_from, f_to, f_reason, NULL };
 	int level = p->state == PAIR_FAILED ? LOG_WARNING : LOG_INFO;
 
+	if (from == _PAIR_STATE_MAX) {
+		/* Not a transition: a property (GuestNegotiated) to persist and show. */
+		manager_save_pair(m, p);
+		if (m->pair_hook)
+			m->pair_hook(m, p, from, m->pair_hook_ud);
+		return;
+	}
 	snprintf(f_inst, sizeof(f_inst), "FAILOVERD_INSTANCE=%s", p->instance->name);
 	snprintf(f_pair, sizeof(f_pair), "FAILOVERD_PAIR=%s", p->config.name);
 	snprintf(f_vf, sizeof(f_vf), "FAILOVERD_VF=%s", p->has_vf ? p->vf.id : "-");
@@ -347,15 +356,9 @@ void manager_pair_changed(Manager *m, Pair *p, PairState from)
 		m->pair_hook(m, p, from, m->pair_hook_ud);
 }
 
-void manager_pair_property_changed(Manager *m, Pair *p)
+static void manager_on_pair_done(void *ud, Pair *p)
 {
-	manager_save_pair(m, p);
-	if (m->pair_hook)
-		m->pair_hook(m, p, _PAIR_STATE_MAX, m->pair_hook_ud);
-}
-
-void manager_forget_pair(Manager *m, Pair *p)
-{
+	Manager *m = ud;
 	Instance *i = p->instance;
 	char path[512];
 
@@ -367,10 +370,14 @@ void manager_forget_pair(Manager *m, Pair *p)
 	manager_instance_changed(m, i);
 }
 
-void manager_event_seen(Manager *m, Instance *i, const char *event)
+static void manager_on_event(void *ud, Instance *i, const char *event, uint64_t rx_ns,
+			     uint64_t tx_before_ns, uint64_t tx_start_ns, uint64_t tx_ns)
 {
+	Manager *m = ud;
 	/* Only these change what an instance shows; the rest are pair business. */
 	static const char *const changes[] = { "MIGRATION", "RESUME", "STOP" };
+
+	metrics_event(&m->metrics, rx_ns, tx_before_ns, tx_start_ns, tx_ns);
 
 	for (size_t k = 0; k < sizeof(changes) / sizeof(changes[0]); k++)
 		if (strcmp(event, changes[k]) == 0) {
@@ -379,7 +386,7 @@ void manager_event_seen(Manager *m, Instance *i, const char *event)
 		}
 }
 
-void manager_save_pair(Manager *m, Pair *p)
+static void manager_save_pair(Manager *m, Pair *p)
 {
 	PairRecord rec;
 	char path[4096];
@@ -514,7 +521,7 @@ int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **
 
 	if (manager_find_instance(m, c->name))
 		return -EEXIST;
-	r = instance_new(&i, m, c->name);
+	r = instance_new(&i, &m->env, c->name);
 	if (r < 0)
 		return r;
 	instance_set_configured(i, c->qmp_path ? c->qmp_path : "");
@@ -801,15 +808,35 @@ static void manager_on_sigusr1(evutil_socket_t sig, short what, void *userdata)
 			    strerror(-r));
 }
 
-struct Metrics *manager_get_metrics(Manager *m)
+static void manager_on_pair_dirty(void *ud, Pair *p)
 {
-	return &m->metrics;
+	manager_save_pair(ud, p);
 }
 
-struct ProbeCache *manager_get_probe_cache(Manager *m)
+static void manager_on_checkpoint(void *ud, const char *point)
 {
-	return m->probes;
+	manager_checkpoint(ud, point);
 }
+
+static const char *manager_on_pool_driver(void *ud, const char *pool)
+{
+	return manager_pool_driver(ud, pool);
+}
+
+static const InstanceOps instance_ops = {
+	.acquire_vf = manager_on_acquire_vf,
+	.release_vf = manager_on_release_vf,
+	.pair_dirty = manager_on_pair_dirty,
+	.pair_changed = manager_on_pair_changed,
+	.pair_done = manager_on_pair_done,
+	.checkpoint = manager_on_checkpoint,
+	.pool_driver = manager_on_pool_driver,
+	.event = manager_on_event,
+	.ready = manager_on_instance_ready,
+	.lost = manager_on_instance_lost,
+	.settled = manager_on_instance_settled,
+	.identified = manager_on_instance_identified,
+};
 
 int manager_new(Manager **out, const ManagerOptions *opts)
 {
@@ -841,6 +868,12 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 		free(m);
 		return -ENOMEM;
 	}
+	m->env = (InstanceEnv){ .base = m->base,
+				.log = &m->log,
+				.probes = m->probes,
+				.command_timeout_ms = m->command_timeout_ms,
+				.ops = &instance_ops,
+				.userdata = m };
 	m->sig_term = evsignal_new(m->base, SIGTERM, manager_on_signal, m);
 	m->sig_int = evsignal_new(m->base, SIGINT, manager_on_signal, m);
 	if (!m->sig_term || !m->sig_int) {
@@ -930,11 +963,6 @@ int manager_run(Manager *m)
 	if (event_base_dispatch(m->base) < 0)
 		return -EIO;
 	return 0;
-}
-
-unsigned manager_get_command_timeout_ms(const Manager *m)
-{
-	return m->command_timeout_ms;
 }
 
 struct event_base *manager_get_event_base(Manager *m)

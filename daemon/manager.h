@@ -35,14 +35,10 @@ Manager *manager_free(Manager *m);
 /* Runs the loop until SIGTERM/SIGINT; returns 0 or a negative errno. */
 int manager_run(Manager *m);
 struct event_base *manager_get_event_base(Manager *m);
-/* How long a QMP command may take before its pair or instance gives up on it. */
-unsigned manager_get_command_timeout_ms(const Manager *m);
 const Log *manager_get_log(const Manager *m);
 const char *manager_get_state_dir(const Manager *m);
 void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud);
 void manager_set_instance_hook(Manager *m, ManagerInstanceFn fn, void *ud);
-struct Metrics *manager_get_metrics(Manager *m);
-struct ProbeCache *manager_get_probe_cache(Manager *m);
 
 /* Pools come from configuration; @settings are its [SR-IOV] values. */
 int manager_add_pool(Manager *m, const SriovPoolConfig *config, const NlVfConfig *settings);
@@ -95,7 +91,6 @@ int manager_get_pool_info(Manager *m, size_t index, PoolInfo *info);
 Instance *manager_find_instance(Manager *m, const char *name);
 Instance *manager_get_instances(Manager *m);
 
-/* --- called by instances and pairs --- */
 /*
  * A step has just been made durable ("reserved", "saved", "programmed",
  * "bound", "primary-added", "state:<name>"). With --debug-stop-at=POINT the
@@ -105,23 +100,6 @@ Instance *manager_get_instances(Manager *m);
 void manager_checkpoint(Manager *m, const char *point);
 /* The QEMU driver of @pool's primaries, NULL for an unknown pool. */
 const char *manager_pool_driver(Manager *m, const char *pool);
-/* Reserves (or takes back, after a restart) @p's VF; what it is goes to @vf. */
-int manager_acquire_vf(Manager *m, const Pair *p, PairVf *vf, char *err, size_t size);
-int manager_release_vf(Manager *m, Pair *p, char *err, size_t size);
-void manager_save_pair(Manager *m, Pair *p);
-void manager_pair_changed(Manager *m, Pair *p, PairState from);
-/* A property other than the state changed (GuestNegotiated): persisted and signalled. */
-void manager_pair_property_changed(Manager *m, Pair *p);
-/* A released ad-hoc pair is done: its state file goes, the instance forgets it. */
-void manager_forget_pair(Manager *m, Pair *p);
-void manager_event_seen(Manager *m, Instance *i, const char *event);
-void manager_instance_ready(Manager *m, Instance *i);
-void manager_instance_lost(Manager *m, Instance *i);
-/* Start-up: @i is set up, or its first connection ended. */
-void manager_instance_settled(Manager *m, Instance *i);
-/* Returns the instance that now owns the connection, NULL if it was dropped. */
-Instance *manager_instance_identified(Manager *m, Instance *i, const char *name);
-const char *manager_primary_driver(Manager *m, Instance *i);
 
 static inline void manager_freep(Manager **m)
 {

@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include "daemon/instance.h"
-#include "daemon/manager.h"
 #include "daemon/pair.h"
 #include "daemon/pairfile.h"
 
@@ -69,9 +68,21 @@ int pair_state_from_string(const char *s)
 	return -EINVAL;
 }
 
-static Manager *pair_manager(Pair *p)
+/* Up to the daemon through the instance's ops (daemon/instance.h): calls go down, these come up. */
+static const InstanceEnv *pair_env(const Pair *p)
 {
-	return p->instance->manager;
+	return p->instance->env;
+}
+
+/* What the state file says changed. */
+static void pair_dirty(Pair *p)
+{
+	pair_env(p)->ops->pair_dirty(pair_env(p)->userdata, p);
+}
+
+static void pair_notify(Pair *p, PairState from)
+{
+	pair_env(p)->ops->pair_changed(pair_env(p)->userdata, p, from);
 }
 
 void log_pair_full(const Pair *p, int level, const char *fmt, ...)
@@ -84,7 +95,7 @@ void log_pair_full(const Pair *p, int level, const char *fmt, ...)
 	snprintf(f_pair, sizeof(f_pair), "FAILOVERD_PAIR=%s", p->config.name);
 	snprintf(prefix, sizeof(prefix), "pair %s/%s", p->instance->name, p->config.name);
 	va_start(ap, fmt);
-	log_objectv(manager_get_log(p->instance->manager), level, fields, prefix, fmt, ap);
+	log_objectv(pair_env(p)->log, level, fields, prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -176,7 +187,7 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 	 * need persisting.
 	 */
 	if (to == from && strcmp(reason, p->reason) == 0) {
-		manager_save_pair(pair_manager(p), p);
+		pair_dirty(p);
 		return;
 	}
 	if (!p->reconciling && !pair_transition_is_allowed(from, to)) {
@@ -190,7 +201,7 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 	p->state = to;
 	clock_gettime(CLOCK_REALTIME, &now);
 	p->changed_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
-	manager_pair_changed(pair_manager(p), p, from);
+	pair_notify(p, from);
 }
 
 /* Every deadline: a pair waits for at most one thing at a time, what its state says. */
@@ -221,7 +232,7 @@ static int pair_release_vf(Pair *p)
 
 	if (!p->has_vf)
 		return 0;
-	r = manager_release_vf(pair_manager(p), p, err, sizeof(err));
+	r = pair_env(p)->ops->release_vf(pair_env(p)->userdata, p, err, sizeof(err));
 	if (r < 0) {
 		unsigned ms = p->retry_ms ? p->retry_ms : 1000;
 		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -234,9 +245,9 @@ static int pair_release_vf(Pair *p)
 	}
 	p->retry_ms = 0;
 	evtimer_del(p->retry);
-	p->has_vf = false;
+	p->has_vf = p->vf_gone = false;
 	memset(&p->vf, 0, sizeof(p->vf));
-	manager_save_pair(pair_manager(p), p);
+	pair_dirty(p);
 	return 0;
 }
 
@@ -339,6 +350,7 @@ void pair_get_record(const Pair *p, PairRecord *rec)
 	snprintf(rec->reason, sizeof(rec->reason), "%s", p->reason);
 	if (p->has_vf)
 		rec->vf = p->vf;
+	rec->vf_gone = p->has_vf && p->vf_gone;
 	/* A device_add in flight counts: a successor must assume QEMU has it. */
 	rec->primary_added = pair_qemu_may_hold(p);
 	rec->guest_negotiated = p->guest_negotiated;
@@ -363,6 +375,7 @@ void pair_restore(Pair *p, const PairRecord *rec, bool vf_ours, bool qemu_alive)
 	p->has_vf = vf_ours && rec->vf.id[0];
 	if (p->has_vf)
 		p->vf = rec->vf;
+	p->vf_gone = p->has_vf && rec->vf_gone;
 	p->primary_added = rec->primary_added;
 	p->guest_negotiated = rec->guest_negotiated;
 	p->detach_requested = p->config.retired || rec->detach;
@@ -486,7 +499,7 @@ static void attach_on_device_add(QmpConn *c, int r, json_object *ret, const QmpE
 	if (r == -ECANCELED || r == -ECONNRESET || r == -ETIMEDOUT) {
 		/* No answer: QEMU may have plugged it; the VF stays until QEMU says. */
 		p->primary_added = true;
-		manager_save_pair(pair_manager(p), p);
+		pair_dirty(p);
 		if (r == -ETIMEDOUT)
 			pair_fail(p, "device_add of primary %s got no answer in time",
 				  p->primary_id);
@@ -501,14 +514,14 @@ static void attach_on_device_add(QmpConn *c, int r, json_object *ret, const QmpE
 			pair_check_presence(p, attach_on_presence);
 			return;
 		}
-		manager_save_pair(pair_manager(p), p);
+		pair_dirty(p);
 		pair_fail(p, "device_add of primary %s (%s %s) on %s failed: %s", p->primary_id,
 			  p->vf.driver, p->vf.id, p->primary_bus, err->desc);
 		return;
 	}
 	p->primary_added = true;
-	manager_save_pair(pair_manager(p), p);
-	manager_checkpoint(pair_manager(p), "primary-added");
+	pair_dirty(p);
+	pair_env(p)->ops->checkpoint(pair_env(p)->userdata, "primary-added");
 	pair_check_presence(p, attach_on_presence);
 }
 
@@ -530,11 +543,11 @@ static void attach_add_primary(Pair *p)
 	}
 	/* Persisted before it is sent: a successor must assume QEMU may hold it. */
 	p->primary_pending = true;
-	manager_save_pair(pair_manager(p), p);
+	pair_dirty(p);
 	r = pair_call(p, "device_add", args, json_type_object, attach_on_device_add);
 	if (r < 0) {
 		p->primary_pending = false;
-		manager_save_pair(pair_manager(p), p);
+		pair_dirty(p);
 		pair_fail(p, "cannot send device_add: %s", strerror(-r));
 	}
 }
@@ -701,14 +714,15 @@ void pair_attach(Pair *p)
 	p->attach_deferred = false;
 	p->busy = true;
 	if (!p->has_vf) {
-		r = manager_acquire_vf(pair_manager(p), p, &p->vf, err, sizeof(err));
+		r = pair_env(p)->ops->acquire_vf(pair_env(p)->userdata, p, &p->vf, err,
+						 sizeof(err));
 		if (r < 0) {
 			p->busy = false;
 			pair_set_state(p, PAIR_FAILED, "%s", err);
 			return;
 		}
 		p->has_vf = true;
-		manager_save_pair(pair_manager(p), p);
+		pair_dirty(p);
 	}
 	if (p->config.standby[0]) {
 		attach_check_standby(p);
@@ -736,7 +750,7 @@ static void pair_continue(Pair *p)
 	switch (p->state) {
 	case PAIR_RELEASED:
 		if (!p->has_vf && p->config.adhoc)
-			manager_forget_pair(pair_manager(p), p);
+			pair_env(p)->ops->pair_done(pair_env(p)->userdata, p);
 		break;
 	case PAIR_UNPLUGGING:
 	case PAIR_MIGRATING:
@@ -801,7 +815,7 @@ void pair_detach(Pair *p)
 		return;
 	if (!p->detach_requested) {
 		p->detach_requested = true;
-		manager_save_pair(pair_manager(p), p);
+		pair_dirty(p);
 	}
 	if (p->busy)
 		return; /* the running chain ends in pair_continue() */
@@ -837,7 +851,7 @@ void pair_reattach(Pair *p, const PairConfig *config)
 	if (config)
 		pair_set_config(p, config); /* a new MAC or standby: names derived anew */
 	p->detach_requested = false;
-	manager_save_pair(pair_manager(p), p);
+	pair_dirty(p);
 	pair_attach(p);
 }
 
@@ -889,7 +903,7 @@ void pair_on_failover_negotiated(Pair *p, const QmpTimestamp *ts)
 		break;
 	default:
 		/* Not a state change, but GuestNegotiated is shown. */
-		manager_pair_property_changed(pair_manager(p), p);
+		pair_notify(p, _PAIR_STATE_MAX);
 		break;
 	}
 }
@@ -900,8 +914,7 @@ void pair_on_reset(Pair *p)
 	if (!p->guest_negotiated)
 		return;
 	p->guest_negotiated = false;
-	manager_save_pair(pair_manager(p), p);
-	manager_pair_property_changed(pair_manager(p), p);
+	pair_notify(p, _PAIR_STATE_MAX);
 }
 
 void pair_on_unplug_primary(Pair *p, const QmpTimestamp *ts)
@@ -969,7 +982,7 @@ void pair_on_device_deleted(Pair *p, const QmpTimestamp *ts)
 {
 	pair_timer_stop(p);
 	p->primary_added = false;
-	manager_save_pair(pair_manager(p), p);
+	pair_dirty(p);
 	if (p->detach_requested) {
 		pair_finish_release(p, "detached");
 		return;
@@ -990,6 +1003,7 @@ void pair_vf_gone(Pair *p, const char *why)
 	/* The pool already marked it; QEMU's device is now a dead VF. */
 	pair_timer_stop(p);
 	p->busy = false;
+	p->vf_gone = true;
 	pair_set_state(p, PAIR_FAILED, "VF %s disappeared: %s", p->vf.id, why);
 }
 
@@ -1011,7 +1025,7 @@ void pair_instance_lost(Pair *p, const char *why)
 	p->primary_added = p->primary_pending = false;
 	if (p->guest_negotiated) {
 		p->guest_negotiated = false;
-		manager_pair_property_changed(pair_manager(p), p);
+		pair_notify(p, _PAIR_STATE_MAX);
 	}
 	if (p->has_vf) {
 		pair_finish_release(p, why);
@@ -1056,6 +1070,12 @@ static void reconcile_decide(Pair *p, bool present)
 
 	if (p->detach_requested) {
 		pair_detach(p);
+		return;
+	}
+	if (p->vf_gone) {
+		/* Realized or not, QEMU's device is a dead VF: failed until detached or QEMU exits.
+		 */
+		pair_set_state(p, PAIR_FAILED, "%s", p->reason);
 		return;
 	}
 	if (!present && i->same_qemu && (p->state == PAIR_STAGED || p->state == PAIR_INCOMING)) {
@@ -1205,7 +1225,7 @@ int pair_new(Pair **out, Instance *instance, const PairConfig *config)
 	p->state = PAIR_WAITING;
 	p->degraded_ms = -1;
 	{
-		struct event_base *base = manager_get_event_base(instance->manager);
+		struct event_base *base = instance->env->base;
 		static const event_callback_fn fire[_PAIR_TIMER_MAX] = {
 			[PAIR_TIMER_NEGOTIATE] = pair_on_negotiate_timeout,
 			[PAIR_TIMER_UNPLUG] = pair_on_unplug_timeout,

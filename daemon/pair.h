@@ -83,8 +83,9 @@ struct Pair {
 	bool guest_negotiated;
 	bool has_vf;
 	PairVf vf;
-	bool busy;	       /* an attach/detach chain is in flight */
-	bool primary_added;    /* device_add accepted by this QEMU */
+	bool vf_gone;	    /* the host lost the VF: QEMU's device is dead, the pair stays failed */
+	bool busy;	    /* an attach/detach chain is in flight */
+	bool primary_added; /* device_add accepted by this QEMU */
 	bool primary_pending;  /* device_add sent, no answer yet: QEMU may hold it */
 	bool detach_requested; /* the operator wants it detached (persisted) */
 	bool removed;	       /* forgotten: unlinked, freed when the last reference goes */

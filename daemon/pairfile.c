@@ -50,6 +50,7 @@ static const Field fields[] = {
 	STR("vf", vf.id),
 	STR("vf_driver", vf.driver),
 	VAL("vf_emulated", F_BOOL, vf.emulated),
+	VAL("vf_gone", F_BOOL, vf_gone),
 	VAL("primary_added", F_BOOL, primary_added),
 	STR("primary_bus", primary_bus),
 	STR("standby_bus", standby_bus),

@@ -20,6 +20,7 @@ typedef struct PairRecord {
 	char state[32]; /* a pair_state_to_string() name, or what a newer failoverd wrote */
 	char reason[256];
 	PairVf vf;	    /* vf.id "": none */
+	bool vf_gone;	    /* the host lost that VF */
 	bool primary_added; /* QEMU may hold the primary (a device_add in flight counts) */
 	bool guest_negotiated;
 	bool detach; /* the operator asked for a detach */

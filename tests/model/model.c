@@ -35,6 +35,7 @@
 
 #include "daemon/pair.h"
 #include "tests/lib/cluster.h"
+#include "tests/lib/double.h"
 #include "tests/lib/harness.h"
 
 #define N_HOSTS	      2
@@ -356,40 +357,6 @@ static void mac_of(int vm, int pair, char *buf, size_t size)
 
 /* --- control sockets of the doubles --- */
 
-static int ctl_call(const char *path, const char *cmd, char *reply, size_t size)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	size_t len = 0;
-	ssize_t n;
-
-	if (reply && size)
-		reply[0] = 0;
-	if (fd < 0)
-		return -errno;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || dprintf(fd, "%s\n", cmd) < 0) {
-		close(fd);
-		return -ECONNREFUSED;
-	}
-	{
-		struct timeval tv = { 2, 0 };
-
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	}
-	while (reply && len + 1 < size && (n = read(fd, reply + len, size - len - 1)) > 0) {
-		len += (size_t)n;
-		if (memchr(reply, '\n', len))
-			break;
-	}
-	if (reply && size) {
-		reply[len] = 0;
-		reply[strcspn(reply, "\n")] = 0;
-	}
-	close(fd);
-	return 0;
-}
-
 static bool qemu_alive(Qemu *q)
 {
 	return q->proc && test_qemu_running(q->proc);
@@ -405,7 +372,7 @@ static int qemu_cmd(Qemu *q, const char *cmd, char *reply, size_t size)
 		reply = buf;
 		size = sizeof(buf);
 	}
-	ctl_call(q->ctl, cmd, reply, size);
+	test_double_call(q->ctl, cmd, reply, size);
 	vlog("      %s: %s -> %.120s\n", q->ctl, cmd, reply);
 	return strncmp(reply, "ok", 2) == 0 ? 0 : -EIO;
 }
@@ -417,7 +384,7 @@ static json_object *qemu_status(Qemu *q)
 
 	if (!buf)
 		abort();
-	if (qemu_alive(q) && ctl_call(q->ctl, "status", buf, 65536) == 0)
+	if (qemu_alive(q) && test_double_call(q->ctl, "status", buf, 65536) == 0)
 		o = json_tokener_parse(buf);
 	free(buf);
 	return o;
@@ -465,7 +432,7 @@ static int qemu_start(int vm, int h, bool incoming, bool paused, bool dup)
 {
 	Host *host = &w.hosts[h];
 	Qemu *q = dup ? &w.dup[vm][h] : &w.qemu[vm][h];
-	char bin[300], name[16], qmp[320], sb0[64], sb1[64], mac[18], log[400], sock[330];
+	char bin[300], name[16], qmp[320], sb0[64], sb1[64], mac[18], log[400];
 	const char *argv[24];
 	int n = 0;
 
@@ -503,24 +470,14 @@ static int qemu_start(int vm, int h, bool incoming, bool paused, bool dup)
 	if (paused)
 		argv[n++] = "--paused";
 	argv[n] = NULL;
-	q->proc = test_qemu_spawn(argv, log);
-	if (!q->proc)
-		return -errno;
+	q->proc = test_double_spawn(argv, q->ctl, log);
+	if (!q->proc) {
+		fprintf(stderr, "model: qemu-double did not come up (see %s)\n", log);
+		return -EIO;
+	}
 	q->incoming = incoming;
 	q->mig = MIG_NONE;
-	/* Up when its control socket answers. */
-	snprintf(sock, sizeof(sock), "%s", q->ctl);
-	for (int k = 0; k < 400; k++) {
-		char r[64];
-
-		if (access(sock, F_OK) == 0 && ctl_call(sock, "status", r, sizeof(r)) == 0 && r[0])
-			return 0;
-		if (!test_qemu_running(q->proc))
-			break;
-		sleep_ms(2);
-	}
-	fprintf(stderr, "model: qemu-double did not come up (see %s)\n", log);
-	return -EIO;
+	return 0;
 }
 
 /* --- hosts: configuration, daemon, bus --- */

@@ -26,8 +26,10 @@
  * [STANDBY], reboot, pause, run, drop-monitor, monitor-off, monitor-on, migrate-start,
  * migrate-complete, migrate-cancel, migrate-fail, migrate-postcopy,
  * migrate-pause, migrate-recover, incoming-start, incoming-load IDS,
- * incoming-postcopy IDS, incoming-complete, exit. IDS: the standbys whose
- * guest had negotiated on the source, comma-separated, or "-".
+ * incoming-postcopy IDS, incoming-complete, commands, exit. IDS: the standbys whose
+ * guest had negotiated on the source, comma-separated, or "-". "commands":
+ * the QMP commands received since set-up or the last "commands", in order
+ * and space-separated (device_add and device_del as "device_add:ID"), or "-".
  */
 
 #include <dirent.h>
@@ -109,6 +111,8 @@ typedef struct Double {
 	struct event *ev_eject, *ev_cancel, *ev_redial;
 	bool eject_armed, cancel_armed;
 	unsigned n_conns;
+	/* after set-up: the commands received ("device_add:ID", "qom-list", ...), for "commands" */
+	char journal[4096];
 } Double;
 
 static Double d;
@@ -704,6 +708,16 @@ static const struct {
 	{ "set_link", cmd_empty },
 };
 
+/* What failoverd asked for once it follows this QEMU; device commands name their device. */
+static void journal_add(const char *name, json_object *args)
+{
+	const char *dev = strncmp(name, "device_", 7) == 0 ? arg_str(args, "id") : NULL;
+	size_t len = strlen(d.journal);
+
+	snprintf(d.journal + len, sizeof(d.journal) - len, "%s%s%s%s", len ? " " : "", name,
+		 dev ? ":" : "", dev ? dev : "");
+}
+
 static void on_qmp_line(const char *line)
 {
 	json_object *msg = json_tokener_parse(line), *ex, *args = NULL, *idv;
@@ -726,6 +740,8 @@ static void on_qmp_line(const char *line)
 		json_object_put(msg);
 		return;
 	}
+	if (d.setup_done)
+		journal_add(name, args);
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 		if (strcmp(commands[k].name, name) == 0) {
 			commands[k].fn(args, id);
@@ -1165,7 +1181,11 @@ static void ctl_on_read(struct bufferevent *bev, void *ud)
 	sscanf(line, "%63s %511s", cmd, arg);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "holds?") == 0)
 		r = json = status_json();
-	else if (strcmp(cmd, "negotiate") == 0)
+	else if (strcmp(cmd, "commands") == 0) {
+		/* Since the last "commands": read once. */
+		r = json = strdup(d.journal[0] ? d.journal : "-");
+		d.journal[0] = 0;
+	} else if (strcmp(cmd, "negotiate") == 0)
 		r = ctl_negotiate(arg);
 	else if (strcmp(cmd, "reboot") == 0)
 		r = ctl_reboot();

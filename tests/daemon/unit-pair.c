@@ -1,0 +1,926 @@
+/*
+ * The pair state machine, cell by cell (docs/pairs.md §transitions): for
+ * every state a pair can be in and every fact that can reach it there -
+ * what QEMU reports, what the operator asks, what the pool does, a restart
+ * of the daemon - the state it goes to, what the QEMU then holds of its
+ * primary and the QMP commands it was sent.
+ *
+ * One Instance with one Pair runs in this process, on its own event loop,
+ * against the QEMU TEST DOUBLE (tests/model/qemu-double.c), which knows at
+ * every instant which VF it holds. The pool is a FAKE POOL (this file): one
+ * VF, 0000:01:10.0, handed out and taken back through the InstanceOps the
+ * daemon's manager implements for real; it records a violation when the VF
+ * is taken back while the double still holds it, or handed out twice.
+ *
+ * A restart is the daemon's own start-up path done in process: the instance
+ * is freed (the VF stays reserved, as across a daemon restart), a new one
+ * gets the pair back from its last persisted record and reconnects.
+ */
+
+#include <check.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/instance.h"
+#include "daemon/pairfile.h"
+#include "daemon/probecache.h"
+#include "tests/lib/double.h"
+#include "tests/lib/harness.h"
+
+#define VF_ID	  "0000:01:10.0"
+#define MAC	  "52:54:00:aa:bb:01"
+#define TIMEOUT	  300u	/* UnplugTimeoutSec= and NegotiateTimeoutSec= */
+#define RETRY_MS  1000u /* pair.c's first backoff after a failed release */
+#define SETTLE_MS 5000
+
+typedef enum Setup {
+	S_WAITING,	/* the guest did not negotiate in time: the primary stays hidden */
+	S_WAITING_AWAY, /* QEMU's monitor was never reached: nothing reserved */
+	S_STAGED,
+	S_ACTIVE,
+	S_UNPLUGGING, /* a paused guest cannot eject: wait-unplug lasts */
+	S_MIGRATING,
+	S_MIGRATED,
+	S_INCOMING,
+	S_RELEASED,  /* a configured pair, detached */
+	S_FAILED,    /* the VF vanished under an active pair */
+	S_DETACHING, /* a detach of a hidden primary */
+	_S_MAX,
+} Setup;
+
+static const char *const setup_names[_S_MAX] = {
+	"waiting",  "waiting(away)", "staged",	 "active", "unplugging", "migrating",
+	"migrated", "incoming",	     "released", "failed", "detaching",
+};
+
+typedef enum Fact {
+	F_NEGOTIATE,	 /* the guest's driver negotiates VIRTIO_NET_F_STANDBY */
+	F_REBOOT,	 /* guest reset */
+	F_DETACH,	 /* operator: DetachPair */
+	F_REATTACH,	 /* operator: AttachPair of the existing pair */
+	F_RETIRE,	 /* reload: the pair is gone from the configuration */
+	F_VF_GONE,	 /* the PF was removed */
+	F_RELEASE_FAILS, /* a detach whose first VF release fails (a full state directory) */
+	F_QEMU_CRASH,	 /* SIGKILL */
+	F_DROP_MONITOR,	 /* the monitor connection breaks, QEMU stays */
+	F_MONITOR_OFF,	 /* the monitor goes away for longer */
+	F_MONITOR_ON,	 /* ... and comes back */
+	F_MIG_START,
+	F_MIG_COMPLETE,
+	F_MIG_CANCEL,
+	F_MIG_FAIL,
+	F_MIG_POSTCOPY,
+	F_INCOMING_LOAD, /* destination: the stream loads (the source guest had negotiated) */
+	F_WAIT,		 /* time passes: every deadline that is armed expires */
+	F_RESTART,	 /* the daemon restarts */
+	_F_MAX,
+} Fact;
+
+static const char *const fact_names[_F_MAX] = {
+	"negotiate",	    "reboot",	      "detach",	       "reattach",
+	"retire",	    "vf-gone",	      "release-fails", "qemu-crash",
+	"drop-monitor",	    "monitor-off",    "monitor-on",    "migrate-start",
+	"migrate-complete", "migrate-cancel", "migrate-fail",  "migrate-postcopy",
+	"incoming-load",    "wait",	      "restart",
+};
+
+/*
+ * What a cell expects. state: the pair's state once everything settled
+ * ("forgotten" when the pair is done), or NULL when the fact cannot happen
+ * in that state (the double refuses it, as QEMU would). holds: the double's
+ * fo-p0 ("none", "hidden", "realized", "deleting", "partial", "stale") or
+ * "exited". commands: what failoverd sent QEMU because of the fact ("-":
+ * nothing, NULL: not compared - a reconnection's set-up). then: the state
+ * after one more release retry, or NULL.
+ */
+typedef struct Cell {
+	Setup setup;
+	Fact fact;
+	const char *state, *holds, *commands, *then;
+} Cell;
+
+#define ATTACH "qom-get qom-get device_add:fo-p0 qom-list"
+#define CELL(s, f, state, holds, commands)                                                         \
+	{                                                                                          \
+		s, f, state, holds, commands, NULL                                                 \
+	}
+#define CELL_THEN(s, f, state, holds, commands, then)                                              \
+	{                                                                                          \
+		s, f, state, holds, commands, then                                                 \
+	}
+#define CANNOT(s, f)                                                                               \
+	{                                                                                          \
+		s, f, NULL, NULL, NULL, NULL                                                       \
+	}
+
+/* clang-format off */
+static const Cell cells[] = {
+	/* waiting: hidden primary, guest silent */
+	CELL(S_WAITING, F_NEGOTIATE, "active", "realized", "qom-list"),
+	CELL(S_WAITING, F_REBOOT, "waiting", "hidden", "-"),
+	CELL(S_WAITING, F_DETACH, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_WAITING, F_REATTACH, "waiting", "hidden", "-"),
+	CELL(S_WAITING, F_RETIRE, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_WAITING, F_VF_GONE, "failed", "hidden", "-"),
+	CELL(S_WAITING, F_RELEASE_FAILS, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_WAITING, F_QEMU_CRASH, "released", "exited", "-"),
+	CELL(S_WAITING, F_DROP_MONITOR, "staged", "hidden", "qom-list " ATTACH),
+	CELL(S_WAITING, F_MONITOR_OFF, "waiting", "hidden", "-"),
+	CELL(S_WAITING, F_MONITOR_ON, "waiting", "hidden", "-"),
+	CELL(S_WAITING, F_MIG_START, "waiting", "hidden", "-"),
+	CANNOT(S_WAITING, F_MIG_COMPLETE),
+	CANNOT(S_WAITING, F_MIG_CANCEL),
+	CANNOT(S_WAITING, F_MIG_FAIL),
+	CANNOT(S_WAITING, F_MIG_POSTCOPY),
+	CANNOT(S_WAITING, F_INCOMING_LOAD),
+	CELL(S_WAITING, F_WAIT, "waiting", "hidden", "-"),
+	CELL(S_WAITING, F_RESTART, "staged", "hidden", "qom-list " ATTACH),
+	/* waiting, QEMU's monitor never reached */
+	CELL(S_WAITING_AWAY, F_NEGOTIATE, "waiting", "none", "-"),
+	CELL(S_WAITING_AWAY, F_REBOOT, "waiting", "none", "-"),
+	CELL(S_WAITING_AWAY, F_DETACH, "released", "none", "-"),
+	CELL(S_WAITING_AWAY, F_REATTACH, "waiting", "none", "-"),
+	CELL(S_WAITING_AWAY, F_RETIRE, "forgotten", "none", "-"),
+		CANNOT(S_WAITING_AWAY, F_VF_GONE),
+	CELL(S_WAITING_AWAY, F_RELEASE_FAILS, "released", "none", "-"),
+	CELL(S_WAITING_AWAY, F_QEMU_CRASH, "waiting", "exited", "-"),
+	CELL(S_WAITING_AWAY, F_DROP_MONITOR, "waiting", "none", "-"),
+	CELL(S_WAITING_AWAY, F_MONITOR_OFF, "waiting", "none", "-"),
+	CELL(S_WAITING_AWAY, F_MONITOR_ON, "staged", "hidden", ATTACH),
+	CELL(S_WAITING_AWAY, F_MIG_START, "waiting", "none", "-"),
+	CANNOT(S_WAITING_AWAY, F_MIG_COMPLETE),
+	CANNOT(S_WAITING_AWAY, F_MIG_CANCEL),
+	CANNOT(S_WAITING_AWAY, F_MIG_FAIL),
+	CANNOT(S_WAITING_AWAY, F_MIG_POSTCOPY),
+	CANNOT(S_WAITING_AWAY, F_INCOMING_LOAD),
+	CELL(S_WAITING_AWAY, F_WAIT, "waiting", "none", "-"),
+	CELL(S_WAITING_AWAY, F_RESTART, "waiting", "none", "-"),
+	/* staged */
+	CELL(S_STAGED, F_NEGOTIATE, "active", "realized", "qom-list"),
+	CELL(S_STAGED, F_REBOOT, "staged", "hidden", "-"),
+	CELL(S_STAGED, F_DETACH, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_STAGED, F_REATTACH, "staged", "hidden", "-"),
+	CELL(S_STAGED, F_RETIRE, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_STAGED, F_VF_GONE, "failed", "hidden", "-"),
+	CELL(S_STAGED, F_RELEASE_FAILS, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_STAGED, F_QEMU_CRASH, "released", "exited", "-"),
+	CELL(S_STAGED, F_DROP_MONITOR, "staged", "hidden", "qom-list"),
+	CELL(S_STAGED, F_MONITOR_OFF, "staged", "hidden", "-"),
+	CELL(S_STAGED, F_MONITOR_ON, "staged", "hidden", "-"),
+	CELL(S_STAGED, F_MIG_START, "staged", "hidden", "-"),
+	CANNOT(S_STAGED, F_MIG_COMPLETE),
+	CANNOT(S_STAGED, F_MIG_CANCEL),
+	CANNOT(S_STAGED, F_MIG_FAIL),
+	CANNOT(S_STAGED, F_MIG_POSTCOPY),
+	CANNOT(S_STAGED, F_INCOMING_LOAD),
+	CELL(S_STAGED, F_WAIT, "waiting", "hidden", "-"),
+	CELL(S_STAGED, F_RESTART, "staged", "hidden", "qom-list"),
+	/* active */
+	CELL(S_ACTIVE, F_NEGOTIATE, "active", "realized", "-"),
+	CELL(S_ACTIVE, F_REBOOT, "active", "realized", "-"),
+	CELL(S_ACTIVE, F_DETACH, "released", "none", "device_del:fo-p0"),
+	CELL(S_ACTIVE, F_REATTACH, "active", "realized", "-"),
+	CELL(S_ACTIVE, F_RETIRE, "forgotten", "none", "device_del:fo-p0"),
+	CELL(S_ACTIVE, F_VF_GONE, "failed", "realized", "-"),
+	CELL_THEN(S_ACTIVE, F_RELEASE_FAILS, "failed", "none", "device_del:fo-p0", "released"),
+	CELL(S_ACTIVE, F_QEMU_CRASH, "released", "exited", "-"),
+	CELL(S_ACTIVE, F_DROP_MONITOR, "active", "realized", "qom-list"),
+	CELL(S_ACTIVE, F_MONITOR_OFF, "active", "realized", "-"),
+	CELL(S_ACTIVE, F_MONITOR_ON, "active", "realized", "-"),
+	CELL(S_ACTIVE, F_MIG_START, "migrating", "partial", "-"),
+	CANNOT(S_ACTIVE, F_MIG_COMPLETE),
+	CANNOT(S_ACTIVE, F_MIG_CANCEL),
+	CANNOT(S_ACTIVE, F_MIG_FAIL),
+	CANNOT(S_ACTIVE, F_MIG_POSTCOPY),
+	CANNOT(S_ACTIVE, F_INCOMING_LOAD),
+	CELL(S_ACTIVE, F_WAIT, "active", "realized", "-"),
+	CELL(S_ACTIVE, F_RESTART, "active", "realized", "qom-list"),
+	/* unplugging: the paused guest holds on to the primary */
+		CANNOT(S_UNPLUGGING, F_NEGOTIATE),
+		CANNOT(S_UNPLUGGING, F_REBOOT),
+	CELL(S_UNPLUGGING, F_DETACH, "unplugging", "partial", "-"),
+	CELL(S_UNPLUGGING, F_REATTACH, "unplugging", "partial", "-"),
+	CELL(S_UNPLUGGING, F_RETIRE, "unplugging", "partial", "-"),
+	CELL(S_UNPLUGGING, F_VF_GONE, "failed", "partial", "-"),
+	CELL(S_UNPLUGGING, F_RELEASE_FAILS, "unplugging", "partial", "-"),
+	CELL(S_UNPLUGGING, F_QEMU_CRASH, "released", "exited", "-"),
+	CELL(S_UNPLUGGING, F_DROP_MONITOR, "unplugging", "partial", "qom-list"),
+	CELL(S_UNPLUGGING, F_MONITOR_OFF, "unplugging", "partial", "-"),
+	CELL(S_UNPLUGGING, F_MONITOR_ON, "unplugging", "partial", "-"),
+	CANNOT(S_UNPLUGGING, F_MIG_START),
+		CANNOT(S_UNPLUGGING, F_MIG_COMPLETE),
+		CELL(S_UNPLUGGING, F_MIG_CANCEL, "active", "stale", "qom-list"),
+	CELL(S_UNPLUGGING, F_MIG_FAIL, "active", "realized", "qom-list"),
+		CANNOT(S_UNPLUGGING, F_MIG_POSTCOPY),
+	CANNOT(S_UNPLUGGING, F_INCOMING_LOAD),
+		CELL(S_UNPLUGGING, F_WAIT, "active", "stale", "migrate_cancel qom-list"),
+	CELL(S_UNPLUGGING, F_RESTART, "unplugging", "partial", "qom-list"),
+	/* migrating: the guest let go, the stream flows */
+	CELL(S_MIGRATING, F_NEGOTIATE, "migrating", "partial", "-"),
+	CELL(S_MIGRATING, F_REBOOT, "migrating", "partial", "-"),
+	CELL(S_MIGRATING, F_DETACH, "migrating", "partial", "-"),
+	CELL(S_MIGRATING, F_REATTACH, "migrating", "partial", "-"),
+	CELL(S_MIGRATING, F_RETIRE, "migrating", "partial", "-"),
+	CELL(S_MIGRATING, F_VF_GONE, "failed", "partial", "-"),
+	CELL(S_MIGRATING, F_RELEASE_FAILS, "migrating", "partial", "-"),
+	CELL(S_MIGRATING, F_QEMU_CRASH, "released", "exited", "-"),
+	CELL(S_MIGRATING, F_DROP_MONITOR, "migrating", "partial", "qom-list"),
+	CELL(S_MIGRATING, F_MONITOR_OFF, "migrating", "partial", "-"),
+	CELL(S_MIGRATING, F_MONITOR_ON, "migrating", "partial", "-"),
+	CANNOT(S_MIGRATING, F_MIG_START),
+	CELL(S_MIGRATING, F_MIG_COMPLETE, "migrated", "partial", "-"),
+	CELL(S_MIGRATING, F_MIG_CANCEL, "active", "realized", "qom-list"),
+	CELL(S_MIGRATING, F_MIG_FAIL, "active", "realized", "qom-list"),
+	CELL(S_MIGRATING, F_MIG_POSTCOPY, "migrating", "partial", "-"),
+	CANNOT(S_MIGRATING, F_INCOMING_LOAD),
+	CELL(S_MIGRATING, F_WAIT, "migrating", "partial", "-"),
+	CELL(S_MIGRATING, F_RESTART, "migrating", "partial", "qom-list"),
+	/* migrated: the source QEMU keeps the VF until it exits */
+	CANNOT(S_MIGRATED, F_NEGOTIATE),
+		CANNOT(S_MIGRATED, F_REBOOT),
+	CELL(S_MIGRATED, F_DETACH, "migrated", "partial", "-"),
+	CELL(S_MIGRATED, F_REATTACH, "migrated", "partial", "-"),
+	CELL(S_MIGRATED, F_RETIRE, "migrated", "partial", "-"),
+	CELL(S_MIGRATED, F_VF_GONE, "failed", "partial", "-"),
+	CELL(S_MIGRATED, F_RELEASE_FAILS, "migrated", "partial", "-"),
+	CELL(S_MIGRATED, F_QEMU_CRASH, "released", "exited", "-"),
+	CELL(S_MIGRATED, F_DROP_MONITOR, "migrated", "partial", "qom-list"),
+	CELL(S_MIGRATED, F_MONITOR_OFF, "migrated", "partial", "-"),
+	CELL(S_MIGRATED, F_MONITOR_ON, "migrated", "partial", "-"),
+	CANNOT(S_MIGRATED, F_MIG_START),
+	CANNOT(S_MIGRATED, F_MIG_COMPLETE),
+	CANNOT(S_MIGRATED, F_MIG_CANCEL),
+	CANNOT(S_MIGRATED, F_MIG_FAIL),
+	CANNOT(S_MIGRATED, F_MIG_POSTCOPY),
+	CANNOT(S_MIGRATED, F_INCOMING_LOAD),
+	CELL(S_MIGRATED, F_WAIT, "migrated", "partial", "-"),
+	CELL(S_MIGRATED, F_RESTART, "migrated", "partial", "qom-list"),
+	/* incoming: pre-staged on the destination */
+	CANNOT(S_INCOMING, F_NEGOTIATE),
+	CANNOT(S_INCOMING, F_REBOOT),
+	CELL(S_INCOMING, F_DETACH, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_INCOMING, F_REATTACH, "incoming", "hidden", "-"),
+	CELL(S_INCOMING, F_RETIRE, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_INCOMING, F_VF_GONE, "failed", "hidden", "-"),
+	CELL(S_INCOMING, F_RELEASE_FAILS, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_INCOMING, F_QEMU_CRASH, "released", "exited", "-"),
+	CELL(S_INCOMING, F_DROP_MONITOR, "incoming", "hidden", "qom-list"),
+	CELL(S_INCOMING, F_MONITOR_OFF, "incoming", "hidden", "-"),
+	CELL(S_INCOMING, F_MONITOR_ON, "incoming", "hidden", "-"),
+	CANNOT(S_INCOMING, F_MIG_START),
+	CANNOT(S_INCOMING, F_MIG_COMPLETE),
+	CANNOT(S_INCOMING, F_MIG_CANCEL),
+	CANNOT(S_INCOMING, F_MIG_FAIL),
+	CANNOT(S_INCOMING, F_MIG_POSTCOPY),
+	CELL(S_INCOMING, F_INCOMING_LOAD, "active", "realized", "qom-list"),
+	CELL(S_INCOMING, F_WAIT, "incoming", "hidden", "-"),
+	CELL(S_INCOMING, F_RESTART, "incoming", "hidden", "qom-list"),
+	/* released: detached, the VF back in the pool */
+	CELL(S_RELEASED, F_NEGOTIATE, "released", "none", "-"),
+	CELL(S_RELEASED, F_REBOOT, "released", "none", "-"),
+	CELL(S_RELEASED, F_DETACH, "released", "none", "-"),
+	CELL(S_RELEASED, F_REATTACH, "active", "realized", ATTACH),
+	CELL(S_RELEASED, F_RETIRE, "forgotten", "none", "-"),
+		CANNOT(S_RELEASED, F_VF_GONE),
+	CELL(S_RELEASED, F_RELEASE_FAILS, "released", "none", "-"),
+	CELL(S_RELEASED, F_QEMU_CRASH, "released", "exited", "-"),
+	CELL(S_RELEASED, F_DROP_MONITOR, "released", "none", "-"),
+	CELL(S_RELEASED, F_MONITOR_OFF, "released", "none", "-"),
+	CELL(S_RELEASED, F_MONITOR_ON, "released", "none", "-"),
+	CELL(S_RELEASED, F_MIG_START, "released", "none", "-"),
+	CANNOT(S_RELEASED, F_MIG_COMPLETE),
+	CANNOT(S_RELEASED, F_MIG_CANCEL),
+	CANNOT(S_RELEASED, F_MIG_FAIL),
+	CANNOT(S_RELEASED, F_MIG_POSTCOPY),
+	CANNOT(S_RELEASED, F_INCOMING_LOAD),
+	CELL(S_RELEASED, F_WAIT, "released", "none", "-"),
+	CELL(S_RELEASED, F_RESTART, "released", "none", "-"),
+	/* failed: the VF vanished while QEMU had it realized */
+	CELL(S_FAILED, F_NEGOTIATE, "failed", "realized", "-"),
+	CELL(S_FAILED, F_REBOOT, "failed", "realized", "-"),
+	CELL(S_FAILED, F_DETACH, "released", "none", "device_del:fo-p0"),
+	CELL(S_FAILED, F_REATTACH, "failed", "realized", "-"),
+	CELL(S_FAILED, F_RETIRE, "forgotten", "none", "device_del:fo-p0"),
+	CELL(S_FAILED, F_VF_GONE, "failed", "realized", "-"),
+	CELL_THEN(S_FAILED, F_RELEASE_FAILS, "failed", "none", "device_del:fo-p0", "released"),
+	CELL(S_FAILED, F_QEMU_CRASH, "released", "exited", "-"),
+		CELL(S_FAILED, F_DROP_MONITOR, "failed", "realized", "qom-list"),
+	CELL(S_FAILED, F_MONITOR_OFF, "failed", "realized", "-"),
+	CELL(S_FAILED, F_MONITOR_ON, "failed", "realized", "-"),
+		CELL(S_FAILED, F_MIG_START, "failed", "partial", "-"),
+	CANNOT(S_FAILED, F_MIG_COMPLETE),
+	CANNOT(S_FAILED, F_MIG_CANCEL),
+	CANNOT(S_FAILED, F_MIG_FAIL),
+	CANNOT(S_FAILED, F_MIG_POSTCOPY),
+	CANNOT(S_FAILED, F_INCOMING_LOAD),
+	CELL(S_FAILED, F_WAIT, "failed", "realized", "-"),
+		CELL(S_FAILED, F_RESTART, "failed", "realized", "qom-list"),
+	/* detaching: a hidden primary QEMU will not delete */
+	CELL(S_DETACHING, F_NEGOTIATE, "released", "none", "device_del:fo-p0"),
+	CELL(S_DETACHING, F_REBOOT, "detaching", "hidden", "-"),
+	CELL(S_DETACHING, F_DETACH, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_DETACHING, F_REATTACH, "detaching", "hidden", "-"),
+	CELL(S_DETACHING, F_RETIRE, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_DETACHING, F_VF_GONE, "failed", "hidden", "-"),
+	CELL(S_DETACHING, F_RELEASE_FAILS, "detaching", "hidden", "device_del:fo-p0"),
+	CELL(S_DETACHING, F_QEMU_CRASH, "released", "exited", "-"),
+	CELL(S_DETACHING, F_DROP_MONITOR, "detaching", "hidden", "qom-list device_del:fo-p0"),
+	CELL(S_DETACHING, F_MONITOR_OFF, "detaching", "hidden", "-"),
+	CELL(S_DETACHING, F_MONITOR_ON, "detaching", "hidden", "-"),
+	CELL(S_DETACHING, F_MIG_START, "detaching", "hidden", "-"),
+	CANNOT(S_DETACHING, F_MIG_COMPLETE),
+	CANNOT(S_DETACHING, F_MIG_CANCEL),
+	CANNOT(S_DETACHING, F_MIG_FAIL),
+	CANNOT(S_DETACHING, F_MIG_POSTCOPY),
+	CANNOT(S_DETACHING, F_INCOMING_LOAD),
+	CELL(S_DETACHING, F_WAIT, "detaching", "hidden", "-"),
+	CELL(S_DETACHING, F_RESTART, "detaching", "hidden", "qom-list device_del:fo-p0"),
+};
+/* clang-format on */
+
+#define N_CELLS (sizeof(cells) / sizeof(cells[0]))
+
+/* --- the fixture: one instance, one pair, one double, a FAKE POOL --- */
+
+typedef struct Fix {
+	TestDir *dir;
+	char ctl[4096], qmp[4096], log[4096];
+	TestQemu *q;
+	bool incoming;
+	struct event_base *base;
+	Log log_cfg;
+	ProbeCache *probes;
+	InstanceEnv env;
+	Instance *i;
+	Pair *p;
+	unsigned n_ready;
+	bool monitor_off; /* the double's monitor is away */
+	/* the FAKE POOL */
+	bool reserved;		/* VF_ID is out, not given back */
+	unsigned fail_releases; /* the next releases that fail */
+	char violations[512];	/* what broke the promise, "" if nothing */
+	PairRecord rec;		/* the pair's state file, as last persisted */
+	bool done;		/* the pair was forgotten */
+} Fix;
+
+static void fix_violation(Fix *f, const char *what)
+{
+	size_t len = strlen(f->violations);
+
+	snprintf(f->violations + len, sizeof(f->violations) - len, "%s%s", len ? "; " : "", what);
+}
+
+static json_object *fix_status(Fix *f)
+{
+	char reply[16384];
+
+	if (!f->q || !test_qemu_running(f->q) ||
+	    test_double_call(f->ctl, "status", reply, sizeof(reply)) < 0)
+		return NULL;
+	return json_tokener_parse(reply);
+}
+
+/* What the double holds of the pair's primary: a device state, "none" or "exited". */
+static void fix_holds(Fix *f, char *buf, size_t size)
+{
+	json_object *st = fix_status(f), *devs;
+
+	snprintf(buf, size, "%s", st ? "none" : "exited");
+	if (st && json_object_object_get_ex(st, "devices", &devs))
+		for (size_t k = 0; k < json_object_array_length(devs); k++) {
+			json_object *e = json_object_array_get_idx(devs, k);
+
+			if (strcmp(qmp_json_get_string(e, "id") ?: "", "fo-p0") == 0)
+				snprintf(buf, size, "%s", qmp_json_get_string(e, "state") ?: "?");
+		}
+	json_object_put(st);
+}
+
+static bool fix_double_holds_vf(Fix *f)
+{
+	json_object *st = fix_status(f), *devs;
+	bool held = false;
+
+	if (st && json_object_object_get_ex(st, "devices", &devs))
+		for (size_t k = 0; k < json_object_array_length(devs); k++)
+			held = held || strcmp(qmp_json_get_string(
+						      json_object_array_get_idx(devs, k), "slot")
+						      ?: "",
+					      "host:" VF_ID) == 0;
+	json_object_put(st);
+	return held;
+}
+
+static int fake_acquire_vf(void *ud, const Pair *p, PairVf *vf, char *err, size_t size)
+{
+	Fix *f = ud;
+
+	if (f->reserved)
+		fix_violation(f, "FAKE POOL: VF handed out a second time");
+	f->reserved = true;
+	memset(vf, 0, sizeof(*vf));
+	snprintf(vf->id, sizeof(vf->id), VF_ID);
+	snprintf(vf->driver, sizeof(vf->driver), "vfio-pci");
+	return 0;
+}
+
+static int fake_release_vf(void *ud, const Pair *p, char *err, size_t size)
+{
+	Fix *f = ud;
+
+	if (fix_double_holds_vf(f))
+		fix_violation(f, "FAKE POOL: VF taken back while the QEMU double holds it");
+	if (f->fail_releases) {
+		f->fail_releases--;
+		snprintf(err, size, "FAKE POOL: injected release failure");
+		return -EIO;
+	}
+	if (!f->reserved)
+		fix_violation(f, "FAKE POOL: VF given back that was not out");
+	f->reserved = false;
+	return 0;
+}
+
+static void fake_pair_dirty(void *ud, Pair *p)
+{
+	pair_get_record(p, &((Fix *)ud)->rec);
+}
+
+static void fake_pair_changed(void *ud, Pair *p, PairState from)
+{
+	pair_get_record(p, &((Fix *)ud)->rec);
+}
+
+static void fake_pair_done(void *ud, Pair *p)
+{
+	Fix *f = ud;
+
+	f->done = true;
+	f->p = NULL;
+	instance_remove_pair(p->instance, p);
+}
+
+static void fake_checkpoint(void *ud, const char *point)
+{
+}
+
+static const char *fake_pool_driver(void *ud, const char *pool)
+{
+	return "vfio-pci";
+}
+
+static void fake_event(void *ud, Instance *i, const char *event, uint64_t rx_ns,
+		       uint64_t tx_before_ns, uint64_t tx_start_ns, uint64_t tx_ns)
+{
+}
+
+static void fake_ready(void *ud, Instance *i)
+{
+	((Fix *)ud)->n_ready++;
+}
+
+static void fake_instance(void *ud, Instance *i)
+{
+}
+
+static Instance *fake_identified(void *ud, Instance *i, const char *name)
+{
+	return i;
+}
+
+static const InstanceOps fake_ops = {
+	.acquire_vf = fake_acquire_vf,
+	.release_vf = fake_release_vf,
+	.pair_dirty = fake_pair_dirty,
+	.pair_changed = fake_pair_changed,
+	.pair_done = fake_pair_done,
+	.checkpoint = fake_checkpoint,
+	.pool_driver = fake_pool_driver,
+	.event = fake_event,
+	.ready = fake_ready,
+	.lost = fake_instance,
+	.settled = fake_instance,
+	.identified = fake_identified,
+};
+
+static PairConfig fix_config(void)
+{
+	PairConfig c = { .name = "p0", .pool = "pool0", .standby = "net0", .primary_bus = "rp2" };
+	const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0x01 };
+
+	memcpy(c.mac, mac, sizeof(mac));
+	return c;
+}
+
+static void fix_instance_new(Fix *f)
+{
+	ck_assert_int_eq(instance_new(&f->i, &f->env, "vm1"), 0);
+	instance_set_settings(f->i, true, TIMEOUT, TIMEOUT);
+	instance_set_configured(f->i, f->qmp);
+}
+
+static void fix_spawn(Fix *f)
+{
+	char bin[4096], state[4096];
+	const char *argv[] = { test_build_path(bin, sizeof(bin), "tests/model/qemu-double"),
+			       "--name",
+			       "vm1",
+			       "--ctl",
+			       f->ctl,
+			       "--state-dir",
+			       state,
+			       "--qmp",
+			       f->qmp,
+			       "--standby",
+			       "net0=" MAC "@rp1",
+			       "--ports",
+			       "3",
+			       "--eject-ms",
+			       "20",
+			       "--cancel-ms",
+			       "100",
+			       f->incoming ? "--incoming" : NULL,
+			       NULL };
+
+	snprintf(state, sizeof(state), "%s", test_dir_file(f->dir, "state"));
+	f->q = test_double_spawn(argv, f->ctl, f->log);
+	ck_assert_msg(f->q, "the QEMU double did not start (see %s)", f->log);
+}
+
+static Fix *fix_new(bool incoming)
+{
+	Fix *f = calloc(1, sizeof(*f));
+	PairConfig c = fix_config();
+
+	ck_assert_ptr_nonnull(f);
+	f->dir = test_dir_new();
+	ck_assert_ptr_nonnull(f->dir);
+	snprintf(f->ctl, sizeof(f->ctl), "%s", test_dir_file(f->dir, "ctl"));
+	snprintf(f->qmp, sizeof(f->qmp), "%s", test_dir_file(f->dir, "qmp"));
+	snprintf(f->log, sizeof(f->log), "%s", test_dir_file(f->dir, "double.log"));
+	f->incoming = incoming;
+	f->base = event_base_new();
+	ck_assert_ptr_nonnull(f->base);
+	log_init(&f->log_cfg, getenv("UNIT_PAIR_DEBUG") ? LOG_DEBUG : LOG_CRIT);
+	ck_assert_int_eq(probe_cache_new(&f->probes, f->base), 0);
+	f->env = (InstanceEnv){ .base = f->base,
+				.log = &f->log_cfg,
+				.probes = f->probes,
+				.command_timeout_ms = 2000,
+				.ops = &fake_ops,
+				.userdata = f };
+	fix_spawn(f);
+	fix_instance_new(f);
+	ck_assert_int_eq(instance_add_pair(f->i, &c, &f->p), 0);
+	return f;
+}
+
+static void fix_free(Fix *f)
+{
+	instance_free(f->i);
+	probe_cache_free(f->probes);
+	event_base_free(f->base);
+	test_qemu_free(f->q);
+	test_dir_free(f->dir);
+	free(f);
+}
+
+static void fix_run(Fix *f, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(f->base, &tv);
+	event_base_dispatch(f->base);
+}
+
+/* Nothing in flight on either side for a while (and, if asked, a new set-up done). */
+static bool fix_quiet(Fix *f, unsigned want_ready)
+{
+	json_object *st;
+	bool quiet = true, b;
+	int64_t idle;
+
+	if (f->n_ready < want_ready || (f->p && f->p->busy) ||
+	    (f->i->conn && qmp_conn_get_n_pending(f->i->conn)))
+		return false;
+	st = fix_status(f);
+	if (st) {
+		idle = json_object_get_int64(json_object_object_get(st, "idle_ms"));
+		quiet = idle >= 30 && qmp_json_get_bool(st, "busy", &b) == 0 && !b;
+		json_object_put(st);
+	}
+	return quiet;
+}
+
+static void fix_settle(Fix *f, unsigned want_ready)
+{
+	int64_t deadline = test_now_ms() + SETTLE_MS;
+	int calm = 0;
+
+	fix_run(f, 20);
+	while (calm < 3) {
+		ck_assert_msg(test_now_ms() < deadline, "pair did not settle (double log: %s)",
+			      f->log);
+		fix_run(f, 10);
+		calm = fix_quiet(f, want_ready) ? calm + 1 : 0;
+	}
+}
+
+static const char *fix_state(Fix *f)
+{
+	return f->p ? pair_state_to_string(f->p->state) : "forgotten";
+}
+
+/* A control command the double must accept; false if it refused (the fact cannot happen). */
+static bool fix_ctl(Fix *f, const char *cmd)
+{
+	char reply[512];
+
+	ck_assert_int_eq(test_double_call(f->ctl, cmd, reply, sizeof(reply)), 0);
+	return strncmp(reply, "ok", 2) == 0;
+}
+
+static void fix_ctl_ok(Fix *f, const char *cmd)
+{
+	ck_assert_msg(fix_ctl(f, cmd), "qemu-double refused '%s'", cmd);
+}
+
+static void fix_connect(Fix *f)
+{
+	unsigned want = f->n_ready + 1;
+
+	ck_assert_int_eq(instance_connect(f->i, f->qmp), 0);
+	fix_settle(f, want);
+}
+
+/* The daemon's restart: the instance goes (the VF stays out), a new one gets the pair back. */
+static void fix_restart(Fix *f)
+{
+	PairRecord rec = f->rec;
+	bool alive = f->q && test_qemu_running(f->q);
+
+	f->i = instance_free(f->i);
+	f->p = NULL;
+	fix_instance_new(f);
+	if (f->done)
+		return;
+	ck_assert_int_eq(instance_add_pair(f->i, &rec.config, &f->p), 0);
+	pair_restore(f->p, &rec, f->reserved && rec.vf.id[0], alive);
+	instance_restore_qemu(f->i, rec.qemu_pid, rec.qemu_start);
+	instance_follow_recorded_qemu(f->i);
+}
+
+static void fix_expect(Fix *f, Setup s, const char *state, const char *holds)
+{
+	char h[32];
+
+	fix_holds(f, h, sizeof(h));
+	ck_assert_msg(strcmp(fix_state(f), state) == 0 && strcmp(h, holds) == 0,
+		      "setting up %s: pair is %s (%s), QEMU holds %s", setup_names[s], fix_state(f),
+		      f->p ? f->p->reason : "", h);
+}
+
+static void fix_setup(Fix *f, Setup s)
+{
+	switch (s) {
+	case S_WAITING_AWAY:
+		fix_ctl_ok(f, "monitor-off");
+		f->monitor_off = true;
+		ck_assert_int_eq(instance_connect(f->i, f->qmp), 0);
+		fix_settle(f, 0);
+		break;
+	case S_INCOMING:
+	case S_STAGED:
+		fix_connect(f);
+		break;
+	case S_WAITING:
+	case S_DETACHING:
+		fix_setup(f, S_STAGED);
+		if (s == S_WAITING) {
+			fix_run(f, TIMEOUT + 100);
+		} else {
+			pair_detach(f->p);
+		}
+		fix_settle(f, 0);
+		break;
+	case S_ACTIVE:
+		fix_setup(f, S_STAGED);
+		fix_ctl_ok(f, "negotiate");
+		fix_settle(f, 0);
+		break;
+	case S_UNPLUGGING:
+	case S_MIGRATING:
+		fix_setup(f, S_ACTIVE);
+		if (s == S_UNPLUGGING)
+			fix_ctl_ok(f, "pause");
+		fix_ctl_ok(f, "migrate-start");
+		fix_settle(f, 0);
+		break;
+	case S_MIGRATED:
+		fix_setup(f, S_MIGRATING);
+		fix_ctl_ok(f, "migrate-complete");
+		fix_settle(f, 0);
+		break;
+	case S_RELEASED:
+	case S_FAILED:
+		fix_setup(f, S_ACTIVE);
+		if (s == S_RELEASED)
+			pair_detach(f->p);
+		else
+			pair_vf_gone(f->p, "FAKE POOL: the PF was removed");
+		fix_settle(f, 0);
+		break;
+	default:
+		ck_abort_msg("no such setup");
+	}
+}
+
+static const char *const setup_expect[_S_MAX][2] = {
+	[S_WAITING] = { "waiting", "hidden" },	      [S_WAITING_AWAY] = { "waiting", "none" },
+	[S_STAGED] = { "staged", "hidden" },	      [S_ACTIVE] = { "active", "realized" },
+	[S_UNPLUGGING] = { "unplugging", "partial" }, [S_MIGRATING] = { "migrating", "partial" },
+	[S_MIGRATED] = { "migrated", "partial" },     [S_INCOMING] = { "incoming", "hidden" },
+	[S_RELEASED] = { "released", "none" },	      [S_FAILED] = { "failed", "realized" },
+	[S_DETACHING] = { "detaching", "hidden" },
+};
+
+/* Applies @fact; false when the double refused it. */
+static bool fix_fact(Fix *f, Fact fact)
+{
+	static const char *const ctl[_F_MAX] = {
+		[F_NEGOTIATE] = "negotiate",
+		[F_REBOOT] = "reboot",
+		[F_DROP_MONITOR] = "drop-monitor",
+		[F_MONITOR_OFF] = "monitor-off",
+		[F_MONITOR_ON] = "monitor-on",
+		[F_MIG_START] = "migrate-start",
+		[F_MIG_COMPLETE] = "migrate-complete",
+		[F_MIG_CANCEL] = "migrate-cancel",
+		[F_MIG_FAIL] = "migrate-fail",
+		[F_MIG_POSTCOPY] = "migrate-postcopy",
+		[F_INCOMING_LOAD] = "incoming-load net0",
+	};
+	bool away = f->monitor_off;
+	unsigned want = 0;
+
+	switch (fact) {
+	case F_DETACH:
+		if (f->p)
+			pair_detach(f->p);
+		break;
+	case F_REATTACH:
+		if (f->p)
+			pair_reattach(f->p, NULL);
+		break;
+	case F_RETIRE:
+		if (f->p)
+			pair_retire(f->p);
+		break;
+	case F_VF_GONE:
+		/* The pool reports only VFs it handed out. */
+		if (!f->p || !f->p->has_vf)
+			return false;
+		pair_vf_gone(f->p, "FAKE POOL: the PF was removed");
+		break;
+	case F_RELEASE_FAILS:
+		f->fail_releases = 1;
+		if (f->p)
+			pair_detach(f->p);
+		break;
+	case F_QEMU_CRASH:
+		test_qemu_kill(f->q);
+		break;
+	case F_WAIT:
+		fix_run(f, TIMEOUT + 200);
+		break;
+	case F_RESTART:
+		fix_restart(f);
+		want = away ? 0 : f->n_ready + 1;
+		ck_assert_int_eq(instance_connect(f->i, f->qmp), 0);
+		break;
+	case F_INCOMING_LOAD:
+		if (!fix_ctl(f, "incoming-start") || !fix_ctl(f, ctl[fact]))
+			return false;
+		break;
+	default:
+		/* After these the monitor comes back, and with it a new set-up. */
+		if ((fact == F_DROP_MONITOR && !away) || (fact == F_MONITOR_ON && away))
+			want = f->n_ready + 1;
+		if (!fix_ctl(f, ctl[fact]))
+			return false;
+		if (fact == F_MONITOR_OFF || fact == F_MONITOR_ON)
+			f->monitor_off = fact == F_MONITOR_OFF;
+		break;
+	}
+	fix_settle(f, want);
+	return true;
+}
+
+static void check_cell(const Cell *c)
+{
+	Fix *f = fix_new(c->setup == S_INCOMING);
+	char holds[32], commands[4096];
+
+	fix_setup(f, c->setup);
+	fix_expect(f, c->setup, setup_expect[c->setup][0], setup_expect[c->setup][1]);
+	ck_assert_int_eq(test_double_call(f->ctl, "commands", commands, sizeof(commands)), 0);
+	if (!c->state) {
+		ck_assert_msg(!fix_fact(f, c->fact), "%s/%s: the double accepted the fact",
+			      setup_names[c->setup], fact_names[c->fact]);
+		fix_expect(f, c->setup, setup_expect[c->setup][0], setup_expect[c->setup][1]);
+		fix_free(f);
+		return;
+	}
+	ck_assert_msg(fix_fact(f, c->fact), "%s/%s: the double refused the fact",
+		      setup_names[c->setup], fact_names[c->fact]);
+	fix_holds(f, holds, sizeof(holds));
+	if (!test_qemu_running(f->q))
+		commands[0] = 0;
+	else
+		ck_assert_int_eq(test_double_call(f->ctl, "commands", commands, sizeof(commands)),
+				 0);
+	if (getenv("UNIT_PAIR_RECORD"))
+		fprintf(stderr, "CELL %s/%s -> %s %s \"%s\" (%s)\n", setup_names[c->setup],
+			fact_names[c->fact], fix_state(f), holds, commands[0] ? commands : "-",
+			f->p ? f->p->reason : "");
+	ck_assert_msg(strcmp(fix_state(f), c->state) == 0 && strcmp(holds, c->holds) == 0,
+		      "%s + %s: pair is %s (%s), QEMU holds %s; expected %s, QEMU holding %s",
+		      setup_names[c->setup], fact_names[c->fact], fix_state(f),
+		      f->p ? f->p->reason : "", holds, c->state, c->holds);
+	if (c->commands)
+		ck_assert_msg(strcmp(commands[0] ? commands : "-", c->commands) == 0,
+			      "%s + %s: failoverd sent \"%s\", expected \"%s\"",
+			      setup_names[c->setup], fact_names[c->fact], commands, c->commands);
+	if (c->then) {
+		fix_run(f, RETRY_MS + 200);
+		fix_settle(f, 0);
+		ck_assert_msg(strcmp(fix_state(f), c->then) == 0,
+			      "%s + %s: after the release retry the pair is %s, expected %s",
+			      setup_names[c->setup], fact_names[c->fact], fix_state(f), c->then);
+	}
+	/* The promise: held by QEMU means ours; back in the pool means nobody holds it. */
+	ck_assert_msg(!f->violations[0], "%s + %s: %s", setup_names[c->setup], fact_names[c->fact],
+		      f->violations);
+	if (strcmp(holds, "none") != 0 && strcmp(holds, "exited") != 0)
+		ck_assert_msg(f->reserved && f->p && f->p->has_vf,
+			      "%s + %s: QEMU holds the primary but the VF is not the pair's",
+			      setup_names[c->setup], fact_names[c->fact]);
+	if (!f->p || (f->p->state == PAIR_RELEASED && !f->fail_releases))
+		ck_assert_msg(!f->reserved, "%s + %s: VF leaked: still reserved by a %s pair",
+			      setup_names[c->setup], fact_names[c->fact], fix_state(f));
+	fix_free(f);
+}
+
+START_TEST(test_cell)
+{
+	check_cell(&cells[_i]);
+}
+END_TEST
+
+/* The table is the state machine's: every (state, fact) cell exactly once. */
+START_TEST(test_table_covers_every_cell)
+{
+	unsigned seen[_S_MAX][_F_MAX] = { { 0 } };
+
+	for (size_t k = 0; k < N_CELLS; k++)
+		seen[cells[k].setup][cells[k].fact]++;
+	for (int s = 0; s < _S_MAX; s++)
+		for (int fa = 0; fa < _F_MAX; fa++)
+			ck_assert_msg(seen[s][fa] == 1, "cell %s + %s appears %u times",
+				      setup_names[s], fact_names[fa], seen[s][fa]);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("pair");
+	TCase *tc = tcase_create("cells");
+	SRunner *sr;
+	int failed;
+	const char *only = getenv("UNIT_PAIR_CELL"); /* "SETUP/FACT": one cell */
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_table_covers_every_cell);
+	if (only) {
+		for (size_t k = 0; k < N_CELLS; k++) {
+			char name[96];
+
+			snprintf(name, sizeof(name), "%s/%s", setup_names[cells[k].setup],
+				 fact_names[cells[k].fact]);
+			if (strcmp(name, only) == 0)
+				tcase_add_loop_test(tc, test_cell, (int)k, (int)k + 1);
+		}
+	} else {
+		tcase_add_loop_test(tc, test_cell, 0, (int)N_CELLS);
+	}
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
