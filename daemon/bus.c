@@ -504,10 +504,12 @@ static int method_reload(sd_bus_message *msg, void *ud, sd_bus_error *error)
 	if (r < 0)
 		return r;
 	log_info(b->log, "D-Bus: Reload");
-	if (b->service)
+	if (b->service) {
 		r = service_reload(b->service, err, sizeof(err));
-	else
-		r = manager_reload(b->manager, err, sizeof(err));
+	} else {
+		r = -EOPNOTSUPP;
+		snprintf(err, sizeof(err), "this failoverd has no configuration to reload");
+	}
 	if (r < 0)
 		return bus_error_errno(error, r, err, BUS_ERROR_INVALID_CONFIGURATION);
 	return sd_bus_reply_method_return(msg, NULL);

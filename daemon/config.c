@@ -3,9 +3,41 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/config.h"
+
+struct Config {
+	char root[256]; /* "" = "/" */
+	const Log *log;
+	ConfSet *set; /* the last good configuration */
+	ConfigDeferred deferred;
+};
+
+int config_new(Config **out, const char *root, const Log *log)
+{
+	Config *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	if (root && snprintf(c->root, sizeof(c->root), "%s", root) >= (int)sizeof(c->root)) {
+		free(c);
+		return -ENAMETOOLONG;
+	}
+	c->log = log;
+	*out = c;
+	return 0;
+}
+
+Config *config_free(Config *c)
+{
+	if (!c)
+		return NULL;
+	conf_set_free(c->set);
+	free(c);
+	return NULL;
+}
 
 int config_load(const char *root, const Log *log, ConfSet **out, char *errors, size_t size)
 {
@@ -376,8 +408,9 @@ static bool deferred_in_diff(const ConfSet *a, const ConfSet *b, const ConfigDef
 	}
 }
 
-void config_reload(Manager *m, const ConfSet *old_set, const ConfSet *new_set,
-		   ConfigDeferred *deferred)
+/* The difference between two valid sets, applied; @deferred: what still waits. */
+static void reload_apply(Manager *m, const ConfSet *old_set, const ConfSet *new_set,
+			 ConfigDeferred *deferred)
 {
 	ConfigDeferred before = *deferred;
 	Reload rl = { m, old_set, new_set, deferred };
@@ -392,4 +425,37 @@ void config_reload(Manager *m, const ConfSet *old_set, const ConfSet *new_set,
 			n++;
 		}
 	log_info(manager_get_log(m), "configuration reloaded: %zu change%s", n, n == 1 ? "" : "s");
+}
+
+int config_start(Config *c, Manager *m, ConfSet *set)
+{
+	int r = config_apply(m, set);
+
+	if (r < 0)
+		return r;
+	conf_set_free(c->set);
+	c->set = set;
+	return 0;
+}
+
+int config_reload(Config *c, Manager *m, char *err, size_t size)
+{
+	ConfSet *set = NULL;
+	char errors[2048];
+	int r;
+
+	log_info(c->log, "reloading configuration");
+	r = config_load(c->root[0] ? c->root : NULL, c->log, &set, errors, sizeof(errors));
+	if (r < 0) {
+		snprintf(err, size,
+			 "the new configuration is invalid; keeping the last good one:\n%s",
+			 errors[0] ? errors : strerror(-r));
+		log_error(c->log, "the new configuration is invalid; keeping the last good one");
+		return r;
+	}
+	if (c->set)
+		reload_apply(m, c->set, set, &c->deferred);
+	conf_set_free(c->set);
+	c->set = set;
+	return 0;
 }

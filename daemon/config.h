@@ -27,9 +27,26 @@ typedef struct ConfigDeferred {
 } ConfigDeferred;
 
 /*
- * Applies the difference between two valid configurations to a running
- * manager, and retries what @deferred holds from earlier reloads; @deferred
- * then holds what is still waiting.
+ * The configuration a running daemon follows: the last good set read from
+ * the files under a root, and the changes of earlier reloads still waiting.
+ * Owned here; the manager only receives what they turn into (pools,
+ * instances, pairs).
  */
-void config_reload(Manager *m, const ConfSet *old_set, const ConfSet *new_set,
-		   ConfigDeferred *deferred);
+typedef struct Config Config;
+
+int config_new(Config **out, const char *root, const Log *log);
+Config *config_free(Config *c);
+/* Start-up: applies @set (a valid one, from config_load()) to @m, and keeps it. */
+int config_start(Config *c, Manager *m, ConfSet *set);
+/*
+ * SIGHUP / D-Bus Reload: reads the files again and applies only what
+ * changed, retrying what earlier reloads had to defer. An invalid set
+ * changes nothing and keeps the last good one; @err then says why, with
+ * the file:line diagnostics.
+ */
+int config_reload(Config *c, Manager *m, char *err, size_t size);
+
+static inline void config_freep(Config **c)
+{
+	config_free(*c);
+}

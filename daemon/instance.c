@@ -93,8 +93,7 @@ void instance_remove_pair(Instance *i, Pair *p)
 
 typedef struct PortSearch {
 	Instance *instance;
-	char *slot;
-	size_t size;
+	const char *own; /* the asking pair's port buffer */
 	InstancePortFn fn;
 	void *ud;
 	char ports[64][80];
@@ -129,16 +128,14 @@ static void port_search_finish(PortSearch *s)
 	if (s->error) {
 		snprintf(why, sizeof(why), "listing pcie-root-ports of %s failed: %s", i->name,
 			 s->cause[0] ? s->cause : strerror(-s->error));
-		s->slot[0] = 0;
 		s->fn(i, s->error, NULL, why, s->ud);
 		free(s);
 		return;
 	}
 	for (size_t k = 0; k < s->n; k++) {
-		if (s->busy[k] || instance_port_holder(i, s->ports[k], s->slot))
+		if (s->busy[k] || instance_port_holder(i, s->ports[k], s->own))
 			continue;
-		snprintf(s->slot, s->size, "%s", s->ports[k]);
-		s->fn(i, 0, s->slot, NULL, s->ud);
+		s->fn(i, 0, s->ports[k], NULL, s->ud);
 		free(s);
 		return;
 	}
@@ -146,7 +143,6 @@ static void port_search_finish(PortSearch *s)
 		 "no free pcie-root-port in QEMU instance %s (%zu present, all in use): start QEMU "
 		 "with spare '-device pcie-root-port' devices",
 		 i->name, s->n);
-	s->slot[0] = 0;
 	s->fn(i, -ENOSPC, NULL, why, s->ud);
 	free(s);
 }
@@ -262,7 +258,7 @@ static void port_on_peripheral(QmpConn *c, int r, json_object *ret, const QmpErr
 	}
 }
 
-int instance_find_free_port(Instance *i, char *slot, size_t size, InstancePortFn fn, void *ud)
+int instance_find_free_port(Instance *i, const char *own, InstancePortFn fn, void *ud)
 {
 	PortSearch *s = calloc(1, sizeof(*s));
 	json_object *args = json_object_new_object();
@@ -273,11 +269,9 @@ int instance_find_free_port(Instance *i, char *slot, size_t size, InstancePortFn
 		return -ENOMEM;
 	}
 	s->instance = i;
-	s->slot = slot;
-	s->size = size;
+	s->own = own;
 	s->fn = fn;
 	s->ud = ud;
-	slot[0] = 0;
 	json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
 	r = instance_call(i, "qom-list", args, json_type_array, port_on_peripheral, s);
 	if (r < 0)
@@ -832,6 +826,25 @@ int instance_new(Instance **out, const InstanceEnv *env, const char *name)
 	snprintf(i->name, sizeof(i->name), "%s", name);
 	*out = i;
 	return 0;
+}
+
+void instance_link(Instance **head, Instance *i)
+{
+	i->next = *head;
+	if (*head)
+		(*head)->prev = i;
+	*head = i;
+}
+
+void instance_unlink(Instance **head, Instance *i)
+{
+	if (i->prev)
+		i->prev->next = i->next;
+	else if (*head == i)
+		*head = i->next;
+	if (i->next)
+		i->next->prev = i->prev;
+	i->prev = i->next = NULL;
 }
 
 Instance *instance_free(Instance *i)

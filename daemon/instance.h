@@ -96,6 +96,9 @@ void log_instance_full(const Instance *i, int level, const char *fmt, ...)
 #define log_instance_debug(i, ...)   log_instance_full((i), LOG_DEBUG, __VA_ARGS__)
 
 int instance_new(Instance **out, const InstanceEnv *env, const char *name);
+/* The owner's list of instances (the manager's): the list fields are written here only. */
+void instance_link(Instance **head, Instance *i);
+void instance_unlink(Instance **head, Instance *i);
 
 /* What a .vm file (or a reload) sets; a timeout of 0 keeps the built-in default. */
 void instance_set_settings(Instance *i, bool prepare_incoming, unsigned unplug_timeout_ms,
@@ -137,8 +140,9 @@ int instance_add_pair(Instance *i, const PairConfig *config, Pair **out);
 
 /*
  * Finds a pcie-root-port with nothing plugged and not reserved by one of our
- * pairs; the port id is written to @slot (which then reserves it) before
- * @fn runs. -ENOSPC when there is none.
+ * pairs, and hands it to @fn, which must take it at once (into its own
+ * primary_bus or standby_bus: that reserves it). @own: the asking pair's
+ * buffer, as for instance_port_holder(). -ENOSPC when there is none.
  */
 typedef void (*InstancePortFn)(Instance *i, int r, const char *port, const char *why, void *ud);
 /*
@@ -147,7 +151,7 @@ typedef void (*InstancePortFn)(Instance *i, int r, const char *port, const char 
  * primary_bus or standby_bus buffer, not counted; NULL for a new pair.
  */
 Pair *instance_port_holder(Instance *i, const char *port, const char *own);
-int instance_find_free_port(Instance *i, char *slot, size_t size, InstancePortFn fn, void *ud);
+int instance_find_free_port(Instance *i, const char *own, InstancePortFn fn, void *ud);
 
 /*
  * QMP helpers for pairs; callbacks run exactly once. @expect: the JSON type

@@ -76,6 +76,7 @@ int main(int argc, char **argv)
 	ManagerOptions opts = { .log_level = -1 };
 	__attribute__((cleanup(manager_freep))) Manager *m = NULL;
 	__attribute__((cleanup(conf_set_freep))) ConfSet *conf = NULL;
+	__attribute__((cleanup(config_freep))) Config *config = NULL;
 	/* After the manager: freed first, they hold events on its loop. */
 	__attribute__((cleanup(service_freep))) Service *service = NULL;
 	__attribute__((cleanup(bus_freep))) Bus *bus = NULL;
@@ -87,6 +88,7 @@ int main(int argc, char **argv)
 	 */
 	const char *bus_address = getenv("INVOCATION_ID") && getppid() == 1 ? "system" : NULL;
 	const char *admin_group = NULL;
+	const char *root = NULL; /* prefix for /etc, /run, /usr/lib; NULL = "/" */
 	bool check_config = false;
 	Log log;
 	int c, r;
@@ -113,7 +115,7 @@ int main(int argc, char **argv)
 			opts.state_dir = optarg;
 			break;
 		case 'R':
-			opts.config_root = optarg;
+			root = optarg;
 			break;
 		case 'C':
 			check_config = true;
@@ -144,7 +146,7 @@ int main(int argc, char **argv)
 
 	/* Command-line options win over the configuration files. */
 	log_init(&log, opts.log_level >= 0 ? opts.log_level : LOG_INFO);
-	r = config_load(opts.config_root, &log, &conf, NULL, 0);
+	r = config_load(root, &log, &conf, NULL, 0);
 	if (check_config) {
 		if (conf)
 			conf_set_dump(conf, stdout);
@@ -170,13 +172,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));
 		return 1;
 	}
-	r = config_apply(m, conf);
+	r = config_new(&config, root, manager_get_log(m));
+	if (r < 0) {
+		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));
+		return 1;
+	}
+	r = config_start(config, m, conf);
 	if (r < 0)
 		return 1;
-	/* The manager keeps it as the last good configuration for reloads. */
-	manager_set_config(m, conf);
-	conf = NULL;
-	r = service_new(&service, m);
+	conf = NULL; /* kept as the last good configuration for reloads */
+	r = service_new(&service, m, config);
 	if (r < 0) {
 		fprintf(stderr, "failoverd: start-up failed: %s\n", strerror(-r));
 		return 1;
@@ -184,8 +189,7 @@ int main(int argc, char **argv)
 	{
 		char dir[PATH_MAX];
 
-		snprintf(dir, sizeof(dir), "%s/run/failoverd",
-			 opts.config_root ? opts.config_root : "");
+		snprintf(dir, sizeof(dir), "%s/run/failoverd", root ? root : "");
 		r = conf_watch_new(&watch, manager_get_event_base(m), dir,
 				   on_runtime_config_changed, service);
 		if (r < 0 && r != -ENOENT)

@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/config.h"
 #include "daemon/manager.h"
 #include "daemon/metrics.h"
 #include "daemon/pairfile.h"
@@ -24,7 +23,6 @@
 #include "qmp/qmp.h"
 
 struct Manager {
-	ConfSet *conf; /* the last good configuration */
 	Pools *pools;
 	struct event_base *base;
 	Log log;
@@ -32,7 +30,6 @@ struct Manager {
 	QmpListener *listener;
 	Instance *instances;
 	char state_dir[256];
-	char config_root[256];
 	ManagerPairFn pair_hook;
 	void *pair_hook_ud;
 	ManagerInstanceFn instance_hook;
@@ -49,30 +46,10 @@ struct Manager {
 	char stop_at[64];
 	int lock_fd; /* flock()ed: one daemon per state directory */
 	unsigned command_timeout_ms;
-	ConfigDeferred deferred; /* configuration changes waiting for a pool or pair */
-	InstanceEnv env;	 /* what every instance shares; its ops are below */
+	InstanceEnv env; /* what every instance shares; its ops are below */
 };
 
 /* --- instances --- */
-
-static void manager_link_instance(Manager *m, Instance *i)
-{
-	i->next = m->instances;
-	if (m->instances)
-		m->instances->prev = i;
-	m->instances = i;
-}
-
-static void manager_unlink_instance(Manager *m, Instance *i)
-{
-	if (i->prev)
-		i->prev->next = i->next;
-	else
-		m->instances = i->next;
-	if (i->next)
-		i->next->prev = i->prev;
-	i->prev = i->next = NULL;
-}
 
 Instance *manager_find_instance(Manager *m, const char *name)
 {
@@ -142,7 +119,7 @@ static void manager_on_instance_lost(void *ud, Instance *i)
 	/* Configured instances wait for QEMU to come back; others go away. */
 	if (i->configured)
 		return;
-	manager_unlink_instance(m, i);
+	instance_unlink(&m->instances, i);
 	instance_free(i);
 }
 
@@ -167,12 +144,12 @@ static Instance *manager_on_instance_identified(void *ud, Instance *i, const cha
 				    "a second QEMU named %s connected while the first is still "
 				    "attached; ignoring it",
 				    name);
-			manager_unlink_instance(m, i);
+			instance_unlink(&m->instances, i);
 			instance_free(i);
 			return NULL;
 		}
 		instance_take_conn(known, i);
-		manager_unlink_instance(m, i);
+		instance_unlink(&m->instances, i);
 		instance_free(i);
 		log_info(&m->log, "instance %s: QEMU connected to the listening socket", name);
 		return known;
@@ -200,7 +177,7 @@ static void manager_on_accept(QmpListener *l, int fd, void *userdata)
 		instance_free(i);
 		return;
 	}
-	manager_link_instance(m, i);
+	instance_link(&m->instances, i);
 }
 
 /* --- pools (daemon/pools.c) --- */
@@ -536,7 +513,7 @@ int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **
 			return r;
 		}
 	}
-	manager_link_instance(m, i);
+	instance_link(&m->instances, i);
 	if (out)
 		*out = i;
 	return 0;
@@ -697,33 +674,6 @@ int manager_get_pool_info(Manager *m, size_t index, PoolInfo *info)
 	return pools_get_info(m->pools, index, info);
 }
 
-void manager_set_config(Manager *m, ConfSet *conf)
-{
-	conf_set_free(m->conf);
-	m->conf = conf;
-}
-
-int manager_reload(Manager *m, char *err, size_t size)
-{
-	ConfSet *conf = NULL;
-	char errors[2048];
-	int r;
-
-	log_info(&m->log, "reloading configuration");
-	r = config_load(m->config_root, &m->log, &conf, errors, sizeof(errors));
-	if (r < 0) {
-		snprintf(err, size,
-			 "the new configuration is invalid; keeping the last good one:\n%s",
-			 errors[0] ? errors : strerror(-r));
-		log_error(&m->log, "the new configuration is invalid; keeping the last good one");
-		return r;
-	}
-	if (m->conf)
-		config_reload(m, m->conf, conf, &m->deferred);
-	manager_set_config(m, conf);
-	return 0;
-}
-
 void manager_revive_instance(Manager *m, Instance *i, const char *qmp_path)
 {
 	if (qmp_path && !i->qmp_path[0]) {
@@ -857,8 +807,6 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 	snprintf(m->stop_at, sizeof(m->stop_at), "%s", opts->stop_at ? opts->stop_at : "");
 	snprintf(m->state_dir, sizeof(m->state_dir), "%s",
 		 opts->state_dir ? opts->state_dir : "/var/lib/failoverd");
-	snprintf(m->config_root, sizeof(m->config_root), "%s",
-		 opts->config_root ? opts->config_root : "");
 	m->base = event_base_new();
 	if (!m->base || probe_cache_new(&m->probes, m->base) < 0 ||
 	    pools_new(&m->pools, m->base, &m->log, &pools_ops, m) < 0) {
@@ -938,12 +886,11 @@ Manager *manager_free(Manager *m)
 	while (m->instances) {
 		Instance *i = m->instances;
 
-		manager_unlink_instance(m, i);
+		instance_unlink(&m->instances, i);
 		instance_free(i);
 	}
 	m->probes = probe_cache_free(m->probes);
 	qmp_listener_free(m->listener);
-	conf_set_free(m->conf);
 	if (m->sig_usr1)
 		event_free(m->sig_usr1);
 	m->pools = pools_free(m->pools);

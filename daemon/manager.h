@@ -19,7 +19,6 @@ typedef struct ManagerOptions {
 	int log_level;
 	const char *listen_qmp;	     /* zero-config socket, or NULL */
 	const char *state_dir;	     /* default /var/lib/failoverd */
-	const char *config_root;     /* prefix for /etc, /run, /usr/lib; NULL = "/" */
 	const char *metrics_file;    /* SIGUSR1 writes daemon/metrics.h's snapshot here, or NULL */
 	const char *stop_at;	     /* fault injection: SIGSTOP at this checkpoint, or NULL */
 	unsigned command_timeout_ms; /* [Daemon] CommandTimeoutSec=; 0: the default */
@@ -63,10 +62,6 @@ void manager_set_started_hook(Manager *m, ManagerStartedFn fn, void *ud);
 /* After pools and instances are added: restore state, recover, connect. */
 int manager_start(Manager *m);
 
-/* Takes ownership of the configuration the manager was set up from. */
-void manager_set_config(Manager *m, ConfSet *conf);
-/* SIGHUP / D-Bus Reload: apply only what changed; invalid → keep the last good one. */
-int manager_reload(Manager *m, char *err, size_t size);
 bool manager_pool_in_use(Manager *m, const char *pool);
 int manager_remove_pool(Manager *m, const char *name);
 int manager_connect_instance(Manager *m, Instance *i);

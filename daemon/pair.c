@@ -251,7 +251,7 @@ static int pair_release_vf(Pair *p)
 	return 0;
 }
 
-static void pair_continue(Pair *p);
+static void pair_check_state(Pair *p);
 
 /*
  * The primary is out of every QEMU: the VF goes back and the pair is
@@ -269,7 +269,7 @@ static void pair_finish_release(Pair *p, const char *why)
 		return;
 	}
 	pair_set_state(p, PAIR_RELEASED, "%s", p->release_reason);
-	pair_continue(p);
+	pair_check_state(p);
 }
 
 static void pair_on_retry(evutil_socket_t fd, short what, void *ud)
@@ -279,9 +279,7 @@ static void pair_on_retry(evutil_socket_t fd, short what, void *ud)
 	/* Not under a chain: pair_attach() finishes a pending release itself. */
 	if (!p->has_vf || p->busy || pair_qemu_may_hold(p))
 		return;
-	pair_finish_release(p, p->release_reason);
-	if (!p->has_vf && p->attach_deferred && p->instance->ready)
-		pair_attach(p);
+	pair_finish_release(p, p->release_reason); /* an attach waiting for it goes on from there */
 }
 
 static void pair_fail(Pair *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -299,7 +297,7 @@ static void pair_fail(Pair *p, const char *fmt, ...)
 	if (!pair_qemu_may_hold(p))
 		pair_release_vf(p);
 	pair_set_state(p, PAIR_FAILED, "%s", why);
-	pair_continue(p);
+	pair_check_state(p);
 }
 
 /*
@@ -560,17 +558,22 @@ static void attach_on_port(Instance *i, int r, const char *port, const char *why
 		pair_unref(p);
 		return;
 	}
-	if (r < 0)
+	if (r < 0) {
 		pair_fail(p, "%s", why);
-	else
+	} else {
+		snprintf(p->primary_bus, sizeof(p->primary_bus), "%s", port);
 		attach_add_primary(p);
+	}
 	pair_unref(p);
 }
 
-static void attach_find_port(Pair *p, char *slot, size_t size, InstancePortFn fn)
+/* @slot: the pair's own primary_bus or standby_bus, empty while the search runs. */
+static void attach_find_port(Pair *p, char *slot, InstancePortFn fn)
 {
-	int r = instance_find_free_port(p->instance, slot, size, fn, pair_ref(p));
+	int r;
 
+	slot[0] = 0;
+	r = instance_find_free_port(p->instance, slot, fn, pair_ref(p));
 	if (r < 0) {
 		pair_unref(p);
 		pair_fail(p, "cannot look for a free pcie-root-port: %s", strerror(-r));
@@ -600,7 +603,7 @@ static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const Qmp
 		attach_add_primary(p);
 		return;
 	}
-	attach_find_port(p, p->primary_bus, sizeof(p->primary_bus), attach_on_port);
+	attach_find_port(p, p->primary_bus, attach_on_port);
 }
 
 static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, const QmpError *err,
@@ -679,20 +682,24 @@ static void standby_on_port(Instance *i, int r, const char *port, const char *wh
 		pair_unref(p);
 		return;
 	}
-	if (r < 0)
+	if (r < 0) {
 		pair_fail(p, "no port for the standby: %s", why);
-	else
+	} else {
+		snprintf(p->standby_bus, sizeof(p->standby_bus), "%s", port);
 		standby_add(p);
+	}
 	pair_unref(p);
 }
 
-void pair_attach(Pair *p)
+/* The attach chain; started only by pair_check_state(). */
+static void attach_start(Pair *p)
 {
 	char err[256] = "";
 	int r;
 
 	if (p->busy || p->removed || p->detach_requested)
 		return;
+	p->attach_wanted = false;
 	if (!p->instance->ready) {
 		pair_set_state(p, PAIR_WAITING, "QEMU instance %s is not connected",
 			       p->instance->name);
@@ -707,11 +714,10 @@ void pair_attach(Pair *p)
 		/* Its release failed half-way: never plug a VF in that state; finish it first. */
 		pair_finish_release(p, p->release_reason);
 		if (p->has_vf) {
-			p->attach_deferred = true; /* pair_on_retry() attaches once it is back */
+			p->attach_wanted = true; /* pair_check_state() attaches once it is back */
 			return;
 		}
 	}
-	p->attach_deferred = false;
 	p->busy = true;
 	if (!p->has_vf) {
 		r = pair_env(p)->ops->acquire_vf(pair_env(p)->userdata, p, &p->vf, err,
@@ -734,19 +740,35 @@ void pair_attach(Pair *p)
 		standby_add(p);
 		return;
 	}
-	attach_find_port(p, p->standby_bus, sizeof(p->standby_bus), standby_on_port);
+	attach_find_port(p, p->standby_bus, standby_on_port);
 }
 
-/* --- detach --- */
+void pair_attach(Pair *p)
+{
+	if (p->busy || p->removed || p->detach_requested)
+		return;
+	p->attach_wanted = true;
+	pair_check_state(p);
+}
 
 /*
- * Where a chain or a migration ends: a detach the operator asked for in
- * the meantime goes on from here, and a released ad-hoc pair is forgotten.
+ * The one place that decides what a pair does next once nothing is in
+ * flight (a chain, a migration, an unplug): called wherever one ends and
+ * wherever an attach is asked for. What is wanted (detach_requested,
+ * attach_wanted) against what is (state, VF, QEMU's hold): a detach asked
+ * meanwhile goes on, a released ad-hoc or retired pair is forgotten, an
+ * attach starts - at once, or once a failed VF release has finished.
  */
-static void pair_continue(Pair *p)
+static void pair_check_state(Pair *p)
 {
-	if (p->removed || p->busy || !p->detach_requested)
+	if (p->removed || p->busy)
 		return;
+	if (!p->detach_requested) {
+		if (p->attach_wanted)
+			attach_start(p);
+		return;
+	}
+	p->attach_wanted = false;
 	switch (p->state) {
 	case PAIR_RELEASED:
 		if (!p->has_vf && p->config.adhoc)
@@ -818,7 +840,7 @@ void pair_detach(Pair *p)
 		pair_dirty(p);
 	}
 	if (p->busy)
-		return; /* the running chain ends in pair_continue() */
+		return; /* the running chain ends in pair_check_state() */
 	switch (p->state) {
 	case PAIR_UNPLUGGING:
 	case PAIR_MIGRATING:
@@ -932,7 +954,7 @@ static void cancelled_on_presence(Pair *p, int r, bool present)
 		return;
 	if (present) {
 		pair_set_state(p, PAIR_ACTIVE, "%s", p->reason);
-		pair_continue(p);
+		pair_check_state(p);
 		return;
 	}
 	if (p->detach_requested) {
@@ -1014,14 +1036,14 @@ void pair_instance_refused(Pair *p, const char *why)
 	if (!pair_qemu_may_hold(p))
 		pair_release_vf(p);
 	pair_set_state(p, PAIR_FAILED, "%s", why);
-	pair_continue(p);
+	pair_check_state(p);
 }
 
 void pair_instance_lost(Pair *p, const char *why)
 {
 	/* The QEMU process is gone, and every device it had with it, and its guest. */
 	pair_timer_stop(p);
-	p->busy = p->attach_deferred = false;
+	p->busy = p->attach_wanted = false;
 	p->primary_added = p->primary_pending = false;
 	if (p->guest_negotiated) {
 		p->guest_negotiated = false;
@@ -1031,9 +1053,9 @@ void pair_instance_lost(Pair *p, const char *why)
 		pair_finish_release(p, why);
 	} else if (p->state != PAIR_RELEASED && p->state != PAIR_WAITING) {
 		pair_set_state(p, p->detach_requested ? PAIR_RELEASED : PAIR_WAITING, "%s", why);
-		pair_continue(p);
+		pair_check_state(p);
 	} else {
-		pair_continue(p);
+		pair_check_state(p);
 	}
 }
 

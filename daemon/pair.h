@@ -93,7 +93,7 @@ struct Pair {
 	struct event *timers[_PAIR_TIMER_MAX]; /* one deadline per purpose */
 	struct event *retry;		       /* a failed VF release, tried again */
 	unsigned retry_ms;		       /* its next backoff */
-	bool attach_deferred;		       /* an attach waits for that release to finish */
+	bool attach_wanted;		       /* an attach is due (pair_check_state() starts it) */
 	bool reconciling; /* restored or reconnected: the next transition is QEMU's word */
 	char release_reason[256];
 	QmpTimestamp ts_unplug;	  /* QEMU's time of UNPLUG_PRIMARY */
@@ -121,7 +121,11 @@ void pair_restore(Pair *p, const PairRecord *rec, bool vf_ours, bool qemu_alive)
 /* May a QEMU process hold this pair's primary (hidden, plugged or partly unplugged)? */
 bool pair_qemu_may_hold(const Pair *p);
 
-/* Reserve, program and plug; INCOMING when the instance awaits a migration. */
+/*
+ * Reserve, program and plug; INCOMING when the instance awaits a migration.
+ * Not while a chain runs or a detach is asked for; after a failed VF release,
+ * once that release has been finished.
+ */
 void pair_attach(Pair *p);
 /*
  * Unplug the primary and give the VF back once no QEMU can hold it: a

@@ -11,6 +11,7 @@
 
 struct Service {
 	Manager *manager;
+	Config *config;
 	struct event *watchdog;
 	struct event *sighup;
 	struct timeval interval;
@@ -25,11 +26,11 @@ static void service_on_sighup(evutil_socket_t sig, short what, void *ud)
 {
 	char err[256];
 
-	/* Failure is logged by the manager; the last good configuration stays. */
+	/* Failure is logged by the configuration; the last good one stays. */
 	service_reload(ud, err, sizeof(err));
 }
 
-int service_new(Service **out, Manager *m)
+int service_new(Service **out, Manager *m, Config *config)
 {
 	Service *s = calloc(1, sizeof(*s));
 	uint64_t usec = 0;
@@ -37,6 +38,7 @@ int service_new(Service **out, Manager *m)
 	if (!s)
 		return -ENOMEM;
 	s->manager = m;
+	s->config = config;
 	/* ExecReload= sends SIGHUP; systemd waits for RELOADING=1 ... READY=1. */
 	s->sighup = evsignal_new(manager_get_event_base(m), SIGHUP, service_on_sighup, s);
 	if (!s->sighup || evsignal_add(s->sighup, NULL) < 0) {
@@ -91,7 +93,7 @@ int service_reload(Service *s, char *err, size_t size)
 	int r;
 
 	service_reloading(s);
-	r = manager_reload(s->manager, err, size);
+	r = config_reload(s->config, s->manager, err, size);
 	service_ready(s);
 	return r;
 }

@@ -7,11 +7,13 @@
  * WatchdogSec= no timer exists: the daemon stays idle when nothing happens.
  */
 
+#include "daemon/config.h"
 #include "daemon/manager.h"
 
 typedef struct Service Service;
 
-int service_new(Service **out, Manager *m);
+/* @config: what a reload re-reads (daemon/config.h). */
+int service_new(Service **out, Manager *m, Config *config);
 Service *service_free(Service *s);
 
 /* READY=1 once configuration is applied and pairs are reconciled. */

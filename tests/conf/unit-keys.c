@@ -11,6 +11,7 @@
 
 #include "conf/conf.h"
 #include "tests/lib/conf-tree.h"
+#include "tests/lib/suite.h"
 
 typedef enum Where {
 	DAEMON,
@@ -228,14 +229,8 @@ int main(void)
 {
 	Suite *s = suite_create("conf-keys");
 	TCase *tc = tcase_create("keys");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, test_key, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_suite_run(s, CK_NORMAL);
 }

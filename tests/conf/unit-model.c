@@ -14,6 +14,7 @@
 
 #include "conf/conf.h"
 #include "tests/lib/conf-tree.h"
+#include "tests/lib/suite.h"
 
 #define ETC "etc/failoverd/"
 
@@ -555,8 +556,6 @@ int main(void)
 {
 	Suite *s = suite_create("conf-model");
 	TCase *tc = tcase_create("model");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_values);
@@ -571,9 +570,5 @@ int main(void)
 	tcase_add_test(tc, test_equal_ignores_stale_values);
 	tcase_add_test(tc, test_dump_round_trip);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_suite_run(s, CK_NORMAL);
 }

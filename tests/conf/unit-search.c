@@ -13,6 +13,7 @@
 
 #include "conf/conf.h"
 #include "tests/lib/conf-tree.h"
+#include "tests/lib/suite.h"
 
 #define ETC "etc/failoverd/"
 #define RUN "run/failoverd/"
@@ -376,8 +377,6 @@ int main(void)
 {
 	Suite *s = suite_create("conf-search");
 	TCase *tc = tcase_create("search");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_no_configuration_is_defaults);
@@ -398,9 +397,5 @@ int main(void)
 	tcase_add_test(tc, test_invalid_file_names);
 	tcase_add_test(tc, test_diag_format);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_suite_run(s, CK_NORMAL);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "conf/conf.h"
+#include "tests/lib/suite.h"
 
 START_TEST(test_bool)
 {
@@ -124,8 +125,6 @@ int main(void)
 {
 	Suite *s = suite_create("conf-values");
 	TCase *tc = tcase_create("values");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_bool);
 	tcase_add_test(tc, test_duration);
@@ -133,9 +132,5 @@ int main(void)
 	tcase_add_test(tc, test_ranges);
 	tcase_add_test(tc, test_pci_address);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_suite_run(s, CK_NORMAL);
 }

@@ -12,6 +12,7 @@
 
 #include "ctl/table.h"
 #include "ctl/text.h"
+#include "tests/lib/suite.h"
 
 static const struct {
 	const char *in, *out;
@@ -93,16 +94,10 @@ int main(void)
 {
 	Suite *s = suite_create("ctl-text");
 	TCase *tc = tcase_create("escape");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, test_escape, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_table_cells_escaped);
 	tcase_add_test(tc, test_json_output_escaped);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

@@ -26,6 +26,7 @@
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/relay.h"
+#include "tests/lib/suite.h"
 
 #define NAME	  "org.failoverd1"
 #define PATH	  "/org/failoverd1"
@@ -1525,8 +1526,6 @@ int main(void)
 	TCase *tc = tcase_create("api");
 	TCase *ti = tcase_create("incoming");
 	TCase *tp = tcase_create("policy");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
@@ -1578,9 +1577,5 @@ int main(void)
 	tcase_set_timeout(tp, 120);
 	tcase_add_test(tp, test_shipped_policy);
 	suite_add_tcase(s, tp);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

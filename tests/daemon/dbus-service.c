@@ -22,6 +22,7 @@
 
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/suite.h"
 
 static struct {
 	TestDir *dir;
@@ -345,8 +346,6 @@ int main(void)
 {
 	Suite *s = suite_create("dbus-service");
 	TCase *tc = tcase_create("service");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
@@ -356,9 +355,5 @@ int main(void)
 	tcase_add_test(tc, test_ready_after_reconcile);
 	tcase_add_test(tc, test_install_and_verify_unit);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

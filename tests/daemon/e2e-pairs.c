@@ -19,6 +19,7 @@
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/lab.h"
+#include "tests/lib/suite.h"
 
 static TestLab t;
 
@@ -484,8 +485,6 @@ int main(void)
 {
 	Suite *s = suite_create("e2e-pairs");
 	TCase *tc = tcase_create("two-hosts");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
@@ -511,9 +510,5 @@ int main(void)
 		suite_add_tcase(s, tr);
 	}
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_VERBOSE);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_VERBOSE);
 }

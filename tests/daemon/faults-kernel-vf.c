@@ -22,6 +22,7 @@
 #include "daemon/vf.h"
 #include "tests/lib/fake-sysfs.h"
 #include "tests/lib/kernel.h"
+#include "tests/lib/suite.h"
 
 #define N_VFS 7
 
@@ -314,8 +315,6 @@ int main(void)
 	Suite *s = suite_create("faults-kernel-vf");
 	TCase *tc = tcase_create("igb");
 	int n = (int)(sizeof(points) / sizeof(points[0]));
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 240);
@@ -325,9 +324,5 @@ int main(void)
 	tcase_add_test(tc, test_vf_yanked_mid_reservation);
 	tcase_add_test(tc, test_unwritable_sysfs);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_VERBOSE);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_VERBOSE);
 }

@@ -18,6 +18,7 @@
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/lab.h"
+#include "tests/lib/suite.h"
 
 static TestLab t;
 
@@ -398,8 +399,6 @@ int main(void)
 	Suite *s = suite_create("faults-pairs");
 	TCase *tc = tcase_create("faults");
 	int n = (int)(sizeof(attach_points) / sizeof(attach_points[0]));
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
@@ -416,9 +415,5 @@ int main(void)
 	tcase_add_loop_test(tc, test_migration_qemu_killed, 0,
 			    (int)(sizeof(qemu_kills) / sizeof(qemu_kills[0])));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_VERBOSE);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_VERBOSE);
 }

@@ -23,6 +23,7 @@
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/kernel.h"
+#include "tests/lib/suite.h"
 
 #define MAC	   "52:54:00:aa:bb:01"
 #define VF_SRC	   0 /* first VF of host A's range 0-2 */
@@ -485,17 +486,11 @@ int main(void)
 {
 	Suite *s = suite_create("full-vf");
 	TCase *tc = tcase_create("real-vf");
-	SRunner *sr;
-	int failed;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 1500);
 	tcase_add_test(tc, test_real_vf_attach_migrate_release);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_VERBOSE);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_VERBOSE);
 }

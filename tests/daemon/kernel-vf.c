@@ -22,6 +22,7 @@
 
 #include "daemon/vf.h"
 #include "tests/lib/kernel.h"
+#include "tests/lib/suite.h"
 
 static TestIgb igb;
 static char state[64];
@@ -459,8 +460,6 @@ int main(void)
 {
 	Suite *s = suite_create("daemon-vf-igb");
 	TCase *tc = tcase_create("igb");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 300);
 	tcase_add_checked_fixture(tc, setup, NULL);
@@ -469,9 +468,5 @@ int main(void)
 	tcase_add_test(tc, test_crash_then_recover);
 	tcase_add_test(tc, test_numvfs_zero);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_VERBOSE);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_VERBOSE);
 }

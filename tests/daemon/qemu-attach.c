@@ -17,6 +17,7 @@
 
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/suite.h"
 
 static TestDir *dir;
 static TestHost host;
@@ -439,8 +440,6 @@ int main(void)
 {
 	Suite *s = suite_create("daemon-attach");
 	TCase *tc = tcase_create("paused-qemu");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -458,9 +457,5 @@ int main(void)
 	tcase_add_test(tc, test_failed_release_finishes_before_reattach);
 	tcase_add_test(tc, test_stale_deadline_keeps_detach_reason);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

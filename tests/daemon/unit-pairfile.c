@@ -11,6 +11,7 @@
 
 #include "daemon/pairfile.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/suite.h"
 
 static void write_text(const char *path, const char *text)
 {
@@ -107,16 +108,10 @@ int main(void)
 {
 	Suite *s = suite_create("pairfile");
 	TCase *tc = tcase_create("pairfile");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_record_survives_a_restart);
 	tcase_add_test(tc, test_other_versions_load);
 	tcase_add_test(tc, test_damaged_file_names_its_line);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

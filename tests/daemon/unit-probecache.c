@@ -21,6 +21,7 @@
 #include "daemon/probecache.h"
 #include "tests/lib/fake-qmp.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/suite.h"
 
 typedef struct Peer {
 	QmpConn *conn;
@@ -211,15 +212,9 @@ int main(void)
 {
 	Suite *s = suite_create("probecache");
 	TCase *tc = tcase_create("fake-peers");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_shared_only_by_the_same_executable);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

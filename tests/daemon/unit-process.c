@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon/process.h"
+#include "tests/lib/suite.h"
 
 static pid_t child = -1;
 
@@ -145,8 +146,6 @@ int main(void)
 {
 	Suite *s = suite_create("daemon-process");
 	TCase *tc = tcase_create("process");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, test_same_qemu_is_recognised);
@@ -155,9 +154,5 @@ int main(void)
 	tcase_add_test(tc, test_exited_process_is_gone);
 	tcase_add_test(tc, test_start_time_survives_odd_names);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_suite_run(s, CK_NORMAL);
 }

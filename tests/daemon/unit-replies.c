@@ -16,6 +16,7 @@
 #include "tests/lib/cluster.h"
 #include "tests/lib/fake-qmp.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/suite.h"
 
 static const struct {
 	const char *command, *args, *reply; /* the bad answer, or an event with @event */
@@ -176,16 +177,10 @@ int main(void)
 {
 	Suite *s = suite_create("daemon-replies");
 	TCase *tc = tcase_create("hostile-peer");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_bad_reply, 0, sizeof(cases) / sizeof(cases[0]));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

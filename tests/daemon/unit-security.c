@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tests/lib/harness.h"
+#include "tests/lib/suite.h"
 
 static const char *const spawners[] = {
 	"system", "popen",   "execl",	"execle",      "execlp",       "execv",	  "execve",
@@ -91,14 +92,8 @@ int main(void)
 {
 	Suite *s = suite_create("security");
 	TCase *tc = tcase_create("binaries");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_no_shell_no_exec);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

@@ -11,6 +11,7 @@
 
 #include "daemon/statefile.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/suite.h"
 
 static int collect(const char *key, const char *value, void *ud)
 {
@@ -62,14 +63,8 @@ int main(void)
 {
 	Suite *s = suite_create("statefile");
 	TCase *tc = tcase_create("write");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_temporary_names_never_collide);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

@@ -11,6 +11,7 @@
 
 #include "conf/conf.h"
 #include "daemon/validate.h"
+#include "tests/lib/suite.h"
 
 #define MAC "52:54:00:aa:bb:01"
 
@@ -195,8 +196,6 @@ int main(void)
 {
 	Suite *s = suite_create("daemon-validate");
 	TCase *tc = tcase_create("validate");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_attach_parses_what_it_accepts);
@@ -204,9 +203,5 @@ int main(void)
 	tcase_add_test(tc, test_error_message_stays_utf8);
 	tcase_add_test(tc, test_utf8_repair);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_suite_run(s, CK_NORMAL);
 }

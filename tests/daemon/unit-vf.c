@@ -15,6 +15,7 @@
 
 #include "daemon/vf.h"
 #include "tests/lib/fake-sysfs.h"
+#include "tests/lib/suite.h"
 
 static FakeSysfs fs;
 static char state[64];
@@ -282,8 +283,6 @@ int main(void)
 {
 	Suite *s = suite_create("daemon-vf");
 	TCase *tc = tcase_create("vf");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_saved_roundtrip);
@@ -293,9 +292,5 @@ int main(void)
 	tcase_add_test(tc, test_recover_leftovers);
 	tcase_add_test(tc, test_corrupt_save_file_blocks_release);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tests/lib/harness.h"
+#include "tests/lib/suite.h"
 
 #define PRIMARY_ADD                                                                                \
 	"{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"e1000e\", \"id\": "           \
@@ -217,8 +218,6 @@ int main(void)
 {
 	Suite *s = suite_create("harness");
 	TCase *guest = tcase_create("guest"), *proc = tcase_create("process");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(guest, setup, teardown);
 	tcase_set_timeout(guest, 180);
@@ -233,9 +232,5 @@ int main(void)
 	tcase_add_test(proc, test_child_dies_with_the_test);
 	suite_add_tcase(s, proc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_VERBOSE);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_VERBOSE);
 }

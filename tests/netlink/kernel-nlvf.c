@@ -12,6 +12,7 @@
 
 #include "netlink/nlvf.h"
 #include "tests/lib/kernel.h"
+#include "tests/lib/suite.h"
 
 static TestIgb igb;
 
@@ -179,8 +180,6 @@ int main(void)
 {
 	Suite *s = suite_create("netlink-igb");
 	TCase *tc = tcase_create("igb");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, NULL);
@@ -188,9 +187,5 @@ int main(void)
 	tcase_add_test(tc, test_program_supported);
 	tcase_add_test(tc, test_igb_refusals);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_VERBOSE);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_VERBOSE);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "netlink/nlvf.h"
+#include "tests/lib/suite.h"
 
 START_TEST(test_names)
 {
@@ -101,17 +102,11 @@ int main(void)
 {
 	Suite *s = suite_create("netlink-vf");
 	TCase *tc = tcase_create("nlvf");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_format_and_equal);
 	tcase_add_test(tc, test_link_without_vfs);
 	tcase_add_test(tc, test_kernel_refusal_is_precise);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

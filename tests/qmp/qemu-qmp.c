@@ -17,6 +17,7 @@
 
 #include "qmp/qmp.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/suite.h"
 
 typedef struct Ctx {
 	struct event_base *base;
@@ -352,8 +353,6 @@ int main(void)
 {
 	Suite *s = suite_create("qmp-qemu");
 	TCase *tc = tcase_create("real-qemu");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 240);
@@ -363,9 +362,5 @@ int main(void)
 	tcase_add_test(tc, test_qemu_killed_during_command);
 	tcase_add_test(tc, test_daemon_survives_garbage_peer);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_VERBOSE);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_VERBOSE);
 }

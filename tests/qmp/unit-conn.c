@@ -19,6 +19,7 @@
 
 #include "qmp/qmp.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/suite.h"
 
 #define GREETING                                                                                   \
 	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 2, \"minor\": 0, \"major\": 10}, "         \
@@ -614,8 +615,6 @@ int main(void)
 {
 	Suite *s = suite_create("qmp-conn");
 	TCase *tc = tcase_create("fake-peer");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_handshake_and_version);
@@ -638,9 +637,5 @@ int main(void)
 	tcase_add_test(tc, test_connect_without_reconnect_fails);
 	tcase_add_test(tc, test_listener_accepts_and_replaces_stale);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

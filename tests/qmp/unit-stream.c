@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "qmp/qmp.h"
+#include "tests/lib/suite.h"
 
 typedef struct Seen {
 	int n;
@@ -211,8 +212,6 @@ int main(void)
 {
 	Suite *s = suite_create("qmp-stream");
 	TCase *tc = tcase_create("parser");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_whole_buffer);
 	tcase_add_test(tc, test_byte_by_byte);
@@ -224,9 +223,5 @@ int main(void)
 	tcase_add_test(tc, test_callback_stops_feed);
 	tcase_add_test(tc, test_free_null);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

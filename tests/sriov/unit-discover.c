@@ -6,6 +6,7 @@
 
 #include "sriov/sriov.h"
 #include "tests/lib/fake-sysfs.h"
+#include "tests/lib/suite.h"
 
 static FakeSysfs fs;
 
@@ -162,8 +163,6 @@ int main(void)
 {
 	Suite *s = suite_create("sriov-discover");
 	TCase *tc = tcase_create("fake-sysfs");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_is_bdf);
@@ -175,9 +174,5 @@ int main(void)
 	tcase_add_test(tc, test_broken_virtfn_link);
 	tcase_add_test(tc, test_set_num_vfs);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

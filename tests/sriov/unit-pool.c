@@ -15,6 +15,7 @@
 
 #include "sriov/sriov.h"
 #include "tests/lib/fake-sysfs.h"
+#include "tests/lib/suite.h"
 
 static FakeSysfs fs;
 static char state[64];
@@ -432,8 +433,6 @@ int main(void)
 {
 	Suite *s = suite_create("sriov-pool");
 	TCase *tc = tcase_create("fake-sysfs");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_exclusive_and_exhausted);
@@ -447,9 +446,5 @@ int main(void)
 	tcase_add_test(tc, test_missing_pf);
 	tcase_add_test(tc, test_bad_config);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }

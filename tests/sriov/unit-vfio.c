@@ -9,6 +9,7 @@
 
 #include "sriov/sriov.h"
 #include "tests/lib/fake-sysfs.h"
+#include "tests/lib/suite.h"
 
 static FakeSysfs fs;
 
@@ -127,8 +128,6 @@ int main(void)
 {
 	Suite *s = suite_create("sriov-vfio");
 	TCase *tc = tcase_create("fake-sysfs");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_group_viable);
@@ -137,9 +136,5 @@ int main(void)
 	tcase_add_test(tc, test_unwritable_override);
 	tcase_add_test(tc, test_restore_steps);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_suite_run(s, CK_NORMAL);
 }
