@@ -515,69 +515,70 @@ static void fix_expect(Fix *f, Setup s, const char *state, const char *holds)
 		      f->p ? f->p->reason : "", h);
 }
 
+/* How each state is reached: from another one (or a fresh start) by one step. */
+typedef enum Step {
+	STEP_CONNECT, /* the monitor is reached: the pair attaches */
+	STEP_AWAY,    /* the monitor is off while the daemon dials */
+	STEP_CTL,     /* control commands to the double, comma-separated */
+	STEP_DETACH,
+	STEP_VF_GONE,
+	STEP_TIMEOUT, /* the negotiation deadline passes */
+} Step;
+
+static const struct Recipe {
+	Setup from; /* _S_MAX: a fresh instance */
+	Step step;
+	const char *ctl;
+	const char *state, *holds; /* what it must have led to */
+} recipes[_S_MAX] = {
+	[S_WAITING_AWAY] = { _S_MAX, STEP_AWAY, NULL, "waiting", "none" },
+	[S_STAGED] = { _S_MAX, STEP_CONNECT, NULL, "staged", "hidden" },
+	[S_INCOMING] = { _S_MAX, STEP_CONNECT, NULL, "incoming", "hidden" },
+	[S_WAITING] = { S_STAGED, STEP_TIMEOUT, NULL, "waiting", "hidden" },
+	[S_DETACHING] = { S_STAGED, STEP_DETACH, NULL, "detaching", "hidden" },
+	[S_ACTIVE] = { S_STAGED, STEP_CTL, "negotiate", "active", "realized" },
+	/* a paused guest cannot eject: wait-unplug lasts */
+	[S_UNPLUGGING] = { S_ACTIVE, STEP_CTL, "pause,migrate-start", "unplugging", "partial" },
+	[S_MIGRATING] = { S_ACTIVE, STEP_CTL, "migrate-start", "migrating", "partial" },
+	[S_MIGRATED] = { S_MIGRATING, STEP_CTL, "migrate-complete", "migrated", "partial" },
+	[S_RELEASED] = { S_ACTIVE, STEP_DETACH, NULL, "released", "none" },
+	[S_FAILED] = { S_ACTIVE, STEP_VF_GONE, NULL, "failed", "realized" },
+};
+
 static void fix_setup(Fix *f, Setup s)
 {
-	switch (s) {
-	case S_WAITING_AWAY:
+	const struct Recipe *r = &recipes[s];
+	char ctl[128], *save = NULL;
+
+	if (r->from != _S_MAX)
+		fix_setup(f, r->from);
+	switch (r->step) {
+	case STEP_CONNECT:
+		fix_connect(f);
+		break;
+	case STEP_AWAY:
 		fix_ctl_ok(f, "monitor-off");
 		f->monitor_off = true;
 		ck_assert_int_eq(instance_connect(f->i, f->qmp), 0);
-		fix_settle(f, 0);
 		break;
-	case S_INCOMING:
-	case S_STAGED:
-		fix_connect(f);
+	case STEP_CTL:
+		snprintf(ctl, sizeof(ctl), "%s", r->ctl);
+		for (char *c = strtok_r(ctl, ",", &save); c; c = strtok_r(NULL, ",", &save))
+			fix_ctl_ok(f, c);
 		break;
-	case S_WAITING:
-	case S_DETACHING:
-		fix_setup(f, S_STAGED);
-		if (s == S_WAITING) {
-			fix_run(f, TIMEOUT + 100);
-		} else {
-			pair_detach(f->p);
-		}
-		fix_settle(f, 0);
+	case STEP_DETACH:
+		pair_detach(f->p);
 		break;
-	case S_ACTIVE:
-		fix_setup(f, S_STAGED);
-		fix_ctl_ok(f, "negotiate");
-		fix_settle(f, 0);
+	case STEP_VF_GONE:
+		pair_vf_gone(f->p, "FAKE POOL: the PF was removed");
 		break;
-	case S_UNPLUGGING:
-	case S_MIGRATING:
-		fix_setup(f, S_ACTIVE);
-		if (s == S_UNPLUGGING)
-			fix_ctl_ok(f, "pause");
-		fix_ctl_ok(f, "migrate-start");
-		fix_settle(f, 0);
+	case STEP_TIMEOUT:
+		fix_run(f, TIMEOUT + 100);
 		break;
-	case S_MIGRATED:
-		fix_setup(f, S_MIGRATING);
-		fix_ctl_ok(f, "migrate-complete");
-		fix_settle(f, 0);
-		break;
-	case S_RELEASED:
-	case S_FAILED:
-		fix_setup(f, S_ACTIVE);
-		if (s == S_RELEASED)
-			pair_detach(f->p);
-		else
-			pair_vf_gone(f->p, "FAKE POOL: the PF was removed");
-		fix_settle(f, 0);
-		break;
-	default:
-		ck_abort_msg("no such setup");
 	}
+	fix_settle(f, 0);
+	fix_expect(f, s, r->state, r->holds);
 }
-
-static const char *const setup_expect[_S_MAX][2] = {
-	[S_WAITING] = { "waiting", "hidden" },	      [S_WAITING_AWAY] = { "waiting", "none" },
-	[S_STAGED] = { "staged", "hidden" },	      [S_ACTIVE] = { "active", "realized" },
-	[S_UNPLUGGING] = { "unplugging", "partial" }, [S_MIGRATING] = { "migrating", "partial" },
-	[S_MIGRATED] = { "migrated", "partial" },     [S_INCOMING] = { "incoming", "hidden" },
-	[S_RELEASED] = { "released", "none" },	      [S_FAILED] = { "failed", "realized" },
-	[S_DETACHING] = { "detaching", "hidden" },
-};
 
 /* Applies @fact; false when the double refused it. */
 static bool fix_fact(Fix *f, Fact fact)
@@ -659,11 +660,10 @@ static void check_cell(const Cell *c)
 	snprintf(name, sizeof(name), "%s + %s (" CELLS_FILE ":%u)", setup_names[c->setup],
 		 fact_names[c->fact], c->line);
 	fix_setup(f, c->setup);
-	fix_expect(f, c->setup, setup_expect[c->setup][0], setup_expect[c->setup][1]);
 	ck_assert_int_eq(test_double_call(f->ctl, "commands", commands, sizeof(commands)), 0);
 	if (c->cannot) {
 		ck_assert_msg(!fix_fact(f, c->fact), "%s: the double accepted the fact", name);
-		fix_expect(f, c->setup, setup_expect[c->setup][0], setup_expect[c->setup][1]);
+		fix_expect(f, c->setup, recipes[c->setup].state, recipes[c->setup].holds);
 		fix_free(f);
 		return;
 	}
