@@ -427,12 +427,38 @@ static void assign(ConfCtx *c, const char *key, const char *value)
 	k->parse(c, k, value, base + k->offset);
 }
 
+/* "[A], [B]": the sections a kind of file has, in the order of its key table. */
+static void sections_list(ConfKind kind, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (const KeyEntry *k = tables[kind]; k->key && n < size; k++) {
+		char item[80];
+		int w;
+
+		snprintf(item, sizeof(item), "[%s]", k->section);
+		if (strstr(buf, item))
+			continue;
+		w = snprintf(buf + n, size - n, "%s%s", n ? ", " : "", item);
+		n = w < 0 ? size : n + (size_t)w;
+	}
+}
+
 static void section_begin(ConfCtx *c, const char *name)
 {
 	snprintf(c->section, sizeof(c->section), "%s", name);
 	c->section_known = section_known(c->kind, name);
 	if (!c->section_known) {
-		conf_diag(c, CONF_WARNING, "unknown section [%s], ignoring", name);
+		char known[200];
+
+		/* "X-" sections are for other tools, as in systemd's unit files. */
+		if (strncmp(name, "X-", 2) == 0)
+			return;
+		/* A typo ([Pairs]) would silently drop what it holds: refuse the file. */
+		sections_list(c->kind, known, sizeof(known));
+		conf_diag(c, CONF_ERROR, "unknown section [%s] (this file may have %s)", name,
+			  known);
 		return;
 	}
 	if (strcmp(name, "Pair") == 0) {

@@ -303,22 +303,39 @@ START_TEST(test_syntax_errors_name_file_and_line)
 }
 END_TEST
 
-START_TEST(test_unknown_keys_and_sections_warn)
+START_TEST(test_unknown_keys_warn)
 {
 	conf_tree_write(t, ETC "a.pool",
-			"[Pool]\nDriver=emulated\nModel=e1000e\nFoo=1\n[Network]\nAddress=x\n"
+			"[Pool]\nDriver=emulated\nModel=e1000e\nFoo=1\n[X-Inventory]\nRack=4\n"
 			"[SR-IOV]\nVirtualFunction=3\n");
-	conf_tree_write(t, ETC "failoverd.conf", "[Daemon]\nLogLevel=info\n[Pool]\nSize=3\n");
 	load_ok();
 	expect_diag(ETC "a.pool", 4, "warning", "unknown key 'Foo' in section [Pool], ignoring");
-	expect_diag(ETC "a.pool", 5, "warning", "unknown section [Network], ignoring");
 	expect_diag(ETC "a.pool", 8, "warning",
 		    "unknown key 'VirtualFunction' in section [SR-IOV], ignoring");
-	expect_diag(ETC "failoverd.conf", 3, "warning", "unknown section [Pool], ignoring");
-	/* Keys of an unknown section are not reported one by one. */
-	ck_assert_uint_eq(t->diags.n, 4);
+	/* An X- section belongs to another tool: neither it nor its keys are reported. */
+	ck_assert_uint_eq(t->diags.n, 2);
 	ck_assert_uint_eq(conf_tree_count_sev(t, CONF_ERROR), 0);
 	ck_assert_uint_eq(pool("a")->size, 8);
+}
+END_TEST
+
+/* A typo'd header would drop what follows it (a pair, a pool's settings): refused. */
+START_TEST(test_unknown_sections_are_errors)
+{
+	conf_tree_write(t, ETC "a.pool", "[Pool]\nDriver=emulated\nModel=e1000e\n[Network]\nA=x\n");
+	conf_tree_write(t, ETC "failoverd.conf", "[Daemon]\nLogLevel=info\n[Pool]\nSize=3\n");
+	conf_tree_write(t, ETC "web1.vm",
+			"[Instance]\nQMP=/run/web1.qmp\n[Pairs]\nName=uplink\nPool=a\n"
+			"MACAddress=52:54:00:aa:bb:01\nStandby=net0\n");
+	load_fails();
+	expect_diag(ETC "a.pool", 4, "error",
+		    "unknown section [Network] (this file may have [Pool], [SR-IOV])");
+	expect_diag(ETC "failoverd.conf", 3, "error",
+		    "unknown section [Pool] (this file may have [Daemon])");
+	expect_diag(ETC "web1.vm", 3, "error",
+		    "unknown section [Pairs] (this file may have [Instance], [Pair])");
+	/* Keys of an unknown section are not reported one by one. */
+	ck_assert_uint_eq(t->diags.n, 3);
 }
 END_TEST
 
@@ -392,7 +409,8 @@ int main(void)
 	tcase_add_test(tc, test_empty_assignment_restores_default);
 	tcase_add_test(tc, test_syntax_comments_whitespace_continuation);
 	tcase_add_test(tc, test_syntax_errors_name_file_and_line);
-	tcase_add_test(tc, test_unknown_keys_and_sections_warn);
+	tcase_add_test(tc, test_unknown_keys_warn);
+	tcase_add_test(tc, test_unknown_sections_are_errors);
 	tcase_add_test(tc, test_unreadable_file_is_an_error);
 	tcase_add_test(tc, test_invalid_file_names);
 	tcase_add_test(tc, test_diag_format);
