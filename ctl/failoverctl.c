@@ -588,14 +588,25 @@ static int cmd_attach(Ctl *c, int argc, char **argv)
 	return r < 0 ? EXIT_FAILED : 0;
 }
 
-static int cmd_detach(Ctl *c, int argc, char **argv)
+/* A method on one pair: (instance, pair) in, nothing out; @done says what happened. */
+static int pair_call(Ctl *c, const char *method, const char *done, char **argv)
 {
 	_cleanup_msg_ sd_bus_message *reply = NULL;
-	int r = ctl_call(c, "DetachPair", &reply, "ss", argv[0], argv[1]);
+	int r = ctl_call(c, method, &reply, "ss", argv[0], argv[1]);
 
 	if (!r && !c->json)
-		printf("Detaching %s/%s\n", argv[0], argv[1]);
+		printf("%s %s/%s\n", done, argv[0], argv[1]);
 	return r;
+}
+
+static int cmd_detach(Ctl *c, int argc, char **argv)
+{
+	return pair_call(c, "DetachPair", "Detaching", argv);
+}
+
+static int cmd_remove(Ctl *c, int argc, char **argv)
+{
+	return pair_call(c, "RemovePair", "Removed", argv);
 }
 
 static int cmd_prepare_incoming(Ctl *c, int argc, char **argv)
@@ -732,6 +743,11 @@ static const Command commands[] = {
 	  "for QEMU); exits 1 with the reason when the pair ends failed.\n" },
 	{ "detach", 2, 2, OPT_NONE, cmd_detach, "INSTANCE PAIR",
 	  "Unplug a pair's primary and give its VF back", "" },
+	{ "remove", 2, 2, OPT_NONE, cmd_remove, "INSTANCE PAIR",
+	  "Forget a pair made with attach that holds nothing any more",
+	  "For a pair released (its QEMU exited, say) or failed without a VF. A pair\n"
+	  "that holds a VF must be detached first; a pair of a .vm file is removed\n"
+	  "from that file (and the configuration reloaded).\n" },
 	{ "prepare-incoming", 1, 1, OPT_NONE, cmd_prepare_incoming, "INSTANCE",
 	  "Pre-stage the primaries of an -incoming QEMU",
 	  "Reserves VFs and adds the hidden primaries before the migration stream\n"

@@ -448,11 +448,15 @@ static int method_attach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error
 	return sd_bus_reply_method_return(msg, "o", path);
 }
 
-static int method_detach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error)
+typedef int (*ManagerPairOp)(Manager *m, const char *instance, const char *pair, char *err,
+			     size_t size);
+
+/* DetachPair and RemovePair: (instance, pair) in, nothing out. */
+static int method_pair_op(sd_bus_message *msg, Bus *b, sd_bus_error *error, const char *method,
+			  ManagerPairOp op)
 {
 	const char *instance, *name;
 	ValidateError e;
-	Bus *b = ud;
 	char err[256] = "";
 	int r;
 
@@ -464,11 +468,21 @@ static int method_detach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error
 		return r;
 	if (validate_instance_pair_args(instance, name, &e) < 0)
 		return invalid_arg(error, &e);
-	log_info(b->log, "D-Bus: DetachPair %s/%s", instance, name);
-	r = manager_detach_pair(b->manager, instance, name, err, sizeof(err));
+	log_info(b->log, "D-Bus: %s %s/%s", method, instance, name);
+	r = op(b->manager, instance, name, err, sizeof(err));
 	if (r < 0)
 		return bus_error_errno(error, r, err, NULL);
 	return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_detach_pair(sd_bus_message *msg, void *ud, sd_bus_error *error)
+{
+	return method_pair_op(msg, ud, error, "DetachPair", manager_detach_pair);
+}
+
+static int method_remove_pair(sd_bus_message *msg, void *ud, sd_bus_error *error)
+{
+	return method_pair_op(msg, ud, error, "RemovePair", manager_remove_pair);
 }
 
 static int method_prepare_incoming(sd_bus_message *msg, void *ud, sd_bus_error *error)
@@ -536,6 +550,8 @@ static const sd_bus_vtable manager_vtable[] = {
 		"o", SD_BUS_PARAM(path), method_attach_pair, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("DetachPair", "ss", SD_BUS_PARAM(instance) SD_BUS_PARAM(pair),
 				 NULL, , method_detach_pair, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("RemovePair", "ss", SD_BUS_PARAM(instance) SD_BUS_PARAM(pair),
+				 NULL, , method_remove_pair, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("PrepareIncoming", "s", SD_BUS_PARAM(instance), NULL, ,
 				 method_prepare_incoming, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),

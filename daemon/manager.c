@@ -563,6 +563,17 @@ static Instance *manager_require_instance(Manager *m, const char *name, char *er
 	return i;
 }
 
+static Pair *manager_require_pair(Manager *m, const char *instance, const char *pair, char *err,
+				  size_t size)
+{
+	Instance *i = manager_require_instance(m, instance, err, size);
+	Pair *p = i ? instance_find_pair(i, pair) : NULL;
+
+	if (i && !p)
+		snprintf(err, size, "instance %s has no pair named '%s'", instance, pair);
+	return p;
+}
+
 int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, char *err,
 			size_t size)
 {
@@ -628,17 +639,33 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 
 int manager_detach_pair(Manager *m, const char *instance, const char *pair, char *err, size_t size)
 {
-	Instance *i = manager_require_instance(m, instance, err, size);
-	Pair *p;
+	Pair *p = manager_require_pair(m, instance, pair, err, size);
 
-	if (!i)
+	if (!p)
 		return -ENOENT;
-	p = instance_find_pair(i, pair);
-	if (!p) {
-		snprintf(err, size, "instance %s has no pair named '%s'", instance, pair);
-		return -ENOENT;
-	}
 	pair_detach(p);
+	return 0;
+}
+
+int manager_remove_pair(Manager *m, const char *instance, const char *pair, char *err, size_t size)
+{
+	Pair *p = manager_require_pair(m, instance, pair, err, size);
+
+	if (!p)
+		return -ENOENT;
+	if (!p->config.adhoc) {
+		snprintf(err, size,
+			 "pair %s/%s comes from %s.vm: remove its [Pair] there and reload",
+			 instance, pair, instance);
+		return -EINVAL;
+	}
+	if (p->has_vf || pair_qemu_may_hold(p) || p->busy) {
+		snprintf(err, size, "pair %s/%s is %s%s%s: detach it first", instance, pair,
+			 pair_state_to_string(p->state), p->has_vf ? " and holds VF " : "",
+			 p->has_vf ? p->vf.id : "");
+		return -EBUSY;
+	}
+	manager_on_pair_done(m, p);
 	return 0;
 }
 

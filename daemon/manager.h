@@ -77,6 +77,13 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 			size_t size);
 /* Unplugs the primary and gives the VF back; the pair is then forgotten. */
 int manager_detach_pair(Manager *m, const char *instance, const char *pair, char *err, size_t size);
+/*
+ * Forgets an ad-hoc pair that holds nothing any more (released, or failed
+ * or waiting without a VF): its state file goes, and it is not re-created.
+ * -EBUSY while it holds a VF or QEMU may hold its primary; -EINVAL for a
+ * pair of the configuration (it would come back: remove it from its file).
+ */
+int manager_remove_pair(Manager *m, const char *instance, const char *pair, char *err, size_t size);
 /* Pre-stages every pair of an -incoming instance now (zero degraded window). */
 int manager_prepare_incoming(Manager *m, const char *instance, char *err, size_t size);
 

@@ -917,6 +917,7 @@ START_TEST(test_unprivileged_denied_but_reads)
 		"attach vm1 p1 --pool=emu --mac=" MAC1 " --standby=net1",
 		"attach vm1 p1 --pool=emu --mac=bogus --standby=net1", /* denied before parsed */
 		"detach vm1 p0",
+		"remove vm1 p0",
 		"prepare-incoming vm1",
 		"reload",
 	};
@@ -1232,6 +1233,56 @@ START_TEST(test_attach_pair_survives_restart)
 END_TEST
 
 /*
+ * RemovePair forgets an ad-hoc pair that holds nothing; never one that
+ * holds a VF, nor one of the configuration (it would come back).
+ */
+/* @method(@inst, @pair) fails with the error @want naming @why. */
+static void pair_call_fails(const char *method, const char *inst, const char *pair,
+			    const char *want, const char *why)
+{
+	char name[200], msg[300];
+
+	ck_assert_int_lt(call_error(method, name, sizeof(name), msg, sizeof(msg), "ss", inst, pair),
+			 0);
+	ck_assert_str_eq(name, want);
+	ck_assert_msg(strstr(msg, why), "%s(%s, %s): %s", method, inst, pair, msg);
+}
+
+START_TEST(test_remove_pair)
+{
+	char name[200], file[600];
+	Run r;
+
+	ck_assert_int_ge(attach("vm1", "p1", "emu", MAC1, "net1", NULL, NULL, NULL, name,
+				sizeof(name), NULL, 0),
+			 0);
+	ck_assert_int_eq(pair_state_is(P1_PATH, "staged", 20000), 0);
+	/* QEMU holds its hidden primary: refused, nothing changes. */
+	pair_call_fails("RemovePair", "vm1", "p1", "org.failoverd1.Error.Busy",
+			"pair vm1/p1 is staged and holds VF ");
+	ck_assert_int_eq(pair_state_is(P1_PATH, "staged", 1000), 0);
+	pair_call_fails("RemovePair", "vm1", "p0", "org.failoverd1.Error.WrongState",
+			"pair vm1/p0 comes from vm1.vm: remove its [Pair] there and reload");
+	pair_call_fails("RemovePair", "vm1", "p9", "org.failoverd1.Error.NotFound",
+			"instance vm1 has no pair named 'p9'");
+	/* Its QEMU gone, the pair is released and kept for that QEMU's return ... */
+	test_qemu_kill(t.qemu);
+	ck_assert_int_eq(pair_state_is(P1_PATH, "released", 20000), 0);
+	/* ... until the operator forgets it, for good. */
+	r = run("%s remove vm1 p1", t.ctl);
+	ck_assert_msg(r.status == 0 && strstr(r.out, "Removed vm1/p1"), "%d: %s %s", r.status,
+		      r.out, r.err);
+	run_free(&r);
+	ck_assert_int_eq(pair_gone(P1_PATH, 2000), 0);
+	snprintf(file, sizeof(file), "%s/pairs/vm1@p1", t.host.state);
+	ck_assert_int_ne(access(file, F_OK), 0);
+	daemon_restart(SIGTERM);
+	ck_assert_int_eq(pair_gone(P1_PATH, 2000), 0);
+	ck_assert_uint_eq(get_u32(POOL_PATH, POOL, "Free"), get_u32(POOL_PATH, POOL, "Total"));
+}
+END_TEST
+
+/*
  * Regression: a deferred reload change (the pool was in use) was dropped,
  * and an instance removed from the configuration could not be added back.
  */
@@ -1538,6 +1589,7 @@ int main(void)
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_instance_properties_changed);
 	tcase_add_test(tc, test_attach_pair_survives_restart);
+	tcase_add_test(tc, test_remove_pair);
 	tcase_add_test(tc, test_reload_retries_and_readds);
 	tcase_add_test(tc, test_failoverctl_attach_failure_exits_1);
 	tcase_add_test(tc, test_second_daemon_refused);

@@ -53,6 +53,7 @@
 typedef enum OpKind {
 	OP_ATTACH,
 	OP_DETACH,
+	OP_REMOVE,
 	OP_PREPARE,
 	OP_CONF_PAIR_ADD,
 	OP_CONF_PAIR_DEL,
@@ -93,6 +94,7 @@ static const struct {
 } kinds[_OP_MAX] = {
 	[OP_ATTACH] = { "attach", 10, 'p' },
 	[OP_DETACH] = { "detach", 5, 'p' },
+	[OP_REMOVE] = { "remove", 2, 'p' },
 	[OP_PREPARE] = { "prepare", 3, 'v' },
 	[OP_CONF_PAIR_ADD] = { "conf-pair-add", 4, 'p' },
 	[OP_CONF_PAIR_DEL] = { "conf-pair-del", 2, 'p' },
@@ -1016,6 +1018,11 @@ static void op_apply(const Op *o, Violation *v)
 		if (daemon_alive(h) && !daemon_stopped(h) &&
 		    bus_call(h, "DetachPair", NULL, "ss", inst, pair) >= 0)
 			h->detached[o->vm][o->pair] = true;
+		break;
+	case OP_REMOVE:
+		/* Refused while it holds a VF or belongs to the configuration. */
+		if (daemon_alive(h) && !daemon_stopped(h))
+			bus_call(h, "RemovePair", NULL, "ss", inst, pair);
 		break;
 	case OP_PREPARE:
 		if (daemon_alive(h) && !daemon_stopped(h))
