@@ -286,9 +286,20 @@ static const char *data_string(json_object *data, const char *key)
 	return qmp_json_get_string(data, key);
 }
 
+int instance_guest_negotiated(const Instance *i, const char *standby)
+{
+	for (size_t k = 0; k < i->n_negotiated; k++)
+		if (strcmp(i->negotiated[k], standby) == 0)
+			return 1;
+	return i->reset_seen ? 0 : -1;
+}
+
 static void on_failover_negotiated(Instance *i, json_object *data, const QmpTimestamp *ts)
 {
 	const char *id = data_string(data, "device-id");
+
+	if (id && instance_guest_negotiated(i, id) != 1 && i->n_negotiated < INSTANCE_MAX_STANDBYS)
+		snprintf(i->negotiated[i->n_negotiated++], sizeof(i->negotiated[0]), "%s", id);
 
 	for (Pair *p = i->pairs; id && p; p = p->next)
 		if (strcmp(p->standby_id, id) == 0)
@@ -328,6 +339,9 @@ static void on_migration(Instance *i, json_object *data, const QmpTimestamp *ts)
 
 static void on_reset(Instance *i, json_object *data, const QmpTimestamp *ts)
 {
+	/* The guest's driver negotiates anew when it loads again. */
+	i->reset_seen = true;
+	i->n_negotiated = 0;
 	for (Pair *p = i->pairs; p; p = p->next)
 		pair_on_reset(p);
 }
@@ -625,6 +639,9 @@ static void instance_on_ready(QmpConn *c, void *ud)
 	uint64_t start = 0;
 
 	(void)process_get_start(pid, &start); /* stays 0 when unknown */
+	/* Events missed while the monitor was away: what the guest did is unknown again. */
+	i->reset_seen = false;
+	i->n_negotiated = 0;
 	if (instance_use_qemu(i, pid, start))
 		instance_setup(i);
 }
@@ -808,6 +825,10 @@ bool instance_take_conn(Instance *to, Instance *from)
 	qmp_conn_free(to->conn); /* a dropped connection of the same name */
 	to->conn = from->conn;
 	from->conn = NULL;
+	/* What the connection saw of the guest goes with it. */
+	to->reset_seen = from->reset_seen;
+	to->n_negotiated = from->n_negotiated;
+	memcpy(to->negotiated, from->negotiated, sizeof(to->negotiated));
 	qmp_conn_set_userdata(to->conn, to);
 	return instance_use_qemu(to, from->pid, from->pid_start); /* against @to's state files */
 }

@@ -17,6 +17,8 @@
 
 typedef struct ProbeCache ProbeCache;
 
+#define INSTANCE_MAX_STANDBYS 16
+
 /*
  * What instances and their pairs ask of the daemon above them, and tell it
  * (daemon/manager.c implements these): calls go down, these come up. Each
@@ -84,7 +86,12 @@ struct Instance {
 	pid_t watched_pid;     /* the process ev_exit waits for */
 	bool waiting_for_exit; /* a new QEMU waits until the previous one (may hold VFs) exits */
 	bool configured;       /* from a .vm file, kept while QEMU is away */
-	bool settling;	       /* start-up: connected, not yet set up (READY=1 waits) */
+	/* What this connection saw of the guest's failover negotiation
+	 * (instance_guest_negotiated()). */
+	bool reset_seen;			    /* a RESET since the connection came up */
+	char negotiated[INSTANCE_MAX_STANDBYS][80]; /* standbys negotiated since the last RESET */
+	size_t n_negotiated;
+	bool settling; /* start-up: connected, not yet set up (READY=1 waits) */
 };
 
 /* "instance NAME: ..." with the journal field FAILOVERD_INSTANCE. */
@@ -132,6 +139,14 @@ int instance_adopt(Instance *i, int fd);
  * False: @to's previous QEMU still runs, and set-up waits for its exit.
  */
 bool instance_take_conn(Instance *to, Instance *from);
+
+/*
+ * Has the guest negotiated failover on @standby since its last reset? 1: this
+ * connection saw it do so; 0: it saw a reset and no negotiation since (QEMU
+ * still plugs a primary at once then, but the guest has to negotiate again);
+ * -1: nothing seen either way (the guest may have negotiated before we came).
+ */
+int instance_guest_negotiated(const Instance *i, const char *standby);
 
 Pair *instance_find_pair(Instance *i, const char *name);
 /* Unlinks and frees @p (once the current event's handlers are done with it). */

@@ -473,8 +473,11 @@ static void attach_on_presence(Pair *p, int r, bool present)
 		return;
 	}
 	if (present) {
-		/* The guest had negotiated already: QEMU plugged it at once. */
-		p->guest_negotiated = true;
+		/*
+		 * QEMU plugged it at once: the guest negotiated at some point. Since
+		 * its last reset? Only if nothing says otherwise (docs/pairs.md).
+		 */
+		p->guest_negotiated = instance_guest_negotiated(p->instance, p->standby_id) != 0;
 		pair_note_plugged(p);
 		pair_set_state(p, PAIR_ACTIVE, NULL);
 		return;
