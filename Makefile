@@ -189,6 +189,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed -e 's|/usr/sbin/|$(PREFIX)/sbin/|' -e 's|/usr/bin/|$(PREFIX)/bin/|' \
 	  systemd/failoverd.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/failoverd.service
+	install -m 0644 systemd/failoverd-qmp.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -D -m 0644 systemd/org.failoverd1.conf \
 	  $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.failoverd1.conf
 	install -D -m 0644 systemd/org.failoverd1.service \

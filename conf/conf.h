@@ -26,6 +26,7 @@
 #define CONF_DEFAULT_STATE_DIRECTORY	  "/var/lib/failoverd"
 #define CONF_DEFAULT_UNPLUG_TIMEOUT_MS	  30000u
 #define CONF_DEFAULT_COMMAND_TIMEOUT_MS	  10000u
+#define CONF_DEFAULT_LISTEN_QMP_MODE	  0600u
 #define CONF_DEFAULT_NEGOTIATE_TIMEOUT_MS 60000u
 #define CONF_POOL_DEFAULT_SIZE		  8u
 
@@ -54,6 +55,8 @@ void conf_diag_format(const ConfDiag *d, char *buf, size_t size);
 typedef struct ConfDaemon {
 	char state_directory[256];
 	char listen_qmp[CONF_PATH_MAX];
+	unsigned listen_qmp_mode;		  /* of the socket file, 0600 by default */
+	char listen_qmp_group[CONF_NAME_MAX + 1]; /* its group, "" = failoverd's own */
 	char admin_group[CONF_NAME_MAX + 1];
 	int log_level; /* syslog level, LOG_INFO by default */
 	unsigned unplug_timeout_ms;

@@ -110,7 +110,9 @@ void conf_set_dump(const ConfSet *s, FILE *f)
 
 	fprintf(f, "# failoverd.conf\n[Daemon]\nStateDirectory=%s\n", d->state_directory);
 	if (d->listen_qmp[0])
-		fprintf(f, "ListenQMP=%s\n", d->listen_qmp);
+		fprintf(f, "ListenQMP=%s\nListenQMPMode=%04o\n", d->listen_qmp, d->listen_qmp_mode);
+	if (d->listen_qmp_group[0])
+		fprintf(f, "ListenQMPGroup=%s\n", d->listen_qmp_group);
 	if (d->admin_group[0])
 		fprintf(f, "AdminGroup=%s\n", d->admin_group);
 	fprintf(f, "LogLevel=%s\n", levels[d->log_level]);

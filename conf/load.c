@@ -184,6 +184,7 @@ static void daemon_defaults(ConfDaemon *d)
 	snprintf(d->state_directory, sizeof(d->state_directory), "%s",
 		 CONF_DEFAULT_STATE_DIRECTORY);
 	d->log_level = LOG_INFO;
+	d->listen_qmp_mode = CONF_DEFAULT_LISTEN_QMP_MODE;
 	d->unplug_timeout_ms = CONF_DEFAULT_UNPLUG_TIMEOUT_MS;
 	d->command_timeout_ms = CONF_DEFAULT_COMMAND_TIMEOUT_MS;
 	d->negotiate_timeout_ms = CONF_DEFAULT_NEGOTIATE_TIMEOUT_MS;
@@ -498,8 +499,10 @@ static bool str_eq(const char *a, const char *b)
 bool conf_daemon_equal(const ConfDaemon *a, const ConfDaemon *b)
 {
 	return str_eq(a->state_directory, b->state_directory) &&
-	       str_eq(a->listen_qmp, b->listen_qmp) && str_eq(a->admin_group, b->admin_group) &&
-	       a->log_level == b->log_level && a->unplug_timeout_ms == b->unplug_timeout_ms &&
+	       str_eq(a->listen_qmp, b->listen_qmp) && a->listen_qmp_mode == b->listen_qmp_mode &&
+	       str_eq(a->listen_qmp_group, b->listen_qmp_group) &&
+	       str_eq(a->admin_group, b->admin_group) && a->log_level == b->log_level &&
+	       a->unplug_timeout_ms == b->unplug_timeout_ms &&
 	       a->command_timeout_ms == b->command_timeout_ms &&
 	       a->negotiate_timeout_ms == b->negotiate_timeout_ms;
 }

@@ -177,6 +177,21 @@ static bool parse_uint_field(ConfCtx *c, const KeyEntry *k, const char *value, v
 	return true;
 }
 
+/* An octal file mode within [k->min, k->max] that keeps the owner's read and write. */
+static bool parse_mode(ConfCtx *c, const KeyEntry *k, const char *value, void *field)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(value, &end, 8);
+	if (!*value || *value == '-' || *end || errno || v < k->min || v > k->max ||
+	    (v & 0600) != 0600)
+		return invalid(c, k, value);
+	*(unsigned *)field = (unsigned)v;
+	return true;
+}
+
 static bool parse_driver(ConfCtx *c, const KeyEntry *k, const char *value, void *field)
 {
 	if (strcmp(value, "vfio") == 0)
@@ -318,6 +333,9 @@ static const char SOCKET[] = "an absolute path without '..' (at most 107 bytes)"
 static const KeyEntry daemon_keys[] = {
 	{ "Daemon", "StateDirectory", parse_abs_path, DAEMON(state_directory), .accepted = PATH },
 	{ "Daemon", "ListenQMP", parse_abs_path, DAEMON(listen_qmp), .accepted = SOCKET },
+	{ "Daemon", "ListenQMPMode", parse_mode, DAEMON(listen_qmp_mode), RANGE(0600, 0777),
+	  .accepted = "an octal mode from 0600 to 0777 that keeps the owner's rw (e.g. 0660)" },
+	{ "Daemon", "ListenQMPGroup", parse_name, DAEMON(listen_qmp_group), .accepted = NAME },
 	{ "Daemon", "AdminGroup", parse_name, DAEMON(admin_group), .accepted = NAME },
 	{ "Daemon", "LogLevel", parse_log_level, DAEMON(log_level),
 	  .accepted = "err, warning, notice, info or debug" },

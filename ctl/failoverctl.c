@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -373,6 +374,171 @@ static int cmd_pairs(Ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* Text output, unless --json (@out NULL): then only @o is filled. */
+#define OUT(...)                                                                                   \
+	do {                                                                                       \
+		if (out)                                                                           \
+			fprintf(out, __VA_ARGS__);                                                 \
+	} while (0)
+#define TEXT_OUT(s)                                                                                \
+	do {                                                                                       \
+		if (out)                                                                           \
+			text_print((s), out);                                                      \
+	} while (0)
+
+/* One property's value: "Name: value" on @out, and added to @o for --json. */
+static int status_value(sd_bus_message *m, const char *name, const char *type, json_object *o,
+			FILE *out)
+{
+	union {
+		const char *s;
+		int b;
+		uint32_t u;
+		uint64_t t;
+		int64_t x;
+	} v;
+	char when[40];
+	int r;
+
+	if (strcmp(type, "a(tsss)") == 0) {
+		/* A pair's History: one line per transition, oldest first. */
+		json_object *a = json_object_new_array();
+		const char *from, *to, *reason;
+		uint64_t usec;
+
+		json_object_object_add(o, name, a);
+		OUT("%18s:\n", name);
+		r = sd_bus_message_enter_container(m, 'a', "(tsss)");
+		while (r >= 0 &&
+		       (r = sd_bus_message_read(m, "(tsss)", &usec, &from, &to, &reason)) > 0) {
+			json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "time_usec", json_object_new_uint64(usec));
+			json_object_object_add(e, "from", json_object_new_string(from));
+			json_object_object_add(e, "to", json_object_new_string(to));
+			json_object_object_add(e, "reason", json_object_new_string(reason));
+			json_object_array_add(a, e);
+			format_time(usec, when, sizeof(when));
+			OUT("%20s%s  ", "", when);
+			TEXT_OUT(from);
+			OUT(" -> ");
+			TEXT_OUT(to);
+			OUT("%s", reason[0] ? "  " : "");
+			TEXT_OUT(reason);
+			OUT("\n");
+		}
+		return r < 0 ? r : sd_bus_message_exit_container(m);
+	}
+	if (strcmp(type, "ao") == 0) {
+		/* An instance's Pairs: their names. */
+		json_object *a = json_object_new_array();
+		const char *path;
+		char *key = NULL;
+
+		json_object_object_add(o, name, a);
+		OUT("%18s:", name);
+		r = sd_bus_message_enter_container(m, 'a', "o");
+		while (r >= 0 && (r = sd_bus_message_read(m, "o", &path)) > 0) {
+			if (sd_bus_path_decode(path, BUS_PATH_PAIR, &key) <= 0 || !key)
+				continue;
+			json_object_array_add(a, json_object_new_string(key));
+			OUT(" ");
+			TEXT_OUT(strchr(key, '/') ? strchr(key, '/') + 1 : key);
+			free(key);
+			key = NULL;
+		}
+		OUT("\n");
+		return r < 0 ? r : sd_bus_message_exit_container(m);
+	}
+	OUT("%18s: ", name);
+	if (!type[0] || type[1] || !strchr("sobutx", type[0])) {
+		OUT("(%s)\n", type);
+		return sd_bus_message_skip(m, type);
+	}
+	r = sd_bus_message_read_basic(m, type[0], &v);
+	if (r < 0)
+		return r;
+	switch (type[0]) {
+	case 's':
+	case 'o':
+		json_object_object_add(o, name, json_object_new_string(v.s));
+		TEXT_OUT(v.s[0] ? v.s : "-");
+		break;
+	case 'b':
+		json_object_object_add(o, name, json_object_new_boolean(v.b));
+		OUT("%s", v.b ? "yes" : "no");
+		break;
+	case 'u':
+		json_object_object_add(o, name, json_object_new_int64(v.u));
+		OUT("%u", v.u);
+		break;
+	case 't':
+		json_object_object_add(o, name, json_object_new_uint64(v.t));
+		/* ...USec: a point in time. */
+		format_time(v.t, when, sizeof(when));
+		if (strstr(name, "USec"))
+			OUT("%s", v.t ? when : "-");
+		else
+			OUT("%" PRIu64, v.t);
+		break;
+	case 'x':
+		json_object_object_add(o, name, json_object_new_int64(v.x));
+		OUT("%" PRId64, v.x);
+		break;
+	}
+	OUT("\n");
+	return r;
+}
+
+/* One object in detail, as networkctl status does: every property of @iface at @path. */
+static int status_object(Ctl *c, const char *path, const char *iface)
+{
+	_cleanup_msg_ sd_bus_message *reply = NULL;
+	_cleanup_err_ sd_bus_error e = SD_BUS_ERROR_NULL;
+	_cleanup_json_ json_object *o = json_object_new_object();
+	int r;
+
+	r = sd_bus_call_method(c->bus, BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
+			       &e, &reply, "s", iface);
+	if (r < 0)
+		return fail_bus(c, &e, r);
+	r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+	while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+		const char *name, *type;
+		char t;
+
+		r = sd_bus_message_read(reply, "s", &name);
+		if (r >= 0)
+			r = sd_bus_message_peek_type(reply, &t, &type);
+		if (r >= 0)
+			r = sd_bus_message_enter_container(reply, 'v', type);
+		if (r >= 0)
+			r = status_value(reply, name, type, o, c->json ? NULL : stdout);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(reply);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(reply);
+	}
+	if (r < 0)
+		return parse_error(c, r);
+	if (c->json)
+		print_json(o);
+	return 0;
+}
+
+static int cmd_status_of(Ctl *c, const char *what)
+{
+	const char *slash = strchr(what, '/');
+	char *path = NULL;
+	int r = sd_bus_path_encode(slash ? BUS_PATH_PAIR : BUS_PATH_INSTANCE, what, &path);
+
+	if (r < 0)
+		return parse_error(c, r);
+	r = status_object(c, path, slash ? BUS_IFACE_PAIR : BUS_IFACE_INSTANCE);
+	free(path);
+	return r;
+}
+
 static int cmd_status(Ctl *c, int argc, char **argv)
 {
 	_cleanup_msg_ sd_bus_message *pools = NULL, *instances = NULL, *pairs = NULL;
@@ -386,6 +552,8 @@ static int cmd_status(Ctl *c, int argc, char **argv)
 	PairRow p;
 	int r;
 
+	if (argc == 1)
+		return cmd_status_of(c, argv[0]);
 	json_object_object_add(o, "pairs_by_state", by_state);
 	r = sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, BUS_IFACE_MANAGER, "Version", &e,
 				       &version);
@@ -713,9 +881,12 @@ typedef struct Command {
 } Command;
 
 static const Command commands[] = {
-	{ "status", 0, 0, OPT_NONE, cmd_status, "",
-	  "Show the daemon, its pools, instances and pairs",
-	  "Counts pools, VFs, instances and pairs (by state).\n" },
+	{ "status", 0, 1, OPT_NONE, cmd_status, "[INSTANCE[/PAIR]]",
+	  "Show the daemon, or one instance or pair in detail",
+	  "Without an argument: counts pools, VFs, instances and pairs (by state).\n"
+	  "With INSTANCE: its connection, QEMU's status and its pairs. With\n"
+	  "INSTANCE/PAIR: every property of the pair and its recent transitions\n"
+	  "(since failoverd started).\n" },
 	{ "pools", 0, 0, OPT_NONE, cmd_pools, "", "List the VF pools",
 	  "One line per pool: its QEMU driver, vfio or emulated, free and total VFs.\n" },
 	{ "instances", 0, 0, OPT_NONE, cmd_instances, "", "List the QEMU instances",

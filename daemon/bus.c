@@ -756,6 +756,21 @@ static int pair_get_vf(sd_bus *bus, const char *path, const char *iface, const c
 	return sd_bus_message_append(reply, "s", TEXT(pair_vf(ud), buf));
 }
 
+static int pair_get_history(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			    sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	char buf[256];
+	int r = sd_bus_message_open_container(reply, 'a', "(tsss)");
+
+	for (size_t k = 0; r >= 0 && k < pair_history_size(ud); k++) {
+		const PairHistory *h = pair_history_entry(ud, k);
+
+		r = sd_bus_message_append(reply, "(tsss)", h->usec, pair_state_to_string(h->from),
+					  pair_state_to_string(h->to), TEXT(h->reason, buf));
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 static int pair_enumerate(sd_bus *bus, const char *prefix, void *ud, char ***nodes,
 			  sd_bus_error *error)
 {
@@ -797,6 +812,8 @@ static const sd_bus_vtable pair_vtable[] = {
 	SD_BUS_PROPERTY("GuestNegotiated", "b", get_bool, offsetof(Pair, guest_negotiated),
 			PAIR_CHANGES),
 	SD_BUS_PROPERTY("StateChangedUSec", "t", get_u64, offsetof(Pair, changed_us), PAIR_CHANGES),
+	/* Read on demand (failoverctl status): each transition is signalled on its own. */
+	SD_BUS_PROPERTY("History", "a(tsss)", pair_get_history, 0, 0),
 	SD_BUS_PROPERTY("DegradedWindowMSec", "x", get_i64, offsetof(Pair, degraded_ms),
 			PAIR_CHANGES),
 	SD_BUS_VTABLE_END,

@@ -2,11 +2,14 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
@@ -56,6 +59,20 @@ static void help(void)
 	       "                         primary-added, state:NAME); see docs/reliability.md\n");
 }
 
+/*
+ * systemd socket activation (failoverd-qmp.socket): the listening AF_UNIX
+ * stream socket it passed, made with its SocketMode=/SocketGroup=, or -1.
+ */
+static int activated_qmp_socket(void)
+{
+	int n = sd_listen_fds(1);
+
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
+			return fd;
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -73,7 +90,7 @@ int main(int argc, char **argv)
 		{ "debug-stop-at", required_argument, NULL, 'D' },
 		{},
 	};
-	ManagerOptions opts = { .log_level = -1 };
+	ManagerOptions opts = { .log_level = -1, .listen_qmp_gid = (gid_t)-1, .listen_qmp_fd = -1 };
 	__attribute__((cleanup(manager_freep))) Manager *m = NULL;
 	__attribute__((cleanup(conf_set_freep))) ConfSet *conf = NULL;
 	__attribute__((cleanup(config_freep))) Config *config = NULL;
@@ -163,6 +180,19 @@ int main(int argc, char **argv)
 		opts.state_dir = conf->daemon.state_directory;
 	if (!opts.listen_qmp && conf->daemon.listen_qmp[0])
 		opts.listen_qmp = conf->daemon.listen_qmp;
+	opts.listen_qmp_mode = conf->daemon.listen_qmp_mode;
+	if (conf->daemon.listen_qmp_group[0]) {
+		struct group *gr = getgrnam(conf->daemon.listen_qmp_group);
+
+		if (!gr) {
+			fprintf(stderr,
+				"failoverd: ListenQMPGroup=%s: no such group, not starting\n",
+				conf->daemon.listen_qmp_group);
+			return 1;
+		}
+		opts.listen_qmp_gid = gr->gr_gid;
+	}
+	opts.listen_qmp_fd = activated_qmp_socket();
 	if (!admin_group)
 		admin_group = conf->daemon.admin_group;
 	opts.command_timeout_ms = conf->daemon.command_timeout_ms;

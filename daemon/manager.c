@@ -890,9 +890,25 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 		return r;
 	}
 
-	if (opts->listen_qmp) {
-		r = qmp_listener_new(&m->listener, m->base, opts->listen_qmp, 0600,
-				     manager_on_accept, m);
+	if (opts->listen_qmp_fd >= 0) {
+		r = qmp_listener_new_fd(&m->listener, m->base, opts->listen_qmp_fd,
+					manager_on_accept, m);
+		if (r < 0) {
+			log_error(&m->log,
+				  "the socket systemd passed is not a listening AF_UNIX stream "
+				  "socket bound to a path: %s",
+				  strerror(-r));
+			manager_free(m);
+			return r;
+		}
+		log_info(&m->log, "listening for QEMU monitors on %s (from systemd)",
+			 qmp_listener_get_path(m->listener));
+	} else if (opts->listen_qmp) {
+		unsigned mode = opts->listen_qmp_mode ? opts->listen_qmp_mode
+						      : CONF_DEFAULT_LISTEN_QMP_MODE;
+
+		r = qmp_listener_new(&m->listener, m->base, opts->listen_qmp, mode,
+				     opts->listen_qmp_gid, manager_on_accept, m);
 		if (r < 0) {
 			log_error(&m->log, "cannot listen on %s: %s", opts->listen_qmp,
 				  r == -EADDRINUSE ? "another process is listening there"
@@ -900,7 +916,8 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 			manager_free(m);
 			return r;
 		}
-		log_info(&m->log, "listening for QEMU monitors on %s", opts->listen_qmp);
+		log_info(&m->log, "listening for QEMU monitors on %s (mode %04o)", opts->listen_qmp,
+			 mode);
 	}
 	*out = m;
 	return 0;

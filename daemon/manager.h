@@ -18,6 +18,9 @@ typedef struct Manager Manager;
 typedef struct ManagerOptions {
 	int log_level;
 	const char *listen_qmp;	     /* zero-config socket, or NULL */
+	unsigned listen_qmp_mode;    /* its mode; 0: CONF_DEFAULT_LISTEN_QMP_MODE */
+	gid_t listen_qmp_gid;	     /* its group, (gid_t)-1: ours */
+	int listen_qmp_fd;	     /* >= 0: that socket, passed by systemd (listen_qmp unused) */
 	const char *state_dir;	     /* default /var/lib/failoverd */
 	const char *metrics_file;    /* SIGUSR1 writes daemon/metrics.h's snapshot here, or NULL */
 	const char *stop_at;	     /* fault injection: SIGSTOP at this checkpoint, or NULL */

@@ -173,6 +173,7 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 	PairState from = p->state;
 	char reason[sizeof(p->reason)] = "";
 	struct timespec now;
+	PairHistory *h;
 	va_list ap;
 
 	/* Via a copy: callers may pass the current reason as an argument. */
@@ -201,7 +202,22 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 	p->state = to;
 	clock_gettime(CLOCK_REALTIME, &now);
 	p->changed_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+	h = &p->history[p->n_history++ % PAIR_HISTORY_MAX];
+	*h = (PairHistory){ .usec = p->changed_us, .from = from, .to = to };
+	snprintf(h->reason, sizeof(h->reason), "%s", reason);
 	pair_notify(p, from);
+}
+
+size_t pair_history_size(const Pair *p)
+{
+	return p->n_history < PAIR_HISTORY_MAX ? p->n_history : PAIR_HISTORY_MAX;
+}
+
+const PairHistory *pair_history_entry(const Pair *p, size_t k)
+{
+	size_t first = p->n_history - pair_history_size(p);
+
+	return k < pair_history_size(p) ? &p->history[(first + k) % PAIR_HISTORY_MAX] : NULL;
 }
 
 /* Every deadline: a pair waits for at most one thing at a time, what its state says. */

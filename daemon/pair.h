@@ -38,6 +38,14 @@ typedef enum PairTimer {
 	_PAIR_TIMER_MAX,
 } PairTimer;
 
+/* One transition as the pair's recent history keeps it (failoverctl status). */
+#define PAIR_HISTORY_MAX 8
+typedef struct PairHistory {
+	uint64_t usec; /* CLOCK_REALTIME */
+	PairState from, to;
+	char reason[160];
+} PairHistory;
+
 /* What a pool handed out for a pair's primary. */
 typedef struct PairVf {
 	char id[64];	 /* PCI address of the VF, or an emulated slot name */
@@ -100,6 +108,9 @@ struct Pair {
 	QmpTimestamp ts_incoming; /* destination: QEMU's time of `completed` */
 	int64_t degraded_ms;	  /* last measured degraded window, -1 if none */
 	uint64_t changed_us;	  /* CLOCK_REALTIME of the last transition */
+	/* The last transitions since this daemon started: a ring, n_history in all. */
+	PairHistory history[PAIR_HISTORY_MAX];
+	unsigned n_history;
 };
 
 int pair_new(Pair **out, Instance *instance, const PairConfig *config);
@@ -107,6 +118,10 @@ int pair_new(Pair **out, Instance *instance, const PairConfig *config);
 Pair *pair_free(Pair *p);
 Pair *pair_ref(Pair *p);
 Pair *pair_unref(Pair *p);
+
+/* The recent transitions, oldest first: how many, and the @k-th. */
+size_t pair_history_size(const Pair *p);
+const PairHistory *pair_history_entry(const Pair *p, size_t k);
 
 /* What @p's state file is to say (daemon/pairfile.h). */
 void pair_get_record(const Pair *p, PairRecord *rec);

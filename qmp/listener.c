@@ -1,6 +1,9 @@
 /* Listening socket that QEMU instances connect to (zero-config mode). */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +16,7 @@
 struct QmpListener {
 	struct event_base *base;
 	char *path;
+	bool owned; /* we made the socket file (else socket activation did) */
 	int fd;
 	struct event *ev;
 	QmpAcceptFn fn;
@@ -57,60 +61,93 @@ static int unlink_stale_socket(const char *path, const struct sockaddr_un *sa)
 	return 0;
 }
 
+/* Watches the listening @fd (taken); @path is unlinked on free when @owned. */
+static int listener_start(QmpListener **out, struct event_base *base, int fd, const char *path,
+			  bool owned, QmpAcceptFn fn, void *userdata)
+{
+	QmpListener *l = calloc(1, sizeof(*l));
+
+	if (!l || !(l->path = strdup(path)))
+		goto oom;
+	l->base = base;
+	l->fd = fd;
+	l->owned = owned;
+	l->fn = fn;
+	l->userdata = userdata;
+	l->ev = event_new(base, fd, EV_READ | EV_PERSIST, listener_on_readable, l);
+	if (!l->ev)
+		goto oom;
+	event_add(l->ev, NULL);
+	*out = l;
+	return 0;
+oom:
+	if (l)
+		free(l->path);
+	free(l);
+	return -ENOMEM;
+}
+
 int qmp_listener_new(QmpListener **out, struct event_base *base, const char *path, unsigned mode,
-		     QmpAcceptFn fn, void *userdata)
+		     gid_t gid, QmpAcceptFn fn, void *userdata)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	QmpListener *l;
-	int r;
+	int fd, r;
 
 	if (!path || path[0] != '/')
 		return -EINVAL;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path));
-
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	l->fd = -1;
-	l->base = base;
-	l->fn = fn;
-	l->userdata = userdata;
-	l->path = strdup(path);
-	if (!l->path) {
-		r = -ENOMEM;
-		goto fail;
-	}
 	r = unlink_stale_socket(path, &sa);
 	if (r < 0)
-		goto fail;
-	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (l->fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
-	    listen(l->fd, 128) < 0) {
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Mode and group before listen(): nobody connects through wider rights. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, mode) < 0 ||
+	    listen(fd, 128) < 0) {
 		r = -errno;
 		unlink(path);
-		goto fail;
+		close(fd);
+		return r;
 	}
-	l->ev = event_new(base, l->fd, EV_READ | EV_PERSIST, listener_on_readable, l);
-	if (!l->ev) {
-		r = -ENOMEM;
+	r = listener_start(out, base, fd, path, true, fn, userdata);
+	if (r < 0) {
 		unlink(path);
-		goto fail;
+		close(fd);
 	}
-	event_add(l->ev, NULL);
-	*out = l;
-	return 0;
-fail:
-	if (l->fd >= 0)
-		close(l->fd);
-	free(l->path);
-	free(l);
 	return r;
+}
+
+int qmp_listener_new_fd(QmpListener **out, struct event_base *base, int fd, QmpAcceptFn fn,
+			void *userdata)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	int type = 0, listening = 0, r;
+	socklen_t tl = sizeof(type), ll = sizeof(listening);
+
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) < 0)
+		return -errno;
+	if (sa.sun_family != AF_UNIX || type != SOCK_STREAM || !listening ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || sa.sun_path[0] != '/')
+		return -ENOTSOCK;
+	sa.sun_path[sizeof(sa.sun_path) - 1] = 0;
+	r = fcntl(fd, F_GETFL);
+	if (r < 0 || fcntl(fd, F_SETFL, r | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	/* Its owner made the socket file, and removes it. */
+	return listener_start(out, base, fd, sa.sun_path, false, fn, userdata);
+}
+
+const char *qmp_listener_get_path(const QmpListener *l)
+{
+	return l->path;
 }
 
 QmpListener *qmp_listener_free(QmpListener *l)
@@ -120,7 +157,8 @@ QmpListener *qmp_listener_free(QmpListener *l)
 	if (l->ev)
 		event_free(l->ev);
 	close(l->fd);
-	unlink(l->path);
+	if (l->owned)
+		unlink(l->path);
 	free(l->path);
 	free(l);
 	return NULL;

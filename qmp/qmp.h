@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Hard cap for one QMP message; query-qmp-schema of QEMU 10 is ~200 KiB. */
 #define QMP_MESSAGE_MAX (8u * 1024 * 1024)
@@ -126,9 +127,19 @@ size_t qmp_conn_get_n_pending(const QmpConn *c);
 
 typedef void (*QmpAcceptFn)(QmpListener *l, int fd, void *userdata);
 
-/* Replaces a stale socket at @path; the socket gets @mode. */
+/*
+ * Replaces a stale socket at @path; the socket gets @mode and, unless it is
+ * (gid_t)-1, group @gid before it listens. Removed again on free.
+ */
 int qmp_listener_new(QmpListener **out, struct event_base *base, const char *path, unsigned mode,
-		     QmpAcceptFn fn, void *userdata);
+		     gid_t gid, QmpAcceptFn fn, void *userdata);
+/*
+ * Adopts @fd, a listening AF_UNIX stream socket bound to a path (systemd
+ * socket activation); -ENOTSOCK for anything else. Its file is left alone.
+ */
+int qmp_listener_new_fd(QmpListener **out, struct event_base *base, int fd, QmpAcceptFn fn,
+			void *userdata);
+const char *qmp_listener_get_path(const QmpListener *l);
 QmpListener *qmp_listener_free(QmpListener *l);
 
 /* --- capability probe --- */

@@ -58,6 +58,8 @@ static const struct {
 #define A_MRATE "an integer 0-1000000 (Mbit/s, 0 = no guarantee)"
 #define A_MAC	"a unicast, non-zero MAC address like 52:54:00:aa:bb:01"
 
+#define A_MODE "an octal mode from 0600 to 0777 that keeps the owner's rw (e.g. 0660)"
+
 #define LONG_SOCKET                                                                                \
 	"/run/failoverd/"                                                                          \
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"        \
@@ -78,6 +80,16 @@ static const struct {
 	{ DAEMON, "ListenQMP=qmp.sock", "invalid ListenQMP=qmp.sock: expected " A_SOCKET },
 	{ DAEMON, "ListenQMP=" LONG_SOCKET,
 	  "invalid ListenQMP=" LONG_SOCKET ": expected " A_SOCKET },
+	{ DAEMON, "ListenQMPMode=0660", NULL },
+	{ DAEMON, "ListenQMPMode=660", NULL },
+	{ DAEMON, "ListenQMPMode=0640", NULL },
+	{ DAEMON, "ListenQMPMode=0060", "invalid ListenQMPMode=0060: expected " A_MODE },
+	{ DAEMON, "ListenQMPMode=0660x", "invalid ListenQMPMode=0660x: expected " A_MODE },
+	{ DAEMON, "ListenQMPMode=01777", "invalid ListenQMPMode=01777: expected " A_MODE },
+	{ DAEMON, "ListenQMPMode=0680", "invalid ListenQMPMode=0680: expected " A_MODE },
+	{ DAEMON, "ListenQMPGroup=libvirt-qemu", NULL },
+	{ DAEMON, "ListenQMPGroup=kvm users",
+	  "invalid ListenQMPGroup=kvm users: expected " A_NAME },
 	{ DAEMON, "AdminGroup=failoverd-admin", NULL },
 	{ DAEMON, "AdminGroup=wheel staff", "invalid AdminGroup=wheel staff: expected " A_NAME },
 	{ DAEMON, "LogLevel=err", NULL },

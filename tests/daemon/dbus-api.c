@@ -1236,6 +1236,45 @@ END_TEST
  * RemovePair forgets an ad-hoc pair that holds nothing; never one that
  * holds a VF, nor one of the configuration (it would come back).
  */
+/* failoverctl status INSTANCE[/PAIR]: one object in detail, with a pair's recent history. */
+START_TEST(test_status_of_one_object)
+{
+	json_object *o, *v, *h, *e;
+	Run r;
+
+	ck_assert_int_eq(pair_state_is(P0_PATH, "staged", 20000), 0);
+	r = run("%s status vm1/p0", t.ctl);
+	ck_assert_msg(r.status == 0 && strstr(r.out, "State: staged") &&
+			      strstr(r.out, "MACAddress: " MAC0) && strstr(r.out, "History:\n") &&
+			      strstr(r.out, "waiting -> staged  primary hidden by QEMU"),
+		      "%d: %s %s", r.status, r.out, r.err);
+	run_free(&r);
+	r = run("%s --json status vm1/p0", t.ctl);
+	ck_assert_msg(r.status == 0, "%d: %s %s", r.status, r.out, r.err);
+	o = json_tokener_parse(r.out);
+	ck_assert_msg(o && json_object_object_get_ex(o, "State", &v) &&
+			      strcmp(json_object_get_string(v), "staged") == 0 &&
+			      json_object_object_get_ex(o, "History", &h) &&
+			      json_object_array_length(h) >= 1,
+		      "%s", r.out);
+	/* The newest transition last. */
+	v = json_object_array_get_idx(h, json_object_array_length(h) - 1);
+	ck_assert_msg(json_object_object_get_ex(v, "to", &e) &&
+			      strcmp(json_object_get_string(e), "staged") == 0,
+		      "%s", r.out);
+	json_object_put(o);
+	run_free(&r);
+	r = run("%s status vm1", t.ctl);
+	ck_assert_msg(r.status == 0 && strstr(r.out, "Connected: yes") &&
+			      strstr(r.out, "Pairs: p0"),
+		      "%d: %s %s", r.status, r.out, r.err);
+	run_free(&r);
+	r = run("%s status vm1/nope", t.ctl);
+	ck_assert_msg(r.status == 5, "%d: %s %s", r.status, r.out, r.err);
+	run_free(&r);
+}
+END_TEST
+
 /* @method(@inst, @pair) fails with the error @want naming @why. */
 static void pair_call_fails(const char *method, const char *inst, const char *pair,
 			    const char *want, const char *why)
@@ -1590,6 +1629,7 @@ int main(void)
 	tcase_add_test(tc, test_instance_properties_changed);
 	tcase_add_test(tc, test_attach_pair_survives_restart);
 	tcase_add_test(tc, test_remove_pair);
+	tcase_add_test(tc, test_status_of_one_object);
 	tcase_add_test(tc, test_reload_retries_and_readds);
 	tcase_add_test(tc, test_failoverctl_attach_failure_exits_1);
 	tcase_add_test(tc, test_second_daemon_refused);

@@ -286,6 +286,7 @@ START_TEST(test_install_and_verify_unit)
 		"usr/sbin/failoverd",
 		"usr/bin/failoverctl",
 		"usr/lib/systemd/system/failoverd.service",
+		"usr/lib/systemd/system/failoverd-qmp.socket",
 		"usr/share/dbus-1/system.d/org.failoverd1.conf",
 		"usr/share/dbus-1/system-services/org.failoverd1.service",
 		"usr/lib/sysusers.d/failoverd.conf",
@@ -328,8 +329,9 @@ START_TEST(test_install_and_verify_unit)
 	free(unit);
 
 	snprintf(cmd, sizeof(cmd),
-		 "MANPATH=%s/usr/share/man systemd-analyze verify %s >%s/verify.log 2>&1", dir,
-		 path, dir);
+		 "MANPATH=%s/usr/share/man systemd-analyze verify %s "
+		 "%s/usr/lib/systemd/system/failoverd-qmp.socket >%s/verify.log 2>&1",
+		 dir, path, dir, dir);
 	snprintf(path, sizeof(path), "%s/verify.log", dir);
 	if (system(cmd) != 0) {
 		test_log_dump(path, 4000);

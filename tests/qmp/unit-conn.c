@@ -588,7 +588,7 @@ START_TEST(test_listener_accepts_and_replaces_stale)
 	stale = listen_on(path); /* a previous daemon's socket */
 	close(stale);
 
-	ck_assert_int_eq(qmp_listener_new(&l, fx.base, path, 0600, on_accept, NULL), 0);
+	ck_assert_int_eq(qmp_listener_new(&l, fx.base, path, 0600, (gid_t)-1, on_accept, NULL), 0);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -604,7 +604,8 @@ START_TEST(test_listener_accepts_and_replaces_stale)
 	/* A regular file at the path is never deleted. */
 	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	close(fd);
-	ck_assert_int_eq(qmp_listener_new(&l, fx.base, path, 0600, on_accept, NULL), -EEXIST);
+	ck_assert_int_eq(qmp_listener_new(&l, fx.base, path, 0600, (gid_t)-1, on_accept, NULL),
+			 -EEXIST);
 	ck_assert_int_eq(access(path, F_OK), 0);
 	unlink(path);
 	rmdir(sockdir);
