@@ -960,9 +960,27 @@ void pair_on_reset(Pair *p)
 
 void pair_on_unplug_primary(Pair *p, const QmpTimestamp *ts)
 {
+	const char *run = p->instance->run_status;
+
 	if (p->state != PAIR_ACTIVE)
 		return;
 	p->ts_unplug = *ts;
+	if (strcmp(run, "running") != 0) {
+		/*
+		 * Only a running guest can release the primary, and QEMU's
+		 * wait-unplug has no end of its own: waiting for UnplugTimeoutSec=
+		 * would only delay the same outcome (docs/pairs.md, "A migration
+		 * that starts with the guest paused").
+		 */
+		pair_set_state(p, PAIR_UNPLUGGING,
+			       "migration started with the guest %s: it cannot release the "
+			       "primary, so the migration cannot complete; cancelled at once "
+			       "(pause the guest only after the primary is unplugged)",
+			       run);
+		log_pair_warning(p, "%s", p->reason);
+		instance_call(p->instance, "migrate_cancel", NULL, json_type_object, NULL, NULL);
+		return;
+	}
 	pair_set_state(p, PAIR_UNPLUGGING, "migration started: guest is unplugging the primary");
 	pair_timer_start(p, PAIR_TIMER_UNPLUG, p->instance->unplug_timeout_ms);
 }

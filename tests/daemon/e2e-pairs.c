@@ -173,23 +173,28 @@ START_TEST(test_4_cancel_during_wait_unplug)
 }
 END_TEST
 
-START_TEST(test_5_unplug_timeout)
+START_TEST(test_5_migration_of_a_paused_guest)
 {
 	char reason[300];
 
-	printf("scenario 5: paused source guest -> unplug timeout\n");
-	bring_up_source("UnplugTimeoutSec=3");
+	printf("scenario 5: migration started with the guest paused -> cancelled at once\n");
+	/* Long enough that a cancel before it can only be the paused-guest rule's. */
+	bring_up_source("UnplugTimeoutSec=600");
 	vm_start(&t.dst, "dst", true, false);
 	ck_assert_int_eq(test_vm_call(&t.src, "stop", NULL), 0);
 	test_vm_migrate(&t.src, &t.dst);
 	ck_assert_int_ge(test_vm_wait_event(&t.src, "UNPLUG_PRIMARY", "fo-p0", 30000), 0);
 	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "unplugging", 5000), 0);
+	/* The guest cannot release the primary: cancelled at once, said why. */
+	ck_assert_int_eq(test_host_wait_log(&t.a, "migration started with the guest paused", 5000),
+			 0);
 	/* QEMU holds "cancelling" for a hard-coded 30 s with a silent guest. */
 	ck_assert_int_ge(test_vm_wait_event(&t.src, "MIGRATION", "cancel", 20000), 0);
 	ck_assert_int_ge(test_vm_wait_event(&t.src, "MIGRATION", "cancelled", 60000), 0);
 	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "active", 30000), 0);
 	test_host_pair_get(&t.a, "vm1", "p0", "reason", reason, sizeof(reason));
-	ck_assert_msg(strstr(reason, "UnplugTimeoutSec") != NULL, "reason: %s", reason);
+	ck_assert_msg(strstr(reason, "with the guest paused: it cannot release the primary"),
+		      "reason: %s", reason);
 	printf("scenario 5: migration cancelled, reason: %s\n", reason);
 	/* The guest runs again, finishes the stale eject; the daemon re-plugs. */
 	ck_assert_int_eq(test_vm_call(&t.src, "cont", NULL), 0);
@@ -492,7 +497,7 @@ int main(void)
 	tcase_add_test(tc, test_2_migrate_prepared);
 	tcase_add_test(tc, test_3_migrate_unprepared);
 	tcase_add_test(tc, test_4_cancel_during_wait_unplug);
-	tcase_add_test(tc, test_5_unplug_timeout);
+	tcase_add_test(tc, test_5_migration_of_a_paused_guest);
 	tcase_add_test(tc, test_6_daemon_killed_and_restarted);
 	tcase_add_test(tc, test_7_qemu_killed);
 	tcase_add_test(tc, test_8_guest_without_net_failover);

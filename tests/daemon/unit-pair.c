@@ -43,7 +43,7 @@ typedef enum Setup {
 	S_WAITING_AWAY, /* QEMU's monitor was never reached: nothing reserved */
 	S_STAGED,
 	S_ACTIVE,
-	S_UNPLUGGING, /* a paused guest cannot eject: wait-unplug lasts */
+	S_UNPLUGGING, /* a guest that ignores the unplug request: wait-unplug lasts */
 	S_MIGRATING,
 	S_MIGRATED,
 	S_INCOMING,
@@ -75,18 +75,34 @@ typedef enum Fact {
 	F_MIG_CANCEL,
 	F_MIG_FAIL,
 	F_MIG_POSTCOPY,
-	F_INCOMING_LOAD, /* destination: the stream loads (the source guest had negotiated) */
-	F_WAIT,		 /* time passes: every deadline that is armed expires */
-	F_RESTART,	 /* the daemon restarts */
+	F_MIG_START_PAUSED, /* a migration started with the guest paused (virsh save does) */
+	F_INCOMING_LOAD,    /* destination: the stream loads (the source guest had negotiated) */
+	F_WAIT,		    /* time passes: every deadline that is armed expires */
+	F_RESTART,	    /* the daemon restarts */
 	_F_MAX,
 } Fact;
 
 static const char *const fact_names[_F_MAX] = {
-	"negotiate",	    "reboot",	      "detach",	       "reattach",
-	"retire",	    "vf-gone",	      "release-fails", "qemu-crash",
-	"drop-monitor",	    "monitor-off",    "monitor-on",    "migrate-start",
-	"migrate-complete", "migrate-cancel", "migrate-fail",  "migrate-postcopy",
-	"incoming-load",    "wait",	      "restart",
+	"negotiate",
+	"reboot",
+	"detach",
+	"reattach",
+	"retire",
+	"vf-gone",
+	"release-fails",
+	"qemu-crash",
+	"drop-monitor",
+	"monitor-off",
+	"monitor-on",
+	"migrate-start",
+	"migrate-complete",
+	"migrate-cancel",
+	"migrate-fail",
+	"migrate-postcopy",
+	"migrate-start-paused",
+	"incoming-load",
+	"wait",
+	"restart",
 };
 
 /* What a cell expects: one line of tests/daemon/pair-cells.txt (its header says what each means).
@@ -475,6 +491,18 @@ static bool fix_ctl(Fix *f, const char *cmd)
 	return strncmp(reply, "ok", 2) == 0;
 }
 
+/* Comma-separated control commands, in order; false at the first the double refuses. */
+static bool fix_ctl_steps(Fix *f, const char *cmds)
+{
+	char buf[128], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", cmds);
+	for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save))
+		if (!fix_ctl(f, c))
+			return false;
+	return true;
+}
+
 static void fix_ctl_ok(Fix *f, const char *cmd)
 {
 	ck_assert_msg(fix_ctl(f, cmd), "qemu-double refused '%s'", cmd);
@@ -537,8 +565,8 @@ static const struct Recipe {
 	[S_WAITING] = { S_STAGED, STEP_TIMEOUT, NULL, "waiting", "hidden" },
 	[S_DETACHING] = { S_STAGED, STEP_DETACH, NULL, "detaching", "hidden" },
 	[S_ACTIVE] = { S_STAGED, STEP_CTL, "negotiate", "active", "realized" },
-	/* a paused guest cannot eject: wait-unplug lasts */
-	[S_UNPLUGGING] = { S_ACTIVE, STEP_CTL, "pause,migrate-start", "unplugging", "partial" },
+	/* a running guest whose driver ignores the unplug request: wait-unplug lasts */
+	[S_UNPLUGGING] = { S_ACTIVE, STEP_CTL, "eject-off,migrate-start", "unplugging", "partial" },
 	[S_MIGRATING] = { S_ACTIVE, STEP_CTL, "migrate-start", "migrating", "partial" },
 	[S_MIGRATED] = { S_MIGRATING, STEP_CTL, "migrate-complete", "migrated", "partial" },
 	[S_RELEASED] = { S_ACTIVE, STEP_DETACH, NULL, "released", "none" },
@@ -548,7 +576,6 @@ static const struct Recipe {
 static void fix_setup(Fix *f, Setup s)
 {
 	const struct Recipe *r = &recipes[s];
-	char ctl[128], *save = NULL;
 
 	if (r->from != _S_MAX)
 		fix_setup(f, r->from);
@@ -562,9 +589,7 @@ static void fix_setup(Fix *f, Setup s)
 		ck_assert_int_eq(instance_connect(f->i, f->qmp), 0);
 		break;
 	case STEP_CTL:
-		snprintf(ctl, sizeof(ctl), "%s", r->ctl);
-		for (char *c = strtok_r(ctl, ",", &save); c; c = strtok_r(NULL, ",", &save))
-			fix_ctl_ok(f, c);
+		ck_assert_msg(fix_ctl_steps(f, r->ctl), "qemu-double refused '%s'", r->ctl);
 		break;
 	case STEP_DETACH:
 		pair_detach(f->p);
@@ -594,7 +619,8 @@ static bool fix_fact(Fix *f, Fact fact)
 		[F_MIG_CANCEL] = "migrate-cancel",
 		[F_MIG_FAIL] = "migrate-fail",
 		[F_MIG_POSTCOPY] = "migrate-postcopy",
-		[F_INCOMING_LOAD] = "incoming-load net0",
+		[F_MIG_START_PAUSED] = "pause,migrate-start",
+		[F_INCOMING_LOAD] = "incoming-start,incoming-load net0",
 	};
 	bool away = f->monitor_off;
 	unsigned want = 0;
@@ -634,15 +660,11 @@ static bool fix_fact(Fix *f, Fact fact)
 		want = away ? 0 : f->n_ready + 1;
 		ck_assert_int_eq(instance_connect(f->i, f->qmp), 0);
 		break;
-	case F_INCOMING_LOAD:
-		if (!fix_ctl(f, "incoming-start") || !fix_ctl(f, ctl[fact]))
-			return false;
-		break;
 	default:
 		/* After these the monitor comes back, and with it a new set-up. */
 		if ((fact == F_DROP_MONITOR && !away) || (fact == F_MONITOR_ON && away))
 			want = f->n_ready + 1;
-		if (!fix_ctl(f, ctl[fact]))
+		if (!fix_ctl_steps(f, ctl[fact]))
 			return false;
 		if (fact == F_MONITOR_OFF || fact == F_MONITOR_ON)
 			f->monitor_off = fact == F_MONITOR_OFF;

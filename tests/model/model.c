@@ -71,6 +71,8 @@ typedef enum OpKind {
 	OP_REBOOT,
 	OP_PAUSE,
 	OP_RUN,
+	OP_EJECT_OFF,
+	OP_EJECT_ON,
 	OP_DROP_MONITOR,
 	OP_MONITOR_OFF,
 	OP_MONITOR_ON,
@@ -111,6 +113,8 @@ static const struct {
 	[OP_NEGOTIATE] = { "negotiate", 8, 'v' },
 	[OP_REBOOT] = { "reboot", 2, 'v' },
 	[OP_PAUSE] = { "pause", 2, 'v' },
+	[OP_EJECT_OFF] = { "eject-off", 1, 'v' },
+	[OP_EJECT_ON] = { "eject-on", 1, 'v' },
 	[OP_RUN] = { "run", 3, 'v' },
 	[OP_DROP_MONITOR] = { "drop-monitor", 3, 'v' },
 	[OP_MONITOR_OFF] = { "monitor-off", 2, 'v' },
@@ -1082,25 +1086,16 @@ static void op_apply(const Op *o, Violation *v)
 			qemu_start(o->vm, o->host, false, false, true);
 		break;
 	case OP_NEGOTIATE:
-		qemu_cmd(q, "negotiate", NULL, 0);
-		break;
 	case OP_REBOOT:
-		qemu_cmd(q, "reboot", NULL, 0);
-		break;
 	case OP_PAUSE:
-		qemu_cmd(q, "pause", NULL, 0);
-		break;
 	case OP_RUN:
-		qemu_cmd(q, "run", NULL, 0);
-		break;
+	case OP_EJECT_OFF:
+	case OP_EJECT_ON:
 	case OP_DROP_MONITOR:
-		qemu_cmd(q, "drop-monitor", NULL, 0);
-		break;
 	case OP_MONITOR_OFF:
-		qemu_cmd(q, "monitor-off", NULL, 0);
-		break;
 	case OP_MONITOR_ON:
-		qemu_cmd(q, "monitor-on", NULL, 0);
+		/* The guest's or the monitor's: the op is the double's control command. */
+		qemu_cmd(q, kinds[o->kind].name, NULL, 0);
 		break;
 	case OP_MIG_START:
 		if (!qemu_alive(q) || q->incoming || q->mig != MIG_NONE)
@@ -1746,6 +1741,8 @@ static bool op_useful(const Op *o)
 	case OP_REBOOT:
 	case OP_PAUSE:
 	case OP_RUN:
+	case OP_EJECT_OFF:
+	case OP_EJECT_ON:
 	case OP_DROP_MONITOR:
 	case OP_MONITOR_OFF:
 	case OP_MONITOR_ON:

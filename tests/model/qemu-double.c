@@ -23,13 +23,13 @@
  *
  * Control protocol: one command line per connection, one reply line (JSON
  * for "status", else "ok ..." or "error ..."). Commands: status, negotiate
- * [STANDBY], reboot, pause, run, drop-monitor, monitor-off, monitor-on, migrate-start,
- * migrate-complete, migrate-cancel, migrate-fail, migrate-postcopy,
- * migrate-pause, migrate-recover, incoming-start, incoming-load IDS,
- * incoming-postcopy IDS, incoming-complete, commands, exit. IDS: the standbys whose
- * guest had negotiated on the source, comma-separated, or "-". "commands":
- * the QMP commands received since set-up or the last "commands", in order
- * and space-separated (device_add and device_del as "device_add:ID"), or "-".
+ * [STANDBY], reboot, pause, run, eject-off, eject-on (the running guest's
+ * driver stops or starts answering unplug requests), drop-monitor, monitor-off, monitor-on,
+ * migrate-start, migrate-complete, migrate-cancel, migrate-fail, migrate-postcopy, migrate-pause,
+ * migrate-recover, incoming-start, incoming-load IDS, incoming-postcopy IDS, incoming-complete,
+ * commands, exit. IDS: the standbys whose guest had negotiated on the source, comma-separated, or
+ * "-". "commands": the QMP commands received since set-up or the last "commands", in order and
+ * space-separated (device_add and device_del as "device_add:ID"), or "-".
  */
 
 #include <dirent.h>
@@ -102,6 +102,7 @@ typedef struct Double {
 	bool incoming;	    /* -incoming: a destination */
 	unsigned cancel_ms; /* QEMU's hard-coded 30 s, shortened */
 	unsigned eject_ms, reconnect_ms;
+	bool eject_off; /* the guest's driver ignores unplug requests, although it runs */
 	/* the monitor */
 	struct evconnlistener *qmp_listener;
 	struct bufferevent *mon;
@@ -300,7 +301,7 @@ static void guest_schedule_eject(void)
 {
 	struct timeval tv = { d.eject_ms / 1000, (d.eject_ms % 1000) * 1000 };
 
-	if (!running() || !ejects_due() || d.eject_armed)
+	if (!running() || d.eject_off || !ejects_due() || d.eject_armed)
 		return;
 	d.eject_armed = true;
 	evtimer_add(d.ev_eject, &tv);
@@ -875,7 +876,7 @@ static const char *const postcopy[] = { "postcopy-active", "postcopy-paused", "p
 static void cmd_migrate_cancel(json_object *args, const char *id)
 {
 	struct timeval tv;
-	bool pending = false;
+	bool pending = false, silent;
 
 	if (mig_in(postcopy)) {
 		reply_error("GenericError", id, "Postcopy already started, cannot cancel");
@@ -890,8 +891,9 @@ static void cmd_migrate_cancel(json_object *args, const char *id)
 		if (d.devs[k].used && d.devs[k].state == DEV_PARTIAL && !d.devs[k].ejected)
 			pending = true;
 	/* A guest that does not answer the unplug keeps QEMU cancelling for 30 s. */
-	tv.tv_sec = pending && !running() ? d.cancel_ms / 1000 : 0;
-	tv.tv_usec = pending && !running() ? (d.cancel_ms % 1000) * 1000 : 10000;
+	silent = pending && (!running() || d.eject_off);
+	tv.tv_sec = silent ? d.cancel_ms / 1000 : 0;
+	tv.tv_usec = silent ? (d.cancel_ms % 1000) * 1000 : 10000;
 	d.cancel_armed = true;
 	evtimer_add(d.ev_cancel, &tv);
 }
@@ -1119,7 +1121,10 @@ static char *status_json(void)
 	json_object_object_add(o, "monitor_off", json_object_new_boolean(d.monitor_off));
 	json_object_object_add(o, "conns", json_object_new_int((int)d.n_conns));
 	json_object_object_add(
-		o, "busy", json_object_new_boolean(d.cancel_armed || (running() && ejects_due())));
+		o, "busy",
+		json_object_new_boolean(d.cancel_armed ||
+					(running() && !d.eject_off && ejects_due())));
+	json_object_object_add(o, "eject_off", json_object_new_boolean(d.eject_off));
 	json_object_object_add(o, "idle_ms", json_object_new_int64(idle));
 	json_object_object_add(o, "run", json_object_new_string(d.run));
 	json_object_object_add(o, "migration", json_object_new_string(d.mig));
@@ -1191,7 +1196,11 @@ static void ctl_on_read(struct bufferevent *bev, void *ud)
 		r = ctl_reboot();
 	else if (strcmp(cmd, "pause") == 0)
 		r = ctl_pause();
-	else if (strcmp(cmd, "run") == 0)
+	else if (strcmp(cmd, "eject-off") == 0 || strcmp(cmd, "eject-on") == 0) {
+		d.eject_off = strcmp(cmd, "eject-off") == 0;
+		guest_schedule_eject();
+		r = "ok";
+	} else if (strcmp(cmd, "run") == 0)
 		r = ctl_run();
 	else if (strcmp(cmd, "drop-monitor") == 0) {
 		mon_close();
