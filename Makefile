@@ -50,7 +50,7 @@ CTL_SRCS     := $(wildcard ctl/*.c)
 
 PROGRAMS := $(B)/failoverd $(if $(CTL_SRCS),$(B)/failoverctl)
 
-.PHONY: all deps check check-unit check-qemu check-kernel check-e2e check-full check-dbus check-faults tests format format-check \
+.PHONY: deb check-deb all deps check check-unit check-qemu check-kernel check-e2e check-full check-dbus check-faults tests format format-check \
         clean demo install valgrind-unit guest
 all: $(PROGRAMS)
 
@@ -60,7 +60,7 @@ deps:
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DFAILOVERD_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DFAILOVERD_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
 
 $(B)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
@@ -74,10 +74,10 @@ endef
 $(foreach m,$(MODULES),$(eval $(call module_lib,$(m))))
 
 $(B)/failoverd: $(B)/daemon/main.o $(DAEMON_OBJS) $(MOD_LIBS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/failoverctl: $(CTL_SRCS:%.c=$(B)/%.o) $(MOD_LIBS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/tests/%.o $(TESTLIB_OBJS) $(DAEMON_OBJS) $(MOD_LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
@@ -104,6 +104,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-model
 	@$(MAKE) --no-print-directory check-sanitize
 	@$(MAKE) --no-print-directory check-fuzz
+	@$(MAKE) --no-print-directory check-deb
 
 check-unit: deps $(PROGRAMS) $(UNIT_TESTS) $(B)/tests/model/qemu-double
 	@./tests/run-tier.sh unit 300 $(UNIT_TESTS)
@@ -181,6 +182,19 @@ format-check:
 demo: deps all
 	@./scripts/demo.sh
 
+# The Debian package, built as dpkg-buildpackage does it (debian/), checked
+# by lintian; the .deb ends up in $(B)/deb/.
+DEB := failoverd_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
+deb:
+	@./scripts/deps.sh deb
+	dpkg-buildpackage -us -uc -b
+	@mkdir -p $(B)/deb
+	mv ../failoverd_$(VERSION)_* ../failoverd-dbgsym_$(VERSION)_* $(B)/deb/
+	@echo "deb: $(B)/deb/$(DEB)"
+
+check-deb: deb
+	@./tests/check-deb.sh $(B)/deb/$(DEB)
+
 # The unit's /usr/sbin and /usr/bin become $(PREFIX)'s. The D-Bus files go
 # where dbus-daemon looks for them with PREFIX=/usr.
 install: all
@@ -197,6 +211,8 @@ install: all
 	install -D -m 0644 systemd/failoverd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/failoverd.conf
 	install -D -m 0644 docs/man/failoverd.8 $(DESTDIR)$(PREFIX)/share/man/man8/failoverd.8
 	install -D -m 0644 docs/man/failoverctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/failoverctl.1
+	install -D -m 0644 ctl/failoverctl.bash-completion \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/failoverctl
 	install -d $(DESTDIR)$(PREFIX)/share/doc/failoverd/examples
 	install -m 0644 docs/examples/* $(DESTDIR)$(PREFIX)/share/doc/failoverd/examples/
 

@@ -11,10 +11,12 @@ clang libclang-rt-dev llvm"
 TEST_PKGS="kmod cpio gzip xz-utils busybox-static dbus-daemon dbus-bin iproute2
 procps util-linux systemd socat man-db dbus-system-bus-common passwd"
 BACKPORTS_PKGS="qemu-system-x86"
+# make deb: the package build and its check.
+[ "${1:-}" = deb ] && BUILD_PKGS="$BUILD_PKGS debhelper dpkg-dev fakeroot lintian"
 
 missing() {
 	for p in "$@"; do
-		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -Eq '^install ok (installed|triggers-pending|triggers-awaited)$' || echo "$p"
 	done
 }
 

@@ -292,6 +292,7 @@ START_TEST(test_install_and_verify_unit)
 		"usr/lib/sysusers.d/failoverd.conf",
 		"usr/share/man/man8/failoverd.8",
 		"usr/share/man/man1/failoverctl.1",
+		"usr/share/bash-completion/completions/failoverctl",
 		"usr/share/doc/failoverd/examples/failoverd.conf",
 	};
 	const char *dir = test_dir_path(t.dir);
