@@ -539,7 +539,8 @@ static int cmd_status_of(Ctl *c, const char *what)
 	return r;
 }
 
-static int cmd_status(Ctl *c, int argc, char **argv)
+/* The daemon as a whole: counts of pools, VFs, instances and pairs by state. */
+static int status_summary(Ctl *c)
 {
 	_cleanup_msg_ sd_bus_message *pools = NULL, *instances = NULL, *pairs = NULL;
 	_cleanup_err_ sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -552,8 +553,6 @@ static int cmd_status(Ctl *c, int argc, char **argv)
 	PairRow p;
 	int r;
 
-	if (argc == 1)
-		return cmd_status_of(c, argv[0]);
 	json_object_object_add(o, "pairs_by_state", by_state);
 	r = sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, BUS_IFACE_MANAGER, "Version", &e,
 				       &version);
@@ -634,6 +633,11 @@ out:
 	free(state_dir);
 	free(group);
 	return r;
+}
+
+static int cmd_status(Ctl *c, int argc, char **argv)
+{
+	return argc == 1 ? cmd_status_of(c, argv[0]) : status_summary(c);
 }
 
 /*
