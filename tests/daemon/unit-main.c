@@ -47,40 +47,39 @@ static int check_config(ConfTree *t, char **out)
 	return WEXITSTATUS(status);
 }
 
-START_TEST(test_valid_configuration_passes)
+/*
+ * --check-config on a pool and web1.vm whose pair section is headed @header:
+ * exit status @want, and output holding @say1 and @say2.
+ */
+static void check_vm(const char *header, int want, const char *say1, const char *say2)
 {
 	ConfTree *t = conf_tree_new();
-	char *out;
+	char vm[300], *out;
 
+	snprintf(vm, sizeof(vm),
+		 "[Instance]\nQMP=/run/web1.qmp\n%s\nName=uplink\nPool=fast\n"
+		 "MACAddress=52:54:00:aa:bb:01\nStandby=net0\n",
+		 header);
 	conf_tree_write(t, ETC "fast.pool", pool);
-	conf_tree_write(t, ETC "web1.vm",
-			"[Instance]\nQMP=/run/web1.qmp\n[Pair]\nName=uplink\nPool=fast\n"
-			"MACAddress=52:54:00:aa:bb:01\nStandby=net0\n");
-	ck_assert_int_eq(check_config(t, &out), 0);
-	ck_assert_msg(strstr(out, "configuration is valid"), "%s", out);
-	/* The pair is there: the dump shows what the daemon would run. */
-	ck_assert_msg(strstr(out, "uplink"), "%s", out);
+	conf_tree_write(t, ETC "web1.vm", vm);
+	ck_assert_int_eq(check_config(t, &out), want);
+	ck_assert_msg(strstr(out, say1) && strstr(out, say2), "%s", out);
 	free(out);
 	conf_tree_free(t);
+}
+
+START_TEST(test_valid_configuration_passes)
+{
+	/* The pair is there: the dump shows what the daemon would run. */
+	check_vm("[Pair]", 0, "configuration is valid", "uplink");
 }
 END_TEST
 
 START_TEST(test_typoed_section_fails)
 {
-	ConfTree *t = conf_tree_new();
-	char *out;
-
-	conf_tree_write(t, ETC "fast.pool", pool);
-	conf_tree_write(t, ETC "web1.vm",
-			"[Instance]\nQMP=/run/web1.qmp\n[Pairs]\nName=uplink\nPool=fast\n"
-			"MACAddress=52:54:00:aa:bb:01\nStandby=net0\n");
-	ck_assert_int_eq(check_config(t, &out), 1);
-	ck_assert_msg(strstr(out, "web1.vm:3: error: unknown section [Pairs] (this file may have "
-				  "[Instance], [Pair])"),
-		      "%s", out);
-	ck_assert_msg(strstr(out, "configuration is invalid"), "%s", out);
-	free(out);
-	conf_tree_free(t);
+	check_vm("[Pairs]", 1, "configuration is invalid",
+		 "web1.vm:3: error: unknown section [Pairs] (this file may have [Instance], "
+		 "[Pair])");
 }
 END_TEST
 
