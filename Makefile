@@ -50,7 +50,7 @@ CTL_SRCS     := $(wildcard ctl/*.c)
 
 PROGRAMS := $(B)/failoverd $(if $(CTL_SRCS),$(B)/failoverctl)
 
-.PHONY: deb check-deb all deps check check-unit check-qemu check-kernel check-e2e check-full check-dbus check-faults tests format format-check \
+.PHONY: deb check-deb check-system all deps check check-unit check-qemu check-kernel check-e2e check-full check-dbus check-faults tests format format-check \
         clean demo install valgrind-unit guest
 all: $(PROGRAMS)
 
@@ -105,6 +105,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-sanitize
 	@$(MAKE) --no-print-directory check-fuzz
 	@$(MAKE) --no-print-directory check-deb
+	@$(MAKE) --no-print-directory check-system
 
 check-unit: deps $(PROGRAMS) $(UNIT_TESTS) $(B)/tests/model/qemu-double
 	@./tests/run-tier.sh unit 300 $(UNIT_TESTS)
@@ -194,6 +195,12 @@ deb:
 
 check-deb: deb
 	@./tests/check-deb.sh $(B)/deb/$(DEB)
+
+# The .deb installed and run by a real systemd as PID 1 on a real system bus,
+# in the igb guest (docs/reliability.md, "Under a real systemd"); ~5 minutes,
+# under the TCG lock.
+check-system: deb
+	@./tests/run-system-tier.sh $(B)/deb/$(DEB)
 
 # The unit's /usr/sbin and /usr/bin become $(PREFIX)'s. The D-Bus files go
 # where dbus-daemon looks for them with PREFIX=/usr.

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon/config.h"
+#include "daemon/messages.h"
 
 struct Config {
 	char root[256]; /* "" = "/" */
@@ -424,7 +425,8 @@ static void reload_apply(Manager *m, const ConfSet *old_set, const ConfSet *new_
 			reload_retry(&rl, &before.items[k]);
 			n++;
 		}
-	log_info(manager_get_log(m), "configuration reloaded: %zu change%s", n, n == 1 ? "" : "s");
+	log_full(manager_get_log(m), LOG_INFO, (const char *const[]){ MESSAGE_RELOADED, NULL },
+		 "configuration reloaded: %zu change%s", n, n == 1 ? "" : "s");
 }
 
 int config_start(Config *c, Manager *m, ConfSet *set)
@@ -450,7 +452,8 @@ int config_reload(Config *c, Manager *m, char *err, size_t size)
 		snprintf(err, size,
 			 "the new configuration is invalid; keeping the last good one:\n%s",
 			 errors[0] ? errors : strerror(-r));
-		log_error(c->log, "the new configuration is invalid; keeping the last good one");
+		log_full(c->log, LOG_ERR, (const char *const[]){ MESSAGE_RELOAD_FAILED, NULL },
+			 "the new configuration is invalid; keeping the last good one");
 		return r;
 	}
 	if (c->set)

@@ -10,19 +10,36 @@
 
 #include "conf/conf.h"
 #include "daemon/instance.h"
+#include "daemon/messages.h"
 #include "daemon/probecache.h"
 #include "daemon/process.h"
 
-void log_instance_full(const Instance *i, int level, const char *fmt, ...)
+static void log_instance_v(const Instance *i, int level, const char *message_id, const char *fmt,
+			   va_list ap)
 {
 	char f_inst[160], prefix[160];
-	const char *fields[] = { f_inst, NULL };
-	va_list ap;
+	const char *fields[] = { f_inst, message_id, NULL };
 
 	snprintf(f_inst, sizeof(f_inst), "FAILOVERD_INSTANCE=%s", i->name);
 	snprintf(prefix, sizeof(prefix), "instance %s", i->name);
-	va_start(ap, fmt);
 	log_objectv(i->env->log, level, fields, prefix, fmt, ap);
+}
+
+void log_instance_full(const Instance *i, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_instance_v(i, level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_instance_event(const Instance *i, int level, const char *message_id, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_instance_v(i, level, message_id, fmt, ap);
 	va_end(ap);
 }
 
@@ -410,10 +427,11 @@ static void setup_fail(Instance *i, QmpConn *c, int r, const char *command, cons
 static void instance_go_ready(Instance *i)
 {
 	i->ready = true;
-	log_instance_info(i, "QEMU %d.%d.%d ready (%s%s)", qmp_conn_get_version(i->conn)->major,
-			  qmp_conn_get_version(i->conn)->minor,
-			  qmp_conn_get_version(i->conn)->micro, i->run_status,
-			  i->migrating_in ? ", awaiting incoming migration" : "");
+	log_instance_event(i, LOG_INFO, MESSAGE_QEMU_READY, "QEMU %d.%d.%d ready (%s%s)",
+			   qmp_conn_get_version(i->conn)->major,
+			   qmp_conn_get_version(i->conn)->minor,
+			   qmp_conn_get_version(i->conn)->micro, i->run_status,
+			   i->migrating_in ? ", awaiting incoming migration" : "");
 	i->env->ops->ready(i->env->userdata, i);
 	for (Pair *p = i->pairs; p && i->ready; p = p->next)
 		pair_instance_ready(p);
@@ -672,7 +690,7 @@ static void instance_on_exit(evutil_socket_t fd, short what, void *ud)
 	Instance *i = ud;
 	pid_t pid = i->watched_pid;
 
-	log_instance_info(i, "QEMU (pid %d) exited", (int)pid);
+	log_instance_event(i, LOG_INFO, MESSAGE_QEMU_GONE, "QEMU (pid %d) exited", (int)pid);
 	instance_unwatch_exit(i);
 	if (i->waiting_for_exit) {
 		/* A new QEMU was kept waiting for this one: the old one's VFs go now. */
@@ -781,7 +799,7 @@ static void instance_on_disconnected(QmpConn *c, int err, const char *reason, vo
 	i->ready = false;
 	i->env->ops->settled(i->env->userdata, i);
 	probe_cache_cancel(i->env->probes, i);
-	log_instance_info(i, "monitor connection closed: %s", reason);
+	log_instance_event(i, LOG_INFO, MESSAGE_QEMU_GONE, "monitor connection closed: %s", reason);
 	if (i->waiting_for_exit)
 		return; /* the newcomer left first: the old QEMU's exit is still awaited */
 	if (instance_watch_exit(i, i->pid))

@@ -97,6 +97,9 @@ struct Instance {
 /* "instance NAME: ..." with the journal field FAILOVERD_INSTANCE. */
 void log_instance_full(const Instance *i, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* As log_instance_full(), with the journal's MESSAGE_ID of the event (daemon/messages.h). */
+void log_instance_event(const Instance *i, int level, const char *message_id, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 #define log_instance_error(i, ...)   log_instance_full((i), LOG_ERR, __VA_ARGS__)
 #define log_instance_warning(i, ...) log_instance_full((i), LOG_WARNING, __VA_ARGS__)
 #define log_instance_info(i, ...)    log_instance_full((i), LOG_INFO, __VA_ARGS__)

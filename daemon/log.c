@@ -80,7 +80,8 @@ void log_fullv(const Log *log, int level, const char *const *fields, const char 
 	for (size_t i = 0; fields && fields[i] && n < sizeof(line); i++) {
 		const char *eq = strchr(fields[i], '=');
 
-		if (!eq)
+		/* The MESSAGE_ID is for the journal's tooling, noise on a terminal. */
+		if (!eq || strncmp(fields[i], "MESSAGE_ID=", 11) == 0)
 			continue;
 		/* FAILOVERD_PAIR=x -> pair=x: short keys read better on a terminal. */
 		const char *key = fields[i];

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/manager.h"
+#include "daemon/messages.h"
 #include "daemon/metrics.h"
 #include "daemon/pairfile.h"
 #include "daemon/pools.h"
@@ -87,7 +88,8 @@ static void manager_check_started(Manager *m)
 	if (m->started || m->n_settling > 0)
 		return;
 	m->started = true;
-	log_info(&m->log, "start-up complete: every running QEMU reconciled");
+	log_full(&m->log, LOG_INFO, (const char *const[]){ MESSAGE_STARTED, NULL },
+		 "start-up complete: every running QEMU reconciled");
 	if (m->started_hook)
 		m->started_hook(m, m->started_hook_ud);
 }
@@ -301,7 +303,14 @@ static void manager_on_pair_changed(void *ud, Pair *p, PairState from)
 {
 	Manager *m = ud;
 	char f_inst[160], f_pair[100], f_vf[100], f_from[40], f_to[40], f_reason[300];
-	const char *fields[] = { f_inst, f_pair, f_vf, f_from, f_to, f_reason, NULL };
+	const char *fields[] = { p->state == PAIR_FAILED ? MESSAGE_PAIR_FAILED : MESSAGE_PAIR_STATE,
+				 f_inst,
+				 f_pair,
+				 f_vf,
+				 f_from,
+				 f_to,
+				 f_reason,
+				 NULL };
 	int level = p->state == PAIR_FAILED ? LOG_WARNING : LOG_INFO;
 
 	if (from == _PAIR_STATE_MAX) {
@@ -318,7 +327,7 @@ static void manager_on_pair_changed(void *ud, Pair *p, PairState from)
 	snprintf(f_to, sizeof(f_to), "FAILOVERD_TO=%s", pair_state_to_string(p->state));
 	snprintf(f_reason, sizeof(f_reason), "FAILOVERD_REASON=%s", p->reason);
 	if (!p->reason[0])
-		fields[5] = NULL;
+		fields[6] = NULL;
 	log_full(&m->log, level, fields, "pair %s/%s: %s -> %s", p->instance->name, p->config.name,
 		 pair_state_to_string(from), pair_state_to_string(p->state));
 	manager_save_pair(m, p);
@@ -741,7 +750,8 @@ static void manager_on_signal(evutil_socket_t sig, short what, void *userdata)
 {
 	Manager *m = userdata;
 
-	log_info(&m->log, "received %s, shutting down", strsignal((int)sig));
+	log_full(&m->log, LOG_INFO, (const char *const[]){ MESSAGE_STOPPING, NULL },
+		 "received %s, shutting down", strsignal((int)sig));
 	event_base_loopbreak(m->base);
 }
 

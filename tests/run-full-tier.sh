@@ -12,21 +12,8 @@
 # deadlock. Prints "full: N passed, N failed".
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-lock=${FOVD_TCG_LOCK:-/tmp/failoverd-tcg.lock}
-
-# Whether the flock on $lock (per /proc/locks) belongs to one of our ancestors.
-lock_held_by_ancestor() {
-	local ino holders p
-	ino=$(stat -c %i "$lock" 2>/dev/null) || return 1
-	holders=" $(awk -v s=":$ino" '$2 == "FLOCK" && substr($6, length($6) - length(s) + 1) == s { print $5 }' \
-		/proc/locks | tr '\n' ' ')"
-	p=$PPID
-	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
-		case $holders in *" $p "*) return 0 ;; esac
-		p=$(awk '$1 == "PPid:" { print $2 }' "/proc/$p/status" 2>/dev/null)
-	done
-	return 1
-}
+# shellcheck source=tests/lib/tcg-lock.sh
+. "$here/lib/tcg-lock.sh"
 
 l2=$("$here/guest/build-guest.sh" failover) || {
 	echo "!! full: cannot build the failover test guest" >&2

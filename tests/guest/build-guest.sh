@@ -27,7 +27,9 @@
 #   (mount_tag "host") at /host with proc, sysfs, devtmpfs, devpts and tmpfs
 #   (/run, /tmp, /var/tmp, /dev/shm) inside, runs `chroot /host /bin/sh SCRIPT`
 #   for the kernel argument fovd.script=/abs/path with its output on the
-#   console, prints FOVD-EXIT=<status> and powers off.
+#   console, prints FOVD-EXIT=<status> and powers off. With fovd.systemd
+#   instead, / is the host root under a tmpfs overlay and PID 1 is the host's
+#   systemd (the system tier, tests/run-system-tier.sh).
 set -eEuo pipefail
 trap 'echo "build-guest: error: failed at line $LINENO" >&2' ERR
 
@@ -286,10 +288,39 @@ while read -r m; do
 done </etc/fovd-modules
 echo "FOVD-MODULES loaded=${loaded#,} failed=${failed#,}"
 
-script=
+script= systemd=
 for w in $(cat /proc/cmdline); do
-	case "$w" in fovd.script=*) script=${w#fovd.script=} ;; esac
+	case "$w" in
+	fovd.script=*) script=${w#fovd.script=} ;;
+	fovd.systemd) systemd=1 ;;
+	esac
 done
+
+# fovd.systemd: a real host of its own. The host root, read-only over 9p,
+# under a writable overlay in guest memory becomes / and systemd is PID 1;
+# what to run is then told to systemd (systemd.run= on the command line).
+if [ -n "$systemd" ]; then
+	mkdir -p /lower /rw /newroot
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host /lower &&
+		mount -t tmpfs -o mode=0755 tmpfs /rw && mkdir -p /rw/upper /rw/work &&
+		mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work \
+			overlay /newroot || {
+		echo "FOVD-ERROR cannot build the overlay root over the host root"
+		finish 255
+	}
+	# This kernel's modules, for udev and modprobe inside; and the build
+	# image's policy-rc.d, which keeps packages from starting services, goes:
+	# maintainer scripts must behave as on a real host.
+	mkdir -p /newroot/lib/modules && cp -a /lib/modules/. /newroot/lib/modules/
+	rm -f /newroot/usr/sbin/policy-rc.d
+	# The build image's container marker would make systemd believe it runs in
+	# a container (no udev, and the kernel command line read from PID 1's).
+	rm -f /newroot/.dockerenv /newroot/run/.containerenv
+	umount /proc /sys
+	mount --move /dev /newroot/dev 2>/dev/null || umount /dev
+	echo "FOVD-SYSTEMD switching to systemd"
+	exec switch_root /newroot /lib/systemd/systemd
+fi
 if [ -z "$script" ]; then
 	echo "FOVD-ERROR no fovd.script= on the kernel command line"
 	finish 255
