@@ -138,8 +138,9 @@ ifneq ($(FULL_TESTS),)
 endif
 
 # A private dbus-daemon per test, paused QEMUs and one booted test guest (under the TCG lock), a system
-# user for the unprivileged caller (created by the script if missing).
-check-dbus: deps $(PROGRAMS) $(DBUS_TESTS)
+# user for the unprivileged caller (created by the script if missing); failoverctl -H through an
+# sshd of the test's own on 127.0.0.1, to a failoverd serving the QEMU double.
+check-dbus: deps $(PROGRAMS) $(DBUS_TESTS) $(B)/tests/model/qemu-double
 ifneq ($(DBUS_TESTS),)
 	@eval "$$(./tests/guest/build-guest.sh failover)" && ./tests/run-dbus-tier.sh $(DBUS_TESTS)
 endif

@@ -1,6 +1,7 @@
 /* failoverctl: the command-line client of failoverd's D-Bus API (README.md, "D-Bus API"). */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -8,12 +9,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "ctl/remote.h"
 #include "ctl/table.h"
 #include "ctl/text.h"
 #include "daemon/bus-api.h"
+
+/* The ssh command of -H, as words (docs/man/failoverctl.1). */
+#define SSH_ENV "FAILOVERCTL_SSH"
+/* -H: how long ssh may take to log in and bring up the bridge (a password typed included). */
+#define REMOTE_CONNECT_SEC 60
 
 /* Exit codes, documented in --help and the README. */
 enum {
@@ -30,6 +39,8 @@ typedef struct Ctl {
 	bool json;
 	bool legend;
 	const char *address;
+	const char *host; /* -H: the system bus of this machine, over ssh */
+	int ssh_log;	  /* what ssh wrote to its stderr, or -1 */
 	const char *pool, *mac, *standby, *standby_netdev, *standby_bus, *primary_bus;
 	bool no_block;
 	sd_bus *bus;
@@ -85,10 +96,33 @@ static int fail(Ctl *c, int code, const char *name, const char *message)
 	return code;
 }
 
+/*
+ * -H: the connection did not come up or went away; ssh's own last line
+ * (host key, authentication, no systemd-stdio-bridge on HOST) says why.
+ */
+static int fail_remote(Ctl *c, const char *what, int r)
+{
+	char said[300], msg[700];
+	int n = remote_last_line(c->ssh_log, said, sizeof(said));
+
+	if (r == -ETIMEDOUT)
+		snprintf(msg, sizeof(msg), "%s %s over ssh: no answer in %d s%s%s%s", what, c->host,
+			 REMOTE_CONNECT_SEC, n > 0 ? " (ssh: " : "", n > 0 ? said : "",
+			 n > 0 ? ")" : "");
+	else
+		snprintf(msg, sizeof(msg), "%s %s over ssh: %s", what, c->host,
+			 n > 0 ? said
+			       : "the connection closed without a word from ssh "
+				 "(systemd-stdio-bridge logs to the journal of HOST)");
+	return fail(c, EXIT_UNREACHABLE, "org.freedesktop.DBus.Error.NoServer", msg);
+}
+
 static int fail_bus(Ctl *c, const sd_bus_error *e, int r)
 {
 	char msg[512];
 
+	if (c->host && sd_bus_is_open(c->bus) <= 0)
+		return fail_remote(c, "cannot reach failoverd on", r);
 	if (!sd_bus_error_is_set(e)) {
 		snprintf(msg, sizeof(msg), "%s", strerror(-r));
 		return fail(c,
@@ -101,7 +135,8 @@ static int fail_bus(Ctl *c, const sd_bus_error *e, int r)
 			const char *m = e->message ? e->message : e->name;
 
 			if (error_codes[k].code == EXIT_UNREACHABLE) {
-				snprintf(msg, sizeof(msg), "failoverd is not reachable: %s", m);
+				snprintf(msg, sizeof(msg), "failoverd%s%s is not reachable: %s",
+					 c->host ? " on " : "", c->host ? c->host : "", m);
 				m = msg;
 			}
 			return fail(c, error_codes[k].code, e->name, m);
@@ -123,12 +158,100 @@ static int usage_error(Ctl *c, const char *fmt, const char *arg)
 
 /* --- bus --- */
 
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * -H: until the bridge on HOST answered Hello. sd-bus would give up on a
+ * silent ssh only after its own authentication timeout, and not say so.
+ */
+static int remote_wait_ready(Ctl *c)
+{
+	uint64_t deadline = now_usec() + REMOTE_CONNECT_SEC * 1000000ull;
+	int r;
+
+	while ((r = sd_bus_is_ready(c->bus)) == 0) {
+		uint64_t now = now_usec();
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		r = sd_bus_process(c->bus, NULL);
+		if (r == 0)
+			r = sd_bus_wait(c->bus, deadline - now);
+		if (r < 0 && r != -EINTR)
+			return r;
+	}
+	return r < 0 ? r : 0;
+}
+
+/*
+ * -H: sd-bus runs ssh (unixexec:), which runs systemd-stdio-bridge on HOST,
+ * as systemctl -H does. ssh's stderr goes to a file for fail_remote(): its
+ * complaint becomes part of our one error line, and --json's stderr stays JSON.
+ */
+static int ctl_connect_remote(Ctl *c)
+{
+	char **argv = NULL, *address = NULL, msg[600];
+	const char *why;
+	RemoteHost h;
+	int r, saved = -1;
+
+	if (remote_parse(c->host, &h, &why) < 0) {
+		snprintf(msg, sizeof(msg), "invalid host '%s': %s", c->host, why);
+		return usage_error(c, "%s", msg);
+	}
+	r = remote_ssh_argv(getenv(SSH_ENV), &h, &argv);
+	if (r >= 0 && !remote_program_found(argv[0])) {
+		snprintf(msg, sizeof(msg), "cannot reach %s: '%s' is not in $PATH (openssh-client)",
+			 c->host, argv[0]);
+		remote_strv_free(argv);
+		return fail(c, EXIT_UNREACHABLE, "org.freedesktop.DBus.Error.NoServer", msg);
+	}
+	if (r >= 0)
+		r = remote_exec_address(argv, &address);
+	remote_strv_free(argv);
+	if (r >= 0)
+		r = sd_bus_new(&c->bus);
+	if (r >= 0)
+		r = sd_bus_set_address(c->bus, address);
+	free(address);
+	if (r >= 0)
+		r = sd_bus_set_bus_client(c->bus, 1);
+	if (r >= 0) {
+		c->ssh_log = memfd_create("failoverctl-ssh", MFD_CLOEXEC);
+		if (c->ssh_log >= 0)
+			saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (saved >= 0 && dup2(c->ssh_log, STDERR_FILENO) < 0)
+			saved = (close(saved), -1);
+		/* Forks ssh, which keeps this stderr. */
+		r = sd_bus_start(c->bus);
+		if (saved >= 0) {
+			dup2(saved, STDERR_FILENO);
+			close(saved);
+		}
+	}
+	if (r < 0) {
+		c->bus = sd_bus_unref(c->bus);
+		snprintf(msg, sizeof(msg), "cannot reach %s over ssh: %s", c->host, strerror(-r));
+		return fail(c, EXIT_UNREACHABLE, "org.freedesktop.DBus.Error.NoServer", msg);
+	}
+	r = remote_wait_ready(c);
+	return r < 0 ? fail_remote(c, "cannot reach failoverd on", r) : 0;
+}
+
 static int ctl_connect(Ctl *c)
 {
 	const char *address = c->address ? c->address : getenv(BUS_ADDRESS_ENV);
 	char msg[600];
 	int r;
 
+	if (c->host)
+		return ctl_connect_remote(c);
 	if (address && *address) {
 		r = sd_bus_new(&c->bus);
 		if (r >= 0)
@@ -647,14 +770,6 @@ static int cmd_status(Ctl *c, int argc, char **argv)
  */
 #define ATTACH_WAIT_MS 60000
 
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static int attach_wait(Ctl *c, const char *path, char **state, char **reason)
 {
 	static const char *const settled[] = { "staged", "active",   "incoming",
@@ -863,6 +978,8 @@ static int cmd_monitor(Ctl *c, int argc, char **argv)
 			continue;
 		if (r == 0)
 			r = sd_bus_wait(c->bus, UINT64_MAX);
+		if (r < 0 && r != -EINTR && c->host)
+			return fail_remote(c, "lost the connection to failoverd on", r);
 		if (r < 0 && r != -EINTR)
 			return fail(c, EXIT_UNREACHABLE, SD_BUS_ERROR_DISCONNECTED,
 				    "lost the connection to the bus");
@@ -949,7 +1066,10 @@ static void help(void)
 	       "     --json               Machine-readable output (errors too, on stderr)\n"
 	       "     --no-legend          Omit table headers\n"
 	       "     --bus-address=ADDR   Talk to this D-Bus instead of the system bus\n"
-	       "                          (also $" BUS_ADDRESS_ENV ")\n\n"
+	       "                          (also $" BUS_ADDRESS_ENV ")\n"
+	       "  -H --host=[USER@]HOST[:PORT]\n"
+	       "                          The system bus of HOST, over ssh (the ssh\n"
+	       "                          command: $" SSH_ENV ", default ssh)\n\n"
 	       "Exit status: 0 success, 1 the operation failed, 2 invalid arguments,\n"
 	       "3 failoverd not reachable, 4 access denied, 5 no such object.\n");
 }
@@ -959,8 +1079,8 @@ static void command_help(const Command *cmd)
 	printf("Usage: failoverctl [OPTIONS] %s%s%s\n\n%s.\n%s%s", cmd->name,
 	       cmd->args[0] ? " " : "", cmd->args, cmd->summary, cmd->help[0] ? "\n" : "",
 	       cmd->help);
-	printf("\nGlobal options: --json, --no-legend, --bus-address=ADDR (see failoverctl "
-	       "--help).\n");
+	printf("\nGlobal options: --json, --no-legend, --bus-address=ADDR, -H HOST (see "
+	       "failoverctl --help).\n");
 }
 
 int main(int argc, char **argv)
@@ -984,6 +1104,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, ARG_JSON },
 		{ "no-legend", no_argument, NULL, ARG_NO_LEGEND },
 		{ "bus-address", required_argument, NULL, ARG_BUS },
+		{ "host", required_argument, NULL, 'H' },
 		{ "pool", required_argument, NULL, ARG_POOL },
 		{ "mac", required_argument, NULL, ARG_MAC },
 		{ "standby", required_argument, NULL, ARG_STANDBY },
@@ -993,14 +1114,14 @@ int main(int argc, char **argv)
 		{ "no-block", no_argument, NULL, ARG_NO_BLOCK },
 		{},
 	};
-	Ctl c = { .legend = true };
+	Ctl c = { .legend = true, .ssh_log = -1 };
 	const Command *cmd = NULL;
 	bool want_help = false;
 	unsigned used = OPT_NONE;
 	int opt, r, n_args;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+	while ((opt = getopt_long(argc, argv, "hH:", options, NULL)) >= 0) {
 		switch (opt) {
 		case 'h':
 			want_help = true;
@@ -1016,6 +1137,9 @@ int main(int argc, char **argv)
 			break;
 		case ARG_BUS:
 			c.address = optarg;
+			break;
+		case 'H':
+			c.host = optarg;
 			break;
 		case ARG_POOL:
 			c.pool = optarg, used |= OPT_ATTACH;
@@ -1078,10 +1202,17 @@ int main(int argc, char **argv)
 				   argv[optind + 1 + cmd->max_args]);
 	if (used & ~cmd->options)
 		return usage_error(&c, "%s", "--pool, --mac and --standby* are options of attach");
+	/* Only a system bus is there to reach on HOST ($FAILOVERD_BUS_ADDRESS is for here). */
+	if (c.host && c.address)
+		return usage_error(&c, "%s",
+				   "-H reaches the system bus of HOST: it cannot be combined with "
+				   "--bus-address");
 	r = ctl_connect(&c);
-	if (r)
-		return r;
-	r = cmd->run(&c, n_args, argv + optind + 1);
+	if (!r)
+		r = cmd->run(&c, n_args, argv + optind + 1);
+	/* Also ends ssh, for -H. */
 	sd_bus_flush_close_unref(c.bus);
+	if (c.ssh_log >= 0)
+		close(c.ssh_log);
 	return r;
 }

@@ -42,6 +42,10 @@ ok "maintainer scripts from debhelper: service enabled and started, socket left 
 
 dpkg-deb -f "$deb" Depends | grep -q 'libsystemd0' || fail "Depends lacks the shared libraries"
 ok "Depends: $(dpkg-deb -f "$deb" Depends)"
+# failoverctl -H: ssh here, systemd-stdio-bridge (systemd) and an sshd on the host reached.
+dpkg-deb -f "$deb" Recommends | grep -qw 'systemd' || fail "Recommends lacks systemd"
+dpkg-deb -f "$deb" Suggests | grep -qw 'openssh-client' || fail "Suggests lacks openssh-client"
+ok "Recommends: $(dpkg-deb -f "$deb" Recommends); Suggests: $(dpkg-deb -f "$deb" Suggests)"
 
 out=$(lintian --display-info --fail-on error,warning "$deb" 2>/dev/null) || { echo "$out"; fail "lintian"; }
 tags=$(grep -E '^[EWIPX]: ' <<<"$out" | sed 's/^/  /' || true)

@@ -8,7 +8,9 @@ getent group "$FOVD_TEST_ADMIN_GROUP" >/dev/null || groupadd --system "$FOVD_TES
 id -u "$FOVD_TEST_USER" >/dev/null 2>&1 ||
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
 		"$FOVD_TEST_USER"
-for tool in dbus-daemon busctl systemd-analyze setpriv man; do
+# failoverctl -H (tests/ctl/dbus-remote.c): ssh to the test's own sshd.
+for tool in dbus-daemon busctl systemd-analyze setpriv man ssh ssh-keygen systemd-stdio-bridge \
+	/usr/sbin/sshd; do
 	command -v "$tool" >/dev/null || {
 		echo "dbus tier: $tool is missing (run make deps)" >&2
 		exit 1

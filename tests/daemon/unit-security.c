@@ -2,7 +2,9 @@
  * What the shipped binaries can do, read from the binaries themselves: no
  * shell and no other program is ever started by failoverd or failoverctl
  * (no system(), popen(), exec*() or posix_spawn*() is even linked in, and
- * no "/bin/sh" string is in them).
+ * no "/bin/sh" string is in them). The one exception, failoverctl -H, has
+ * sd-bus run ssh from a unixexec: address (ctl/remote.c): still no exec of
+ * its own, and no shell.
  */
 
 #include <check.h>
