@@ -990,7 +990,8 @@ static int cmd_monitor(Ctl *c, int argc, char **argv)
 
 enum {
 	OPT_NONE = 0,
-	OPT_ATTACH = 1 << 0, /* options only attach takes */
+	OPT_ATTACH = 1 << 0,   /* options only attach takes */
+	OPT_NO_BLOCK = 1 << 1, /* only attach waits for an outcome */
 };
 
 typedef struct Command {
@@ -1016,7 +1017,7 @@ static const Command commands[] = {
 	{ "pairs", 0, 1, OPT_NONE, cmd_pairs, "[INSTANCE]", "List the failover pairs",
 	  "One line per pair (of INSTANCE only, if given): state, pool, VF, MAC,\n"
 	  "whether the guest negotiated failover, since when, and the last reason.\n" },
-	{ "attach", 2, 2, OPT_ATTACH, cmd_attach,
+	{ "attach", 2, 2, OPT_ATTACH | OPT_NO_BLOCK, cmd_attach,
 	  "INSTANCE PAIR --pool=POOL --mac=MAC "
 	  "{--standby=ID | --standby-netdev=NETDEV [--standby-bus=BUS]} [--primary-bus=BUS]",
 	  "Add a pair to an instance and start attaching it",
@@ -1160,7 +1161,7 @@ int main(int argc, char **argv)
 			c.primary_bus = optarg, used |= OPT_ATTACH;
 			break;
 		case ARG_NO_BLOCK:
-			c.no_block = true, used |= OPT_ATTACH;
+			c.no_block = true, used |= OPT_NO_BLOCK;
 			break;
 		default:
 			if (optopt)
@@ -1200,8 +1201,12 @@ int main(int argc, char **argv)
 	if (n_args > cmd->max_args)
 		return usage_error(&c, "unexpected argument '%s'",
 				   argv[optind + 1 + cmd->max_args]);
-	if (used & ~cmd->options)
+	if (used & ~cmd->options & OPT_ATTACH)
 		return usage_error(&c, "%s", "--pool, --mac and --standby* are options of attach");
+	if (used & ~cmd->options & OPT_NO_BLOCK)
+		return usage_error(&c, "%s",
+				   "--no-block is an option of attach: this command returns once "
+				   "failoverd has taken the request");
 	/* Only a system bus is there to reach on HOST ($FAILOVERD_BUS_ADDRESS is for here). */
 	if (c.host && c.address)
 		return usage_error(&c, "%s",

@@ -1079,6 +1079,15 @@ START_TEST(test_failoverctl)
 	r = run("%s frobnicate", t.ctl);
 	ck_assert_int_eq(r.status, 2);
 	run_free(&r);
+	/* An option of attach given to another command names itself, not another one. */
+	r = run("%s detach --no-block vm1 p1", t.ctl);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--no-block is an option of attach"));
+	run_free(&r);
+	r = run("%s detach --pool=emu vm1 p1", t.ctl);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--pool, --mac and --standby* are options of attach"));
+	run_free(&r);
 	r = run("%s --bus-address=unix:path=%s/nothing.sock status", t.ctl, test_dir_path(t.dir));
 	ck_assert_int_eq(r.status, 3);
 	ck_assert_msg(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line: %s", r.err);

@@ -195,8 +195,8 @@ journal_transition() {
 check "journalctl -o json: the transition with INSTANCE, PAIR, VF, FROM, TO, REASON and its MESSAGE_ID" journal_transition
 # QEMU keeps a hidden primary (and plugs it when the guest negotiates), so a
 # detach leaves the VF with it until QEMU exits (docs/pairs.md, "Detach").
-failoverctl detach --no-block vm1 p0 >/dev/null 2>&1
-check "failoverctl detach of the hidden primary: pair detaching" wait_until 60 pair_in detaching
+check "failoverctl detach of the hidden primary is taken" failoverctl detach vm1 p0
+check "... pair detaching" wait_until 60 pair_in detaching
 check "... and the VF stays on vfio-pci while this QEMU may plug it" test "$(driver_of "$held_vf")" = vfio-pci
 kill -TERM "$qpid"
 wait "$qpid"
@@ -230,6 +230,28 @@ check "... with a clean exit (Result=success, status 0)" test "$(unit_prop Resul
 check "... having logged its shutdown (MESSAGE_ID stopping)" journal_has MESSAGE_ID=f2920b7c95b244ac80b6c6ee0b104960
 check "D-Bus activation: the first call (failoverctl pools) starts it through org.failoverd1.service" failoverctl pools
 check "... and failoverd.service becomes active" wait_until 60 systemctl is-active failoverd.service
+
+# --- socket activation: a zero-config QEMU dials failoverd-qmp.socket ---
+systemctl stop failoverd.service
+mkdir -p /etc/systemd/system/failoverd-qmp.socket.d
+cat >/etc/systemd/system/failoverd-qmp.socket.d/50-group.conf <<EOC
+[Socket]
+SocketGroup=failoverd
+SocketMode=0660
+EOC
+systemctl daemon-reload
+check "systemctl enable --now failoverd-qmp.socket (a drop-in sets group and mode)" systemctl enable --now failoverd-qmp.socket
+check "... the socket file is 0660, group failoverd, made by systemd" test "$(stat -c '%a %G' /run/failoverd/qmp.sock 2>&1)" = "660 failoverd"
+qemu-system-x86_64 -accel tcg -M q35 -m 256 -nodefaults -display none -S -name zc1 \
+	-chardev socket,id=fo,path=/run/failoverd/qmp.sock,reconnect-ms=1000 -mon chardev=fo,mode=control \
+	>"$work/qemu-zc.log" 2>&1 &
+qpid=$!
+check "a QEMU dialling it starts failoverd.service (socket activation)" wait_until 60 systemctl is-active failoverd.service
+zc_connected() { failoverctl instances --no-legend | grep -q '^zc1 *yes'; }
+check "... which takes the passed socket and adopts the QEMU as instance zc1" wait_until 30 zc_connected
+kill -TERM "$qpid"
+wait "$qpid"
+qpid=
 
 # --- the sandbox, scored ---
 score=$(systemd-analyze security failoverd.service 2>/dev/null |
