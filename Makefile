@@ -198,7 +198,7 @@ check-deb: deb
 	@./tests/check-deb.sh $(B)/deb/$(DEB)
 
 # The .deb installed and run by a real systemd as PID 1 on a real system bus,
-# in the igb guest (docs/reliability.md, "Under a real systemd"); ~5 minutes,
+# in the igb guest (docs/reliability.md, "Under a real systemd"); ~2-3 minutes,
 # under the TCG lock.
 check-system: deb
 	@./tests/run-system-tier.sh $(B)/deb/$(DEB)
