@@ -10,7 +10,7 @@ libudev-dev libevent-dev libsystemd-dev check valgrind clang-format
 clang libclang-rt-dev llvm"
 TEST_PKGS="kmod cpio gzip xz-utils busybox-static dbus-daemon dbus-bin iproute2
 procps util-linux systemd socat man-db dbus-system-bus-common passwd
-openssh-server openssh-client"
+openssh-server openssh-client dbus jq"
 BACKPORTS_PKGS="qemu-system-x86"
 # make deb: the package build and its check.
 [ "${1:-}" = deb ] && BUILD_PKGS="$BUILD_PKGS debhelper dpkg-dev fakeroot lintian"
