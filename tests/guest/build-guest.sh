@@ -37,7 +37,7 @@ FAILOVER_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
 failover net_failover virtio_net e1000e igbvf"
 IGB_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
 dca i2c-algo-bit igb igbvf netfs fscache 9pnet 9pnet_virtio 9p irqbypass vfio vfio_iommu_type1
-vfio_virqfd vfio-pci-core vfio-pci overlay"
+vfio_virqfd vfio-pci-core vfio-pci overlay llc stp bridge veth"
 
 log() { echo "build-guest: $*" >&2; }
 die() {
