@@ -303,6 +303,17 @@ static const char *data_string(json_object *data, const char *key)
 	return qmp_json_get_string(data, key);
 }
 
+/*
+ * What the guest negotiated is known again only from @reset on: after a
+ * RESET it negotiates anew (none yet, for certain); after the monitor was
+ * away, events were missed and nothing is known.
+ */
+static void instance_forget_guest(Instance *i, bool reset)
+{
+	i->reset_seen = reset;
+	i->n_negotiated = 0;
+}
+
 int instance_guest_negotiated(const Instance *i, const char *standby)
 {
 	for (size_t k = 0; k < i->n_negotiated; k++)
@@ -356,9 +367,7 @@ static void on_migration(Instance *i, json_object *data, const QmpTimestamp *ts)
 
 static void on_reset(Instance *i, json_object *data, const QmpTimestamp *ts)
 {
-	/* The guest's driver negotiates anew when it loads again. */
-	i->reset_seen = true;
-	i->n_negotiated = 0;
+	instance_forget_guest(i, true);
 	for (Pair *p = i->pairs; p; p = p->next)
 		pair_on_reset(p);
 }
@@ -657,9 +666,7 @@ static void instance_on_ready(QmpConn *c, void *ud)
 	uint64_t start = 0;
 
 	(void)process_get_start(pid, &start); /* stays 0 when unknown */
-	/* Events missed while the monitor was away: what the guest did is unknown again. */
-	i->reset_seen = false;
-	i->n_negotiated = 0;
+	instance_forget_guest(i, false);
 	if (instance_use_qemu(i, pid, start))
 		instance_setup(i);
 }
