@@ -37,7 +37,12 @@ eval "$guest"
 work=$(mktemp -d "${FOVD_SYSTEM_WORK:-/var/lib/failoverd-test}/system.XXXXXX" 2>/dev/null ||
 	{ mkdir -p /var/lib/failoverd-test && mktemp -d /var/lib/failoverd-test/system.XXXXXX; })
 chmod 0755 "$work"
+# The VM's systemd mounts its own /tmp: what it runs must be outside it (a
+# checkout under /tmp is hidden there), so the script and the package are
+# copied here.
 cp "$here/system/inside.sh" "$work/inside.sh"
+cp "$deb" "$work/"
+deb=$work/$(basename "$deb")
 qpid=
 tpid=
 cleanup() {
