@@ -84,9 +84,9 @@ static int errno_of(int nlerr)
 	static const struct {
 		int nle, err;
 	} map[] = {
-		{ NLE_EXIST, EEXIST },	     { NLE_OBJ_NOTFOUND, ENOENT }, { NLE_NODEV, ENODEV },
-		{ NLE_OPNOTSUPP, EOPNOTSUPP }, { NLE_PERM, EPERM },	   { NLE_INVAL, EINVAL },
-		{ NLE_NOMEM, ENOMEM },	     { NLE_BUSY, EBUSY },	   { NLE_AGAIN, EAGAIN },
+		{ NLE_EXIST, EEXIST },	       { NLE_OBJ_NOTFOUND, ENOENT }, { NLE_NODEV, ENODEV },
+		{ NLE_OPNOTSUPP, EOPNOTSUPP }, { NLE_PERM, EPERM },	     { NLE_INVAL, EINVAL },
+		{ NLE_NOMEM, ENOMEM },	       { NLE_BUSY, EBUSY },	     { NLE_AGAIN, EAGAIN },
 	};
 	int e = nlerr < 0 ? -nlerr : nlerr;
 
