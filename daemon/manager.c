@@ -727,7 +727,12 @@ int manager_connect_instance(Manager *m, Instance *i)
 	if (!i->qmp_path[0] || i->conn)
 		return 0;
 	r = instance_connect(i, i->qmp_path);
-	if (r < 0)
+	if (r == -EMFILE || r == -ENFILE)
+		log_instance_error(i,
+				   "cannot connect to %s: %s (one descriptor per QEMU: raise "
+				   "LimitNOFILE=)",
+				   i->qmp_path, strerror(-r));
+	else if (r < 0)
 		log_instance_error(i, "cannot connect to %s: %s", i->qmp_path, strerror(-r));
 	return r;
 }
