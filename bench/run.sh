@@ -453,13 +453,23 @@ for n in $SCALE; do
 	measure "attach_${n}_first_" "$B/bench/fovd-metrics" wait-settled "$D" "$sc/metrics.json" "$n" "$n" staged "$t0" 300
 	R[rss_${n}_kib]=$(rss_kib "$D")
 	R[rss_per_instance_kib_$n]=$(calc "(${R[rss_${n}_kib]} - $base) / $n")
-	runs=()
-	for i in 1 2 3; do restart_reconcile "$sc" "$n"; done
-	R[reconcile_${n}_s]=$(median "${runs[@]}")
+	sleep 1
 	c0=$(ctxt "$D")
 	sleep "$IDLE_S"
 	R[idle_wakeups_per_s_$n]=$(calc "($(ctxt "$D") - $c0) / $IDLE_S")
 	R[daemon_fds_$n]=$(find /proc/"$D"/fd -mindepth 1 -maxdepth 1 | wc -l)
+	# After a restart the daemon also watches each trusted QEMU pid for its
+	# exit (one pidfd each): two descriptors per instance. Where the hard
+	# limit cannot hold that, the floor is reported instead of a time.
+	R[nofile_limit]=$(ulimit -Hn)
+	R[daemon_fds_needed_after_restart_$n]=$((2 * n + 64))
+	if ((2 * n + 64 <= $(ulimit -Hn))); then
+		runs=()
+		for i in 1 2 3; do restart_reconcile "$sc" "$n"; done
+		R[reconcile_${n}_s]=$(median "${runs[@]}")
+	else
+		log "reconcile of $n not measured: it needs $((2 * n + 64)) descriptors, the hard limit is $(ulimit -Hn)"
+	fi
 	R[sim_processes_$n]=${#sims[@]}
 	stop "$D"
 	for SIM in "${sims[@]}"; do stop "$SIM"; done
@@ -520,7 +530,7 @@ keys=(reaction_p50_us reaction_p99_us qmp_rtt_p50_us qmp_rtt_p99_us reaction_vs_
 	evacuate_64_completed_to_active_ms evacuate_64_sim_cpu_after_completed_ms
 	evacuate_64_completed_to_active_beyond_sim_ms
 	attach_3000_first_settle_s rss_per_instance_kib_3000 reconcile_3000_s idle_wakeups_per_s_3000
-	daemon_fds_3000 sim_processes_10000
+	daemon_fds_3000 sim_processes_10000 nofile_limit daemon_fds_needed_after_restart_10000
 	attach_10000_first_settle_s rss_per_instance_kib_10000 reconcile_10000_s
 	idle_wakeups_per_s_10000 daemon_fds_10000
 	reconcile_10000_vs_1000_ratio rss_per_instance_10000_vs_1000_ratio
@@ -530,6 +540,8 @@ keys=(reaction_p50_us reaction_p99_us qmp_rtt_p50_us qmp_rtt_p99_us reaction_vs_
 	for k in "${keys[@]}"; do
 		v=${R[$k]:-}
 		[ -z "$v" ] && [ -n "${BENCH_PHASES:-}" ] && continue # a development subset
+		# Not measurable under this machine's descriptor limit (logged above).
+		[ -z "$v" ] && case $k in reconcile_10000_s | reconcile_10000_vs_1000_ratio) true ;; *) false ;; esac && continue
 		[[ $v =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]] || die "result $k is not a number: '$v'"
 		printf '  "%s": %s,\n' "$k" "$v"
 	done
@@ -577,6 +589,17 @@ ok() { awk "BEGIN { exit !($1) }" && echo met || echo MISSED; }
 	row "attach 64 pairs / 16 instances (D-Bus)" "${R[attach_64_s]}" "s" "" ""
 	row "  daemon CPU during it (share of wall time)" "${R[attach_64_daemon_cpu_s]} (${R[attach_64_daemon_share]})" "s" "" ""
 	row "  QEMU CPU / dbus-daemon CPU during it" "${R[attach_64_qemu_cpu_s]} / ${R[attach_64_dbus_cpu_s]}" "s" "" ""
+	row "reaction p50 minus the other-CPU floor p50" "${R[reaction_minus_floor_p50_us]}" "µs" "<= 10" "$(ok "${R[reaction_minus_floor_p50_us]} <= 10")"
+	row "evacuate 64 x 2 pairs: reaction p50 / p99" "${R[evacuate_64_reaction_p50_us]} / ${R[evacuate_64_reaction_p99_us]}" "µs" "p99 <= 100" "$(ok "${R[evacuate_64_reaction_p99_us]} <= 100")"
+	row "  last completed -> every destination pair active" "${R[evacuate_64_completed_to_active_ms]}" "ms" "" ""
+	row "  the same beyond the simulator's own CPU" "${R[evacuate_64_completed_to_active_beyond_sim_ms]}" "ms" "<= 10" "$(ok "${R[evacuate_64_completed_to_active_beyond_sim_ms]} <= 10")"
+	row "  daemon CPU source / destination" "${R[evacuate_64_src_daemon_cpu_ms]} / ${R[evacuate_64_dst_daemon_cpu_ms]}" "ms" "" ""
+	for n in 1000 $SCALE; do
+		row "$n simulated: RSS/instance, idle wakeups" "${R[rss_per_instance_kib_$n]:-n/a} / ${R[idle_wakeups_per_s_$n]:-n/a}" "" "" ""
+		row "$n simulated: reconcile" "${R[reconcile_${n}_s]:-n/a}" "s" "" ""
+	done
+	row "RSS per instance, 10000 simulated" "${R[rss_per_instance_kib_10000]:-n/a}" "KiB" "<= 32" "$(ok "${R[rss_per_instance_kib_10000]:-99} <= 32")"
+	row "reconcile 10000 simulated" "${R[reconcile_10000_s]:-n/a (fds: ${R[daemon_fds_needed_after_restart_10000]:-?} > ${R[nofile_limit]:-?})}" "s" "<= 3" "$(ok "${R[reconcile_10000_s]:-99} <= 3")"
 	echo
 	echo "  results: $OUT/results.json"
 } | tee "$OUT/table.txt"

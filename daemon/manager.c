@@ -796,7 +796,7 @@ int manager_connect_instance(Manager *m, Instance *i)
 	r = instance_connect(i, i->qmp_path);
 	if (r == -EMFILE || r == -ENFILE)
 		log_instance_error(i,
-				   "cannot connect to %s: %s (one descriptor per QEMU: raise "
+				   "cannot connect to %s: %s (two descriptors per QEMU: raise "
 				   "LimitNOFILE=)",
 				   i->qmp_path, strerror(-r));
 	else if (r < 0)
