@@ -1,12 +1,11 @@
 /*
  * qmp-sim: a QMP peer SIMULATOR for benchmarks — a test double, not QEMU.
  *
- * Serves N unix sockets DIR/vmK.qmp (K = 0..N-1) from one libevent loop and
- * answers what failoverd sends during attach and reconcile the way QEMU 10
- * does (measured against qemu-system-x86_64 10.0, see docs/performance.md):
- * greeting, qmp_capabilities, query-name/-status/-migrate, migration
- * capabilities, device-list-properties, query-qmp-schema (replayed from a
- * real QEMU with --replies), qom-list/qom-get of a q35 machine with a
+ * Serves N unix sockets DIR/vmK.qmp (K = F..F+N-1, F from --first, else 0) from one libevent loop
+ * and answers what failoverd sends during attach and reconcile the way QEMU 10 does (measured
+ * against qemu-system-x86_64 10.0, see docs/performance.md): greeting, qmp_capabilities,
+ * query-name/-status/-migrate, migration capabilities, device-list-properties, query-qmp-schema
+ * (replayed from a real QEMU with --replies), qom-list/qom-get of a q35 machine with a
  * virtio-net-pci failover standby "net0" on rp1 and free ports rp2 and rp3,
  * device_add/device_del of the primary (hidden until the "guest"
  * negotiates). Each simulated VM keeps its state across reconnections, as
@@ -18,8 +17,15 @@
  * ... device_add, qom-list), with a bounded number of VMs in flight, and
  * measures from the event's write to the first command read back.
  *
+ * With --pairs P each VM has standbys net0..netP-1 (on rp1..rpP) and primaries
+ * fo-p0..; with --incoming-from K the VMs from K on are -incoming
+ * destinations ("inmigrate") named as VM 0, 1, ... and 'evacuate N' migrates
+ * VM k to VM K + k for k < N, every VM at once (see evac_on_timer()).
+ *
  *   qmp-sim --dir DIR --count N --control SOCK [--replies DIR] [--negotiated]
- *   qmp-sim --ctl SOCK 'storm EVENTS CONCURRENCY' | status | negotiate | quit
+ *           [--pairs P] [--first F] [--incoming-from K]
+ *   qmp-sim --ctl SOCK 'storm EVENTS CONCURRENCY' | 'evacuate N' | evac-stats |
+ *           status | negotiate | quit
  */
 
 #include <errno.h>
@@ -43,9 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PRIMARY_ID	"fo-p0"
+#define PRIMARY_ID	"fo-p0" /* the storm's pair */
 #define STANDBY_ID	"net0"
-#define N_PORTS		3
+#define MAX_PAIRS	4
 #define STEP_TIMEOUT_MS 2000
 
 typedef struct Sim Sim;
@@ -60,15 +66,17 @@ typedef struct Vm {
 	Sim *sim;
 	unsigned index;
 	char name[32];
-	char mac[18];
+	char mac[MAX_PAIRS][18]; /* of standby netJ */
 	struct evconnlistener *listener;
 	struct bufferevent *bev; /* the one client, as with QEMU's -qmp server */
 	bool caps;		 /* qmp_capabilities done */
 	bool events_cap;	 /* migrate-set-capabilities events=on */
 	bool negotiated;	 /* the "guest" negotiated VIRTIO_NET_F_STANDBY */
-	bool primary_added;	 /* device_add accepted */
-	bool primary_realized;	 /* visible in qom-list (plugged) */
-	char primary_bus[16];
+	bool incoming;		 /* -incoming: "inmigrate" until the migration's RESUME */
+	/* Primary fo-pJ of standby netJ; the storm uses pair 0 only. */
+	bool added[MAX_PAIRS];	  /* device_add of fo-pJ accepted */
+	bool realized[MAX_PAIRS]; /* fo-pJ visible in qom-list (plugged) */
+	char bus[MAX_PAIRS][16];
 	/* storm */
 	StormStep step;
 	bool saw_device_add;
@@ -89,6 +97,13 @@ struct Sim {
 	Vm *vms;
 	unsigned n;
 	Canned canned;
+	unsigned pairs;		/* standbys netJ / primaries fo-pJ per VM */
+	unsigned incoming_from; /* VMs from this index on are -incoming destinations */
+	/* evacuation: VM k < evac_n migrates to VM incoming_from + k */
+	struct bufferevent *evac_waiter;
+	struct event *evac_timer;
+	unsigned evac_n, evac_phase;
+	uint64_t evac_events, evac_last_completed_ns, evac_cpu_ns;
 	/* storm */
 	struct bufferevent *ctl_waiter;
 	uint64_t target, emitted, reactions, timeouts, started_ns;
@@ -257,40 +272,71 @@ static json_object *prop(const char *name, const char *type)
 	return o;
 }
 
+/* Standby netJ sits on rpJ+1; ports rpP+1..rp2P+1 are free (P pairs). */
+static unsigned n_ports(const Vm *v);
+
 static json_object *qom_list(Vm *v, const char *path)
 {
 	json_object *a = json_object_new_array();
-	char port[32], bus[80];
+	unsigned np = v->sim->pairs;
+	char name[32], bus[80];
 
 	if (strcmp(path, "/machine/peripheral") == 0) {
 		json_object_array_add(a, prop("type", "string"));
-		json_object_array_add(a, prop("rp1", "child<pcie-root-port>"));
-		json_object_array_add(a, prop(STANDBY_ID, "child<virtio-net-pci>"));
-		for (int k = 2; k <= N_PORTS; k++) {
-			snprintf(port, sizeof(port), "rp%d", k);
-			json_object_array_add(a, prop(port, "child<pcie-root-port>"));
+		for (unsigned k = 1; k <= n_ports(v); k++) {
+			snprintf(name, sizeof(name), "rp%u", k);
+			json_object_array_add(a, prop(name, "child<pcie-root-port>"));
+			if (k <= np) {
+				snprintf(name, sizeof(name), "net%u", k - 1);
+				json_object_array_add(a, prop(name, "child<virtio-net-pci>"));
+			}
 		}
-		if (v->primary_realized)
-			json_object_array_add(a, prop(PRIMARY_ID, "child<e1000e>"));
+		for (unsigned j = 0; j < np; j++)
+			if (v->realized[j]) {
+				snprintf(name, sizeof(name), "fo-p%u", j);
+				json_object_array_add(a, prop(name, "child<e1000e>"));
+			}
 		return a;
 	}
-	for (int k = 1; k <= N_PORTS; k++) {
-		snprintf(bus, sizeof(bus), "/machine/peripheral/rp%d/rp%d", k, k);
+	for (unsigned k = 1; k <= n_ports(v); k++) {
+		bool child = k <= np;
+
+		snprintf(bus, sizeof(bus), "/machine/peripheral/rp%u/rp%u", k, k);
 		if (strcmp(path, bus) != 0)
 			continue;
-		snprintf(port, sizeof(port), "rp%d", k);
+		snprintf(name, sizeof(name), "rp%u", k);
 		json_object_array_add(a, prop("type", "string"));
 		json_object_array_add(a, prop("realized", "bool"));
 		json_object_array_add(a, prop("acpi-pcihp-bsel", "uint32"));
-		if (k == 1)
+		for (unsigned j = 0; j < np && !child; j++)
+			child = v->realized[j] && strcmp(v->bus[j], name) == 0;
+		if (k <= np)
 			json_object_array_add(a, prop("child[0]", "link<virtio-net-pci>"));
-		else if (v->primary_realized && strcmp(v->primary_bus, port) == 0)
+		else if (child)
 			json_object_array_add(a, prop("child[0]", "link<e1000e>"));
 		json_object_array_add(a, prop("hotplug-handler", "link<hotplug-handler>"));
 		return a;
 	}
 	json_object_put(a);
 	return NULL;
+}
+
+static unsigned n_ports(const Vm *v)
+{
+	return 2 * v->sim->pairs + 1;
+}
+
+/* J for "PREFIXJ" (netJ, fo-pJ) of a configured pair, else -1. */
+static int pair_index(const Vm *v, const char *id, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end;
+	unsigned long j;
+
+	if (!id || strncmp(id, prefix, n) != 0 || !id[n])
+		return -1;
+	j = strtoul(id + n, &end, 10);
+	return *end || j >= v->sim->pairs ? -1 : (int)j;
 }
 
 static const char *arg_string(json_object *args, const char *key)
@@ -367,15 +413,19 @@ static void cmd_qom_list(Vm *v, json_object *args, const char *id)
 static void cmd_qom_get(Vm *v, json_object *args, const char *id)
 {
 	const char *path = arg_string(args, "path"), *property = arg_string(args, "property");
+	const char *pre = "/machine/peripheral/";
+	int j = path && strncmp(path, pre, strlen(pre)) == 0
+			? pair_index(v, path + strlen(pre), "net")
+			: -1;
 
-	if (!path || !property || strcmp(path, "/machine/peripheral/" STANDBY_ID) != 0) {
+	if (!property || j < 0) {
 		vm_error(v, "DeviceNotFound", id, "Device '%s' not found", path ? path : "");
 		return;
 	}
 	if (strcmp(property, "failover") == 0)
 		vm_reply_raw(v, "true", id);
 	else if (strcmp(property, "mac") == 0)
-		vm_reply(v, json_object_new_string(v->mac), id);
+		vm_reply(v, json_object_new_string(v->mac[j]), id);
 	else
 		vm_error(v, "GenericError", id, "Property '%s.%s' not found", "virtio-net-pci",
 			 property);
@@ -385,25 +435,25 @@ static void cmd_device_add(Vm *v, json_object *args, const char *id)
 {
 	const char *dev = arg_string(args, "id"), *bus = arg_string(args, "bus");
 	const char *pair = arg_string(args, "failover_pair_id");
+	int j = pair_index(v, dev, "fo-p");
 
 	if (!dev || !bus) {
 		vm_error(v, "GenericError", id, "Parameter 'id' is missing");
 		return;
 	}
-	if (strcmp(dev, STANDBY_ID) == 0 || (strcmp(dev, PRIMARY_ID) == 0 && v->primary_realized)) {
+	if (pair_index(v, dev, "net") >= 0 || (j >= 0 && v->realized[j])) {
 		vm_error(v, "GenericError", id, "Duplicate ID '%s' for device", dev);
 		return;
 	}
-	if (strcmp(dev, PRIMARY_ID) != 0 || !pair || strcmp(pair, STANDBY_ID) != 0) {
-		vm_error(v, "GenericError", id, "qmp-sim models only the primary %s of %s",
-			 PRIMARY_ID, STANDBY_ID);
+	if (j < 0 || pair_index(v, pair, "net") != j) {
+		vm_error(v, "GenericError", id, "qmp-sim models only the primaries fo-pJ of netJ");
 		return;
 	}
 	/* QEMU 10: a hidden primary is replaced by a second device_add. */
-	v->primary_added = true;
-	v->primary_realized = v->negotiated;
-	snprintf(v->primary_bus, sizeof(v->primary_bus), "%s", bus);
-	if (v->step == STEP_DELETED)
+	v->added[j] = true;
+	v->realized[j] = v->negotiated;
+	snprintf(v->bus[j], sizeof(v->bus[j]), "%s", bus);
+	if (j == 0 && v->step == STEP_DELETED)
 		v->saw_device_add = true;
 	vm_reply_raw(v, "{}", id);
 }
@@ -411,16 +461,17 @@ static void cmd_device_add(Vm *v, json_object *args, const char *id)
 static void cmd_device_del(Vm *v, json_object *args, const char *id)
 {
 	const char *dev = arg_string(args, "id");
+	int j = pair_index(v, dev, "fo-p");
 	json_object *data;
 	char path[80];
 
-	if (!dev || strcmp(dev, PRIMARY_ID) != 0 || !v->primary_realized) {
+	if (j < 0 || !v->realized[j]) {
 		vm_error(v, "DeviceNotFound", id, "Device '%s' not found", dev ? dev : "");
 		return;
 	}
 	vm_reply_raw(v, "{}", id);
 	/* A running guest acknowledges the unplug at once. */
-	v->primary_added = v->primary_realized = false;
+	v->added[j] = v->realized[j] = false;
 	data = json_object_new_object();
 	snprintf(path, sizeof(path), "/machine/peripheral/%s", dev);
 	json_object_object_add(data, "device", json_object_new_string(dev));
@@ -466,8 +517,9 @@ static void cmd_query_status(Vm *v, json_object *args, const char *id)
 {
 	/* A paused QEMU (-S) until its guest has negotiated, running after. */
 	vm_reply_raw(v,
-		     v->negotiated ? "{\"status\": \"running\", \"running\": true}"
-				   : "{\"status\": \"prelaunch\", \"running\": false}",
+		     v->incoming     ? "{\"status\": \"inmigrate\", \"running\": false}"
+		     : v->negotiated ? "{\"status\": \"running\", \"running\": true}"
+				     : "{\"status\": \"prelaunch\", \"running\": false}",
 		     id);
 }
 
@@ -660,21 +712,21 @@ static bool storm_emit(Sim *s, Vm *v)
 	json_object *data = json_object_new_object();
 	struct timeval tv = { STEP_TIMEOUT_MS / 1000, (STEP_TIMEOUT_MS % 1000) * 1000 };
 
-	if (!v->bev || !v->caps || v->step != STEP_IDLE || !v->primary_added) {
+	if (!v->bev || !v->caps || v->step != STEP_IDLE || !v->added[0]) {
 		json_object_put(data);
 		return false;
 	}
 	v->got_command = v->saw_device_add = false;
-	if (!v->primary_realized) {
+	if (!v->realized[0]) {
 		/* The guest negotiates: QEMU plugs the hidden primary at once. */
-		v->negotiated = v->primary_realized = true;
+		v->negotiated = v->realized[0] = true;
 		v->step = STEP_NEGOTIATED;
 		json_object_object_add(data, "device-id", json_object_new_string(STANDBY_ID));
 		v->emitted_ns = now_ns();
 		vm_event(v, "FAILOVER_NEGOTIATED", data);
 	} else {
 		/* The guest ejected the primary (a stale eject after a cancel). */
-		v->negotiated = v->primary_realized = v->primary_added = false;
+		v->negotiated = v->realized[0] = v->added[0] = false;
 		v->step = STEP_DELETED;
 		json_object_object_add(data, "device", json_object_new_string(PRIMARY_ID));
 		json_object_object_add(data, "path",
@@ -704,6 +756,99 @@ static void storm_next(Sim *s)
 	}
 	if (s->in_flight == 0)
 		storm_finish(s); /* done, or nothing could react */
+}
+
+/* --- host evacuation --- */
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void evac_event(Vm *v, const char *name, const char *key, const char *value)
+{
+	json_object *data = NULL;
+
+	if (key) {
+		data = json_object_new_object();
+		json_object_object_add(data, key, json_object_new_string(value));
+	}
+	vm_event(v, name, data);
+	v->sim->evac_events++;
+}
+
+static void evac_migration(Vm *v, const char *status)
+{
+	evac_event(v, "MIGRATION", "status", status);
+}
+
+/*
+ * One phase for every VM in turn, as QEMU would emit them when every guest of
+ * a host migrates at once; between phases the loop answers what the daemons
+ * sent. Source: setup, UNPLUG_PRIMARY per primary, wait-unplug; the guest
+ * releases the primaries, active; STOP, completed. Destination: setup,
+ * active; on the source's completed, FAILOVER_NEGOTIATED per standby (the
+ * loaded guest state), completed, RESUME.
+ */
+static void evac_on_timer(evutil_socket_t fd, short what, void *ud)
+{
+	Sim *s = ud;
+	struct timeval gap = { 0, 1000 };
+	char id[16];
+
+	for (unsigned k = 0; k < s->evac_n; k++) {
+		Vm *src = &s->vms[k], *dst = &s->vms[s->incoming_from + k];
+
+		switch (s->evac_phase) {
+		case 0:
+			evac_migration(src, "setup");
+			for (unsigned j = 0; j < s->pairs; j++) {
+				snprintf(id, sizeof(id), "fo-p%u", j);
+				evac_event(src, "UNPLUG_PRIMARY", "device-id", id);
+			}
+			evac_migration(src, "wait-unplug");
+			evac_migration(dst, "setup");
+			break;
+		case 1:
+			for (unsigned j = 0; j < s->pairs; j++)
+				src->realized[j] = false;
+			evac_migration(src, "active");
+			evac_migration(dst, "active");
+			break;
+		default:
+			evac_event(src, "STOP", NULL, NULL);
+			evac_migration(src, "completed");
+			s->evac_last_completed_ns = now_ns();
+			if (k + 1 == s->evac_n)
+				s->evac_cpu_ns = cpu_ns();
+			dst->negotiated = true;
+			for (unsigned j = 0; j < s->pairs; j++) {
+				dst->realized[j] = dst->added[j];
+				snprintf(id, sizeof(id), "net%u", j);
+				evac_event(dst, "FAILOVER_NEGOTIATED", "device-id", id);
+			}
+			evac_migration(dst, "completed");
+			dst->incoming = false;
+			evac_event(dst, "RESUME", NULL, NULL);
+			break;
+		}
+	}
+	if (s->evac_phase++ < 2) {
+		evtimer_add(s->evac_timer, &gap);
+		return;
+	}
+	if (s->evac_waiter) {
+		evbuffer_add_printf(bufferevent_get_output(s->evac_waiter),
+				    "evac_vms=%u evac_pairs=%u evac_events=%llu "
+				    "evac_last_completed_ns=%llu\n",
+				    s->evac_n, s->evac_n * s->pairs,
+				    (unsigned long long)s->evac_events,
+				    (unsigned long long)s->evac_last_completed_ns);
+		s->evac_waiter = NULL; /* freed once flushed */
+	}
 }
 
 /* --- control socket --- */
@@ -740,8 +885,8 @@ static void ctl_on_read(struct bufferevent *bev, void *ud)
 		for (unsigned k = 0; k < s->n; k++) {
 			conn += s->vms[k].bev != NULL;
 			caps += s->vms[k].caps;
-			added += s->vms[k].primary_added;
-			realized += s->vms[k].primary_realized;
+			added += s->vms[k].added[0];
+			realized += s->vms[k].realized[0];
 		}
 		ctl_reply(bev, "vms=%u connected=%u negotiated=%u primaries_added=%u realized=%u\n",
 			  s->n, conn, caps, added, realized);
@@ -755,12 +900,16 @@ static void ctl_on_read(struct bufferevent *bev, void *ud)
 			if (v->negotiated)
 				continue;
 			v->negotiated = true;
-			if (v->primary_added)
-				v->primary_realized = true;
-			data = json_object_new_object();
-			json_object_object_add(data, "device-id",
-					       json_object_new_string(STANDBY_ID));
-			vm_event(v, "FAILOVER_NEGOTIATED", data);
+			for (unsigned j = 0; j < s->pairs; j++) {
+				char sb[16];
+
+				v->realized[j] = v->added[j];
+				snprintf(sb, sizeof(sb), "net%u", j);
+				data = json_object_new_object();
+				json_object_object_add(data, "device-id",
+						       json_object_new_string(sb));
+				vm_event(v, "FAILOVER_NEGOTIATED", data);
+			}
 			n++;
 		}
 		ctl_reply(bev, "negotiated=%u\n", n);
@@ -773,6 +922,19 @@ static void ctl_on_read(struct bufferevent *bev, void *ud)
 		s->started_ns = now_ns();
 		s->ctl_waiter = bev;
 		storm_next(s);
+	} else if (sscanf(line, "evacuate %u", &conc) == 1 && conc > 0 &&
+		   conc <= s->n - s->incoming_from && conc <= s->incoming_from && !s->evac_waiter) {
+		struct timeval now = { 0, 0 };
+
+		s->evac_n = conc;
+		s->evac_phase = 0;
+		s->evac_events = 0;
+		s->evac_waiter = bev;
+		evtimer_add(s->evac_timer, &now);
+	} else if (strcmp(line, "evac-stats") == 0) {
+		/* Our own CPU since the last completed: the replies the daemons waited for. */
+		ctl_reply(bev, "evac_sim_cpu_after_completed_ms=%.3f\n",
+			  (double)(cpu_ns() - s->evac_cpu_ns) / 1e6);
 	} else if (strcmp(line, "quit") == 0) {
 		ctl_reply(bev, "bye\n");
 		event_base_loopexit(s->base, NULL);
@@ -842,10 +1004,14 @@ int main(int argc, char **argv)
 		{ "control", required_argument, NULL, 'c' },
 		{ "ctl", required_argument, NULL, 'C' },
 		{ "negotiated", no_argument, NULL, 'g' },
+		{ "pairs", required_argument, NULL, 'p' },
+		{ "first", required_argument, NULL, 'f' },
+		{ "incoming-from", required_argument, NULL, 'i' },
 		{},
 	};
 	const char *dir = NULL, *replies = NULL, *control = NULL;
 	bool negotiated = false;
+	unsigned first = 0;
 	struct event *sig_term, *sig_int;
 	struct evconnlistener *ctl;
 	Sim s = { 0 };
@@ -872,13 +1038,28 @@ int main(int argc, char **argv)
 		case 'g':
 			negotiated = true;
 			break;
+		case 'p':
+			s.pairs = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'f':
+			first = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'i':
+			s.incoming_from = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			return 2;
 		}
 	}
-	if (!dir || !s.n || !control)
+	if (!s.pairs)
+		s.pairs = 1;
+	if (!s.incoming_from)
+		s.incoming_from = s.n;
+	if (!dir || !s.n || !control || s.pairs > MAX_PAIRS)
 		die("usage: qmp-sim --dir DIR --count N --control SOCKET [--replies DIR] "
-		    "[--negotiated] | --ctl SOCKET COMMAND");
+		    "[--negotiated] [--pairs 1..%d] [--first K] [--incoming-from K] | "
+		    "--ctl SOCKET COMMAND",
+		    MAX_PAIRS);
 	/*
 	 * failoverd trusts a persisted QEMU pid across its own restart only if
 	 * /proc/PID/comm starts with "qemu" (daemon/manager.c): say we stand in.
@@ -894,16 +1075,22 @@ int main(int argc, char **argv)
 		Vm *v = &s.vms[k];
 		char path[4096];
 
+		/* A destination is named as its source, on the other "host". */
+		unsigned n = first + (k < s.incoming_from ? k : k - s.incoming_from);
+
 		v->sim = &s;
 		v->index = k;
-		v->negotiated = negotiated;
-		snprintf(v->name, sizeof(v->name), "vm%u", k);
-		snprintf(v->mac, sizeof(v->mac), "52:54:00:%02x:%02x:%02x", (k >> 16) & 0xff,
-			 (k >> 8) & 0xff, k & 0xff);
+		v->incoming = k >= s.incoming_from;
+		v->negotiated = negotiated && !v->incoming;
+		snprintf(v->name, sizeof(v->name), "vm%u", n);
+		for (unsigned j = 0; j < s.pairs; j++)
+			snprintf(v->mac[j], sizeof(v->mac[j]), "52:54:%02x:%02x:%02x:%02x", j,
+				 (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
 		v->step_timer = evtimer_new(s.base, step_on_timeout, v);
-		snprintf(path, sizeof(path), "%s/vm%u.qmp", dir, k);
+		snprintf(path, sizeof(path), "%s/vm%u.qmp", dir, first + k);
 		v->listener = listen_unix(&s, path, vm_on_accept, v);
 	}
+	s.evac_timer = evtimer_new(s.base, evac_on_timer, &s);
 	ctl = listen_unix(&s, control, ctl_on_accept, &s);
 	sig_term = evsignal_new(s.base, SIGTERM, on_signal, s.base);
 	sig_int = evsignal_new(s.base, SIGINT, on_signal, s.base);
@@ -918,6 +1105,7 @@ int main(int argc, char **argv)
 		event_free(s.vms[k].step_timer);
 	}
 	evconnlistener_free(ctl);
+	event_free(s.evac_timer);
 	event_free(sig_term);
 	event_free(sig_int);
 	event_base_free(s.base);

@@ -16,7 +16,6 @@ cd "$(dirname "$0")/.."
 
 B=${1:?usage: bench/run.sh BUILD_DIR OUT_DIR}
 OUT=${2:?usage: bench/run.sh BUILD_DIR OUT_DIR}
-lock=${FOVD_TCG_LOCK:-/tmp/failoverd-tcg.lock}
 # Sizes (the issue's figures); the environment may shrink them for a quick try.
 N_REAL=${BENCH_REAL:-50}
 N_SIM=${BENCH_SIM:-1000}
@@ -27,6 +26,13 @@ ROUNDS=${BENCH_MIGRATIONS:-9}
 IDLE_S=${BENCH_IDLE_S:-10}
 ATTACH_INSTANCES=16
 ATTACH_PAIRS=4
+EVAC_VMS=${BENCH_EVAC:-64}
+EVAC_PAIRS=2
+SCALE=${BENCH_SCALE:-3000 10000}
+# Phases to run (all by default); a subset is for development only and
+# writes only the keys it measured.
+PHASES=${BENCH_PHASES:-floor real attach sim evacuate scale migration}
+phase() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 die() {
@@ -36,23 +42,17 @@ die() {
 
 # --- the TCG lock -------------------------------------------------------------
 
-lock_held_by_ancestor() {
-	local ino holders p
-	ino=$(stat -c %i "$lock" 2>/dev/null) || return 1
-	holders=" $(awk -v s=":$ino" '$2 == "FLOCK" && substr($6, length($6) - length(s) + 1) == s { print $5 }' \
-		/proc/locks | tr '\n' ' ')"
-	p=$$
-	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
-		case $holders in *" $p "*) return 0 ;; esac
-		p=$(awk '$1 == "PPid:" { print $2 }' "/proc/$p/status" 2>/dev/null)
-	done
-	return 1
-}
+. tests/lib/tcg-lock.sh
 if ! lock_held_by_ancestor; then
 	log "waiting for the TCG lock $lock"
 	exec 9>>"$lock"
 	flock 9
 fi
+
+# 10,000 simulated instances: the simulator holds a listener and a connection
+# per VM, the daemon a connection each (docs/performance.md §Ten thousand).
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -Sn "$(ulimit -Hn)"
 
 # --- processes and cleanup -----------------------------------------------------
 
@@ -184,17 +184,21 @@ measure() {
 
 start_all=$(date +%s.%N)
 R[load_start]=$(cut -d' ' -f1 /proc/loadavg)
-eval "$(tests/guest/build-guest.sh failover)"
+phase migration && eval "$(tests/guest/build-guest.sh failover)"
 mkdir -p "$OUT"
 rm -f "$OUT/results.json"
 
 # --- floors ----------------------------------------------------------------------
 
+if phase floor; then
 log "floor: one sendmsg() waking a peer asleep in epoll_wait"
 measure "" "$B/bench/qmp-rtt" --floor
+fi
 
 # --- 50 real paused QEMUs ---------------------------------------------------------
 
+replies=()
+if phase real; then
 log "$N_REAL paused QEMUs (q35, -S, TCG), one failover pair each on the emulated pool"
 real=$work/real
 mkdir -p "$real/q" "$real/etc/failoverd"
@@ -248,9 +252,12 @@ for i in 1 2 3; do restart_reconcile "$real" "$N_REAL"; done
 R[reconcile_50_s]=$(median "${runs[@]}")
 stop "$D"
 reap "${qemus[@]}"
+replies=(--replies "$real")
+fi
 
 # --- attach 64 pairs across 16 instances over D-Bus -----------------------------
 
+if phase attach; then
 log "attach: $((ATTACH_INSTANCES * ATTACH_PAIRS)) pairs across $ATTACH_INSTANCES paused QEMUs through AttachPair"
 att=$work/attach
 mkdir -p "$att/q" "$att/etc/failoverd"
@@ -287,17 +294,20 @@ R[attach_64_daemon_cpu_s]=$(calc "($(cpu_ns "$D") - $d0) / 1e9")
 R[attach_64_qemu_cpu_s]=$(calc "($(cpu_ns "${qemus[@]}") - $q0) / 1e9")
 R[attach_64_dbus_cpu_s]=$(calc "($(cpu_ns "$BUSD") - $b0) / 1e9")
 R[attach_64_daemon_share]=$(calc "${R[attach_64_daemon_cpu_s]} / ${R[attach_64_s]}")
+R[attach_64_daemon_cpu_share]=${R[attach_64_daemon_share]}
 stop "$D"
 stop "$BUSD"
 reap "${qemus[@]}"
+fi
 
 # --- 1,000 instances on the QMP simulator ---------------------------------------
 
+if phase sim; then
 log "$N_SIM instances on bench/qmp-sim (a QMP test double, replies recorded from vm0)"
 sim=$work/sim
 mkdir -p "$sim/q" "$sim/etc/failoverd"
 spawn SIM "$sim/sim.log" "$B/bench/qmp-sim" --dir "$sim/q" --count "$N_SIM" \
-	--control "$sim/ctl.sock" --replies "$real"
+	--control "$sim/ctl.sock" "${replies[@]}"
 wait_socket "$sim/ctl.sock" 30
 etc=$sim/etc/failoverd
 daemon_conf "$etc"
@@ -313,11 +323,15 @@ start_daemon "$sim" --no-bus
 measure attach_1000_first_ "$B/bench/fovd-metrics" wait-settled "$D" "$sim/metrics.json" "$N_SIM" "$N_SIM" staged "$t0" 300
 R[rss_1000_kib]=$(rss_kib "$D")
 R[rss_per_instance_1000_kib]=$(calc "(${R[rss_1000_kib]} - ${R[rss_base_sim_kib]}) / $N_SIM")
+R[rss_per_instance_kib_1000]=${R[rss_per_instance_1000_kib]}
 
 log "reconcile: daemon restart -> $N_SIM simulated instances reconciled (x3)"
 runs=()
 for i in 1 2 3; do restart_reconcile "$sim" "$N_SIM"; done
 R[reconcile_1000_s]=$(median "${runs[@]}")
+c0=$(ctxt "$D")
+sleep "$IDLE_S"
+R[idle_wakeups_per_s_1000]=$(calc "($(ctxt "$D") - $c0) / $IDLE_S")
 
 log "reaction: $EVENTS events across $N_SIM instances, $CONCURRENCY in flight"
 "$B/bench/fovd-metrics" dump "$D" "$sim/metrics.json" "$sim/before.json"
@@ -326,7 +340,10 @@ measure storm_ "$B/bench/qmp-sim" --ctl "$sim/ctl.sock" "storm $EVENTS $CONCURRE
 R[storm_preemptions_per_event]=$(calc "($(preempted "$D") - $p0) / $EVENTS")
 "$B/bench/fovd-metrics" dump "$D" "$sim/metrics.json" "$sim/after.json"
 measure "" "$B/bench/fovd-metrics" reaction "$sim/before.json" "$sim/after.json"
-R[reaction_vs_qmp_rtt_ratio]=$(calc "${R[reaction_p99_us]} / ${R[qmp_rtt_p50_us]}")
+[ -n "${R[qmp_rtt_p50_us]:-}" ] &&
+	R[reaction_vs_qmp_rtt_ratio]=$(calc "${R[reaction_p99_us]} / ${R[qmp_rtt_p50_us]}")
+[ -n "${R[sendmsg_wakeup_other_cpu_p50_us]:-}" ] &&
+	R[reaction_minus_floor_p50_us]=$(calc "${R[reaction_p50_us]} - ${R[sendmsg_wakeup_other_cpu_p50_us]}")
 
 # The same with many VMs in flight: the peer is then often awake, and the
 # write no longer pays for waking it (see docs/performance.md).
@@ -337,9 +354,136 @@ measure busy_storm_ "$B/bench/qmp-sim" --ctl "$sim/ctl.sock" "storm $EVENTS $BUS
 measure busy_ "$B/bench/fovd-metrics" reaction "$sim/before.json" "$sim/after.json"
 stop "$D"
 stop "$SIM"
+fi
+
+# --- host evacuation: 64 instances with two pairs each migrate at once -----------
+
+if phase evacuate; then
+log "evacuation: $EVAC_VMS simulated instances x $EVAC_PAIRS pairs migrate at once (two daemons)"
+ev=$work/evac
+mkdir -p "$ev/q" "$ev/src/etc/failoverd" "$ev/dst/etc/failoverd"
+spawn SIM "$ev/sim.log" "$B/bench/qmp-sim" --dir "$ev/q" --count $((2 * EVAC_VMS)) \
+	--pairs "$EVAC_PAIRS" --negotiated --incoming-from "$EVAC_VMS" --control "$ev/ctl.sock" \
+	"${replies[@]}"
+wait_socket "$ev/ctl.sock" 30
+for side in src dst; do
+	etc=$ev/$side/etc/failoverd
+	daemon_conf "$etc"
+	pools "$etc" 1 $((EVAC_VMS * EVAC_PAIRS + 8))
+	for ((k = 0; k < EVAC_VMS; k++)); do
+		sock=$ev/q/vm$k.qmp
+		[ $side = dst ] && sock=$ev/q/vm$((EVAC_VMS + k)).qmp
+		{
+			printf '[Instance]\nName=vm%d\nQMP=%s\n' "$k" "$sock"
+			[ $side = dst ] && printf 'PrepareIncoming=yes\n'
+			for ((j = 0; j < EVAC_PAIRS; j++)); do
+				printf '\n[Pair]\nName=p%d\nPool=emu0\nMACAddress=52:54:%02x:%02x:%02x:%02x\nStandby=net%d\n' \
+					"$j" "$j" $((k >> 16 & 255)) $((k >> 8 & 255)) $((k & 255)) "$j"
+			done
+		} >"$etc/vm$k.vm"
+	done
+done
+start_daemon "$ev/src" --no-bus
+DS=$D
+start_daemon "$ev/dst" --no-bus
+DD=$D
+"$B/bench/fovd-metrics" wait-settled "$DS" "$ev/src/metrics.json" "$EVAC_VMS" $((EVAC_VMS * EVAC_PAIRS)) active "$(now_ns)" 120 >/dev/null ||
+	die "source pairs not active (see $ev/src/failoverd.log)"
+"$B/bench/fovd-metrics" wait-settled "$DD" "$ev/dst/metrics.json" "$EVAC_VMS" $((EVAC_VMS * EVAC_PAIRS)) incoming "$(now_ns)" 120 >/dev/null ||
+	die "destination pairs not incoming (see $ev/dst/failoverd.log)"
+"$B/bench/fovd-metrics" dump "$DS" "$ev/src/metrics.json" "$ev/src-before.json"
+"$B/bench/fovd-metrics" dump "$DD" "$ev/dst/metrics.json" "$ev/dst-before.json"
+s0=$(cpu_ns "$DS")
+d0=$(cpu_ns "$DD")
+m0=$(cpu_ns "$SIM")
+if [ -n "${BENCH_STRACE:-}" ]; then strace -ttt -T -p "$DD" -o "$ev/dst.strace" & sleep 0.5; fi
+measure "" "$B/bench/qmp-sim" --ctl "$ev/ctl.sock" "evacuate $EVAC_VMS"
+# Not polled while the storm settles: a snapshot is work in the loop measured.
+sleep 1
+measure evac_dst_ "$B/bench/fovd-metrics" wait-settled "$DD" "$ev/dst/metrics.json" "$EVAC_VMS" $((EVAC_VMS * EVAC_PAIRS)) active "${R[evac_last_completed_ns]}" 60
+"$B/bench/fovd-metrics" wait-settled "$DS" "$ev/src/metrics.json" "$EVAC_VMS" $((EVAC_VMS * EVAC_PAIRS)) migrated "$(now_ns)" 60 >/dev/null ||
+	die "source pairs not migrated (see $ev/src/failoverd.log)"
+measure "" "$B/bench/qmp-sim" --ctl "$ev/ctl.sock" evac-stats
+R[evacuate_64_src_daemon_cpu_ms]=$(calc "($(cpu_ns "$DS") - $s0) / 1e6")
+R[evacuate_64_dst_daemon_cpu_ms]=$(calc "($(cpu_ns "$DD") - $d0) / 1e6")
+R[evacuate_64_sim_cpu_ms]=$(calc "($(cpu_ns "$SIM") - $m0) / 1e6")
+R[evacuate_64_completed_to_active_ms]=$(calc "${R[evac_dst_settle_s]} * 1000")
+R[evacuate_64_sim_cpu_after_completed_ms]=${R[evac_sim_cpu_after_completed_ms]}
+R[evacuate_64_completed_to_active_beyond_sim_ms]=$(calc "${R[evacuate_64_completed_to_active_ms]} - ${R[evac_sim_cpu_after_completed_ms]}")
+R[evacuate_64_events]=${R[evac_events]}
+"$B/bench/fovd-metrics" dump "$DS" "$ev/src/metrics.json" "$ev/src-after.json"
+"$B/bench/fovd-metrics" dump "$DD" "$ev/dst/metrics.json" "$ev/dst-after.json"
+measure evacuate_64_dst_ "$B/bench/fovd-metrics" reaction "$ev/dst-before.json" "$ev/dst-after.json"
+R[evacuate_64_reaction_p50_us]=${R[evacuate_64_dst_reaction_p50_us]}
+R[evacuate_64_reaction_p99_us]=${R[evacuate_64_dst_reaction_p99_us]}
+stop "$DS"
+stop "$DD"
+stop "$SIM"
+fi
+
+# --- 3,000 and 10,000 simulated instances ----------------------------------------
+
+if phase scale; then
+for n in $SCALE; do
+	log "scale: $n instances on bench/qmp-sim (attach, RSS, reconcile, idle)"
+	sc=$work/scale$n
+	mkdir -p "$sc/q" "$sc/etc/failoverd"
+	# A simulator holds two descriptors per VM: as many as the limit allows.
+	chunk=$((($(ulimit -n) - 100) / 2))
+	sims=()
+	for ((f = 0; f < n; f += chunk)); do
+		spawn SIM "$sc/sim$f.log" "$B/bench/qmp-sim" --dir "$sc/q" --first "$f" \
+			--count $((n - f < chunk ? n - f : chunk)) --control "$sc/ctl$f.sock" "${replies[@]}"
+		sims+=("$SIM")
+		wait_socket "$sc/ctl$f.sock" 60
+	done
+	etc=$sc/etc/failoverd
+	daemon_conf "$etc"
+	# The first attach sends every instance's chain at once: commands queue
+	# behind thousands of others for longer than the default 10 s.
+	printf 'CommandTimeoutSec=120\n' >>"$etc/failoverd.conf"
+	pools "$etc" $(((n + 249) / 250)) 256
+	start_daemon "$sc" --no-bus
+	"$B/bench/fovd-metrics" wait-settled "$D" "$sc/metrics.json" 0 0 staged "$(now_ns)" 30 >/dev/null
+	base=$(rss_kib "$D")
+	stop "$D"
+	for ((k = 0; k < n; k++)); do vm_conf "$etc" "$k" "$sc/q/vm$k.qmp" "emu$((k / 250))"; done
+	t0=$(now_ns)
+	start_daemon "$sc" --no-bus
+	measure "attach_${n}_first_" "$B/bench/fovd-metrics" wait-settled "$D" "$sc/metrics.json" "$n" "$n" staged "$t0" 300
+	R[rss_${n}_kib]=$(rss_kib "$D")
+	R[rss_per_instance_kib_$n]=$(calc "(${R[rss_${n}_kib]} - $base) / $n")
+	sleep 1
+	c0=$(ctxt "$D")
+	sleep "$IDLE_S"
+	R[idle_wakeups_per_s_$n]=$(calc "($(ctxt "$D") - $c0) / $IDLE_S")
+	R[daemon_fds_$n]=$(find /proc/"$D"/fd -mindepth 1 -maxdepth 1 | wc -l)
+	# After a restart the daemon also watches each trusted QEMU pid for its
+	# exit (one pidfd each): two descriptors per instance. Where the hard
+	# limit cannot hold that, the floor is reported instead of a time.
+	R[nofile_limit]=$(ulimit -Hn)
+	R[daemon_fds_needed_after_restart_$n]=$((2 * n + 64))
+	if ((2 * n + 64 <= $(ulimit -Hn))); then
+		runs=()
+		for i in 1 2 3; do restart_reconcile "$sc" "$n"; done
+		R[reconcile_${n}_s]=$(median "${runs[@]}")
+	else
+		log "reconcile of $n not measured: it needs $((2 * n + 64)) descriptors, the hard limit is $(ulimit -Hn)"
+	fi
+	R[sim_processes_$n]=${#sims[@]}
+	stop "$D"
+	for SIM in "${sims[@]}"; do stop "$SIM"; done
+	rm -rf "$sc"
+done
+[ -n "${R[reconcile_1000_s]:-}" ] && [ -n "${R[reconcile_10000_s]:-}" ] &&
+	R[reconcile_10000_vs_1000_ratio]=$(calc "${R[reconcile_10000_s]} / ${R[reconcile_1000_s]}")
+[ -n "${R[rss_per_instance_kib_1000]:-}" ] && [ -n "${R[rss_per_instance_kib_10000]:-}" ] &&
+	R[rss_per_instance_10000_vs_1000_ratio]=$(calc "${R[rss_per_instance_kib_10000]} / ${R[rss_per_instance_kib_1000]}")
+fi
 
 # --- migrations of a booted guest --------------------------------------------------
 
+if phase migration; then
 log "migration windows: $ROUNDS live migrations per mode of the booted test guest"
 mkdir -p "$work/mig"
 spawn MIG "$work/mig.log" "$B/bench/migration" "$B/failoverd" "$work/mig" "$ROUNDS"
@@ -349,6 +493,7 @@ wait "$MIG" || {
 }
 grep '^migration ' "$work/mig.log" | sed 's/^/   /' >&2
 kv "" "$(grep '=' "$work/mig.log" | grep -v '^migration[ :]' | tr '\n' ' ')"
+fi
 
 # --- results ----------------------------------------------------------------------
 
@@ -377,11 +522,26 @@ keys=(reaction_p50_us reaction_p99_us qmp_rtt_p50_us qmp_rtt_p99_us reaction_vs_
 	prestaged_driver_minus_baseline_ms postplug_driver_minus_baseline_ms
 	busy_reaction_p50_us busy_reaction_p99_us busy_decide_p50_us busy_decide_p99_us
 	busy_storm_concurrency busy_storm_e2e_p50_us busy_storm_e2e_p99_us
+	reaction_minus_floor_p50_us attach_64_daemon_cpu_share rss_per_instance_kib_1000
+	idle_wakeups_per_s_1000
+	evacuate_64_reaction_p50_us evacuate_64_reaction_p99_us evacuate_64_dst_decide_p50_us
+	evacuate_64_dst_decide_p99_us evacuate_64_dst_reaction_count evacuate_64_events
+	evacuate_64_src_daemon_cpu_ms evacuate_64_dst_daemon_cpu_ms evacuate_64_sim_cpu_ms
+	evacuate_64_completed_to_active_ms evacuate_64_sim_cpu_after_completed_ms
+	evacuate_64_completed_to_active_beyond_sim_ms
+	attach_3000_first_settle_s rss_per_instance_kib_3000 reconcile_3000_s idle_wakeups_per_s_3000
+	daemon_fds_3000 sim_processes_10000 nofile_limit daemon_fds_needed_after_restart_10000
+	attach_10000_first_settle_s rss_per_instance_kib_10000 reconcile_10000_s
+	idle_wakeups_per_s_10000 daemon_fds_10000
+	reconcile_10000_vs_1000_ratio rss_per_instance_10000_vs_1000_ratio
 	load_start load_end bench_seconds)
 {
 	echo "{"
 	for k in "${keys[@]}"; do
 		v=${R[$k]:-}
+		[ -z "$v" ] && [ -n "${BENCH_PHASES:-}" ] && continue # a development subset
+		# Not measurable under this machine's descriptor limit (logged above).
+		[ -z "$v" ] && case $k in reconcile_10000_s | reconcile_10000_vs_1000_ratio) true ;; *) false ;; esac && continue
 		[[ $v =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]] || die "result $k is not a number: '$v'"
 		printf '  "%s": %s,\n' "$k" "$v"
 	done
@@ -402,6 +562,7 @@ ok() { awk "BEGIN { exit !($1) }" && echo met || echo MISSED; }
 	echo "  $cpu, $(nproc) cores, kernel $(uname -r), $qemu"
 	echo "  load average ${R[load_start]} at start, ${R[load_end]} at end; $(printf '%.0f' "${R[bench_seconds]}") s"
 	echo
+	[ -n "${BENCH_PHASES:-}" ] && exit 0 # a development subset: no table
 	row "figure" "value" "unit" "target" ""
 	row "reaction p50 (event read -> command written)" "${R[reaction_p50_us]}" "µs" "<= 20" "$(ok "${R[reaction_p50_us]} <= 20")"
 	row "reaction p99" "${R[reaction_p99_us]}" "µs" "<= 100" "$(ok "${R[reaction_p99_us]} <= 100")"
@@ -428,6 +589,17 @@ ok() { awk "BEGIN { exit !($1) }" && echo met || echo MISSED; }
 	row "attach 64 pairs / 16 instances (D-Bus)" "${R[attach_64_s]}" "s" "" ""
 	row "  daemon CPU during it (share of wall time)" "${R[attach_64_daemon_cpu_s]} (${R[attach_64_daemon_share]})" "s" "" ""
 	row "  QEMU CPU / dbus-daemon CPU during it" "${R[attach_64_qemu_cpu_s]} / ${R[attach_64_dbus_cpu_s]}" "s" "" ""
+	row "reaction p50 minus the other-CPU floor p50" "${R[reaction_minus_floor_p50_us]}" "µs" "<= 10" "$(ok "${R[reaction_minus_floor_p50_us]} <= 10")"
+	row "evacuate 64 x 2 pairs: reaction p50 / p99" "${R[evacuate_64_reaction_p50_us]} / ${R[evacuate_64_reaction_p99_us]}" "µs" "p99 <= 100" "$(ok "${R[evacuate_64_reaction_p99_us]} <= 100")"
+	row "  last completed -> every destination pair active" "${R[evacuate_64_completed_to_active_ms]}" "ms" "" ""
+	row "  the same beyond the simulator's own CPU" "${R[evacuate_64_completed_to_active_beyond_sim_ms]}" "ms" "<= 10" "$(ok "${R[evacuate_64_completed_to_active_beyond_sim_ms]} <= 10")"
+	row "  daemon CPU source / destination" "${R[evacuate_64_src_daemon_cpu_ms]} / ${R[evacuate_64_dst_daemon_cpu_ms]}" "ms" "" ""
+	for n in 1000 $SCALE; do
+		row "$n simulated: RSS/instance, idle wakeups" "${R[rss_per_instance_kib_$n]:-n/a} / ${R[idle_wakeups_per_s_$n]:-n/a}" "" "" ""
+		row "$n simulated: reconcile" "${R[reconcile_${n}_s]:-n/a}" "s" "" ""
+	done
+	row "RSS per instance, 10000 simulated" "${R[rss_per_instance_kib_10000]:-n/a}" "KiB" "<= 32" "$(ok "${R[rss_per_instance_kib_10000]:-99} <= 32")"
+	row "reconcile 10000 simulated" "${R[reconcile_10000_s]:-n/a (fds: ${R[daemon_fds_needed_after_restart_10000]:-?} > ${R[nofile_limit]:-?})}" "s" "<= 3" "$(ok "${R[reconcile_10000_s]:-99} <= 3")"
 	echo
 	echo "  results: $OUT/results.json"
 } | tee "$OUT/table.txt"

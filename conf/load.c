@@ -32,9 +32,7 @@ static void name_list_free(NameList *l)
 
 static int name_list_add(NameList *l, const char *name, const char *path)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->names[i], name) == 0)
-			return 0; /* masked by an earlier directory */
+	/* Duplicates (masked by an earlier directory) go in name_list_sort(). */
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
 		void *n = realloc(l->names, cap * sizeof(*l->names));
@@ -54,20 +52,49 @@ static int name_list_add(NameList *l, const char *name, const char *path)
 	return 0;
 }
 
-static void name_list_sort(NameList *l)
-{
-	/* Sort names and paths together: a simple insertion sort, lists are short. */
-	for (size_t i = 1; i < l->n; i++)
-		for (size_t j = i; j > 0 && strcmp(l->names[j - 1], l->names[j]) > 0; j--) {
-			char tn[256], tp[PATH_MAX];
+typedef struct NameRef {
+	const char *name;
+	size_t at; /* order of addition: directory order, which decides masking */
+} NameRef;
 
-			memcpy(tn, l->names[j], sizeof(tn));
-			memcpy(tp, l->paths[j], sizeof(tp));
-			memcpy(l->names[j], l->names[j - 1], sizeof(tn));
-			memcpy(l->paths[j], l->paths[j - 1], sizeof(tp));
-			memcpy(l->names[j - 1], tn, sizeof(tn));
-			memcpy(l->paths[j - 1], tp, sizeof(tp));
-		}
+static int name_ref_cmp(const void *a, const void *b)
+{
+	const NameRef *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/*
+ * Sorted by name, each name once, from the earliest directory. Through an
+ * index: ten thousand .vm files made an insertion sort of 4 KiB entries
+ * (and a linear duplicate check) quadratic (docs/performance.md).
+ */
+static int name_list_sort(NameList *l)
+{
+	NameRef *refs;
+	NameList out = { 0 };
+	int r = 0;
+
+	if (l->n < 2)
+		return 0;
+	refs = malloc(l->n * sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++)
+		refs[i] = (NameRef){ l->names[i], i };
+	qsort(refs, l->n, sizeof(*refs), name_ref_cmp);
+	for (size_t i = 0; i < l->n && r == 0; i++)
+		if (i == 0 || strcmp(refs[i].name, refs[i - 1].name) != 0)
+			r = name_list_add(&out, refs[i].name, l->paths[refs[i].at]);
+	free(refs);
+	if (r < 0) {
+		name_list_free(&out);
+		return r;
+	}
+	name_list_free(l);
+	*l = out;
+	return 0;
 }
 
 /*
@@ -147,8 +174,7 @@ static int collect(ConfCtx *c, const char *root, const char *sub, const char *su
 		}
 		closedir(dh);
 	}
-	name_list_sort(out);
-	return 0;
+	return name_list_sort(out);
 }
 
 /* Applies the main file (if any and not masked) and then its drop-ins. */

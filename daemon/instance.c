@@ -414,6 +414,8 @@ static void instance_on_event(QmpConn *c, const char *name, json_object *data,
 		log_instance_debug(
 			i, "event %s %s", name,
 			data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
+	if (i->env->ops->event_begin)
+		i->env->ops->event_begin(i->env->userdata, i);
 	if (e)
 		((const __typeof__(event_table[0]) *)e)->fn(i, data, ts);
 	i->env->ops->event(i->env->userdata, i, name, qmp_conn_get_rx_ns(c), tx,

@@ -42,6 +42,12 @@ typedef struct InstanceOps {
 	void (*checkpoint)(void *ud, const char *point);
 	/* The QEMU driver of @pool's primaries, NULL for an unknown pool. */
 	const char *(*pool_driver)(void *ud, const char *pool);
+	/*
+	 * @i's QEMU reported an event, about to be handled (may be NULL): what it
+	 * asks to persist may wait until it is handled (daemon/manager.c,
+	 * manager_save_pair()).
+	 */
+	void (*event_begin)(void *ud, Instance *i);
 	/* @i's QEMU reported @event, handled in the given times (daemon/metrics.h). */
 	void (*event)(void *ud, Instance *i, const char *event, uint64_t rx_ns,
 		      uint64_t tx_before_ns, uint64_t tx_start_ns, uint64_t tx_ns);

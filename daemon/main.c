@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -63,6 +64,38 @@ static void help(void)
  * systemd socket activation (failoverd-qmp.socket): the listening AF_UNIX
  * stream socket it passed, made with its SocketMode=/SocketGroup=, or -1.
  */
+/*
+ * Descriptors per QEMU (its monitor, a pidfd): the soft limit of 1024 is select()'s, and
+ * libevent polls with epoll, so take the hard limit. Where that is still too
+ * few (or setrlimit() is filtered, as in the unit, which sets LimitNOFILE=
+ * instead), say so now rather than per failed connect (docs/performance.md
+ * §Ten thousand instances).
+ */
+static void raise_nofile(Log *log, size_t n_instances)
+{
+	/*
+	 * A monitor and, after a restart, a pidfd per QEMU (daemon/instance.c);
+	 * beyond those: pools, netlink, udev, the bus, state files, the log.
+	 */
+	const rlim_t spare = 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { rl.rlim_max, rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && 2 * n_instances + spare > rl.rlim_cur)
+		log_warning(log,
+			    "%zu instances need about %zu file descriptors, but RLIMIT_NOFILE "
+			    "is %llu: some QEMUs will not be connected (raise LimitNOFILE=)",
+			    n_instances, 2 * n_instances + (size_t)spare,
+			    (unsigned long long)rl.rlim_cur);
+}
+
 static int activated_qmp_socket(void)
 {
 	int n = sd_listen_fds(1);
@@ -174,6 +207,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "failoverd: invalid configuration, not starting\n");
 		return 1;
 	}
+	raise_nofile(&log, conf->n_instances);
 	if (opts.log_level < 0)
 		opts.log_level = conf->daemon.log_level;
 	if (!opts.state_dir)

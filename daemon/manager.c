@@ -48,7 +48,13 @@ struct Manager {
 	int lock_fd; /* flock()ed: one daemon per state directory */
 	unsigned command_timeout_ms;
 	InstanceEnv env; /* what every instance shares; its ops are below */
+	/* Saves an event asked for, written once its reaction is sent (manager_save_pair()). */
+	bool in_event;
+	size_t n_deferred;
+	Pair *deferred[8];
 };
+
+static void manager_flush_saves(Manager *m);
 
 /* --- instances --- */
 
@@ -122,6 +128,7 @@ static void manager_on_instance_lost(void *ud, Instance *i)
 	if (i->configured)
 		return;
 	instance_unlink(&m->instances, i);
+	manager_flush_saves(m); /* before its pairs go */
 	instance_free(i);
 }
 
@@ -147,11 +154,13 @@ static Instance *manager_on_instance_identified(void *ud, Instance *i, const cha
 				    "attached; ignoring it",
 				    name);
 			instance_unlink(&m->instances, i);
+			manager_flush_saves(m); /* before its pairs go */
 			instance_free(i);
 			return NULL;
 		}
 		instance_take_conn(known, i);
 		instance_unlink(&m->instances, i);
+		manager_flush_saves(m); /* before its pairs go */
 		instance_free(i);
 		log_info(&m->log, "instance %s: QEMU connected to the listening socket", name);
 		return known;
@@ -176,6 +185,7 @@ static void manager_on_accept(QmpListener *l, int fd, void *userdata)
 	r = instance_adopt(i, fd);
 	if (r < 0) {
 		log_warning(&m->log, "cannot adopt QEMU connection: %s", strerror(-r));
+		manager_flush_saves(m); /* before its pairs go */
 		instance_free(i);
 		return;
 	}
@@ -242,10 +252,33 @@ int manager_add_pool(Manager *m, const SriovPoolConfig *config, const NlVfConfig
 	return pools_add(m->pools, config, settings);
 }
 
+static void manager_write_pair(Manager *m, Pair *p);
+
+/* Writes what manager_save_pair() deferred during an event, in order. */
+static void manager_flush_saves(Manager *m)
+{
+	size_t n = m->n_deferred;
+
+	m->n_deferred = 0;
+	for (size_t k = 0; k < n; k++)
+		manager_write_pair(m, m->deferred[k]);
+}
+
+static void manager_forget_save(Manager *m, Pair *p)
+{
+	size_t o = 0;
+
+	for (size_t k = 0; k < m->n_deferred; k++)
+		if (m->deferred[k] != p)
+			m->deferred[o++] = m->deferred[k];
+	m->n_deferred = o;
+}
+
 void manager_checkpoint(Manager *m, const char *point)
 {
 	if (!m->stop_at[0] || strcmp(m->stop_at, point) != 0)
 		return;
+	manager_flush_saves(m); /* a checkpoint is a durable step */
 	log_notice(&m->log, "checkpoint %s reached: stopping (--debug-stop-at)", point);
 	raise(SIGSTOP);
 }
@@ -352,6 +385,7 @@ static void manager_on_pair_done(void *ud, Pair *p)
 	    unlink(path) < 0 && errno != ENOENT)
 		log_pair_warning(p, "cannot remove %s: %s", path, strerror(errno));
 	log_pair_info(p, "detached and forgotten");
+	manager_forget_save(m, p);
 	instance_remove_pair(i, p);
 	manager_instance_changed(m, i);
 }
@@ -364,6 +398,8 @@ static void manager_on_event(void *ud, Instance *i, const char *event, uint64_t 
 	static const char *const changes[] = { "MIGRATION", "RESUME", "STOP" };
 
 	metrics_event(&m->metrics, rx_ns, tx_before_ns, tx_start_ns, tx_ns);
+	m->in_event = false;
+	manager_flush_saves(m);
 
 	for (size_t k = 0; k < sizeof(changes) / sizeof(changes[0]); k++)
 		if (strcmp(event, changes[k]) == 0) {
@@ -372,7 +408,37 @@ static void manager_on_event(void *ud, Instance *i, const char *event, uint64_t 
 		}
 }
 
+static void manager_on_event_begin(void *ud, Instance *i)
+{
+	Manager *m = ud;
+
+	m->in_event = true;
+}
+
+/*
+ * While an event is handled, a save waits until the event's reaction (the
+ * command it caused) is sent, before the next message is read: off the
+ * reaction's path, never batched across events. A record that says QEMU may
+ * now hold the primary is the exception: it is written before device_add is
+ * sent, at once (docs/architecture.md, "State files are written at once").
+ * A record that waited can only say less than the truth about the past
+ * (a successor re-checks with QEMU), never that QEMU holds nothing.
+ */
 static void manager_save_pair(Manager *m, Pair *p)
+{
+	if (m->in_event && !p->primary_pending &&
+	    m->n_deferred < sizeof(m->deferred) / sizeof(m->deferred[0])) {
+		for (size_t k = 0; k < m->n_deferred; k++)
+			if (m->deferred[k] == p)
+				return; /* the record is read when written */
+		m->deferred[m->n_deferred++] = p;
+		return;
+	}
+	manager_forget_save(m, p);
+	manager_write_pair(m, p);
+}
+
+static void manager_write_pair(Manager *m, Pair *p)
 {
 	PairRecord rec;
 	char path[4096];
@@ -518,6 +584,7 @@ int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **
 
 		r = instance_add_pair(i, &c->pairs[k], &p);
 		if (r < 0) {
+			manager_flush_saves(m); /* before its pairs go */
 			instance_free(i);
 			return r;
 		}
@@ -727,7 +794,12 @@ int manager_connect_instance(Manager *m, Instance *i)
 	if (!i->qmp_path[0] || i->conn)
 		return 0;
 	r = instance_connect(i, i->qmp_path);
-	if (r < 0)
+	if (r == -EMFILE || r == -ENFILE)
+		log_instance_error(i,
+				   "cannot connect to %s: %s (two descriptors per QEMU: raise "
+				   "LimitNOFILE=)",
+				   i->qmp_path, strerror(-r));
+	else if (r < 0)
 		log_instance_error(i, "cannot connect to %s: %s", i->qmp_path, strerror(-r));
 	return r;
 }
@@ -818,6 +890,7 @@ static const InstanceOps instance_ops = {
 	.pair_done = manager_on_pair_done,
 	.checkpoint = manager_on_checkpoint,
 	.pool_driver = manager_on_pool_driver,
+	.event_begin = manager_on_event_begin,
 	.event = manager_on_event,
 	.ready = manager_on_instance_ready,
 	.lost = manager_on_instance_lost,
@@ -941,6 +1014,7 @@ Manager *manager_free(Manager *m)
 		Instance *i = m->instances;
 
 		instance_unlink(&m->instances, i);
+		manager_flush_saves(m); /* before its pairs go */
 		instance_free(i);
 	}
 	m->probes = probe_cache_free(m->probes);
