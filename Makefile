@@ -50,7 +50,7 @@ CTL_SRCS     := $(wildcard ctl/*.c)
 
 PROGRAMS := $(B)/failoverd $(if $(CTL_SRCS),$(B)/failoverctl)
 
-.PHONY: deb check-deb check-system all deps check check-unit check-qemu check-kernel check-e2e check-full check-dbus check-faults tests format format-check \
+.PHONY: deb check-deb check-system all deps check check-unit check-qemu check-kernel check-e2e check-full check-dbus check-libvirt check-faults tests format format-check \
         clean demo install valgrind-unit guest
 all: $(PROGRAMS)
 
@@ -100,6 +100,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-e2e
 	@$(MAKE) --no-print-directory check-full
 	@$(MAKE) --no-print-directory check-dbus
+	@$(MAKE) --no-print-directory check-libvirt
 	@$(MAKE) --no-print-directory check-faults
 	@$(MAKE) --no-print-directory check-model
 	@$(MAKE) --no-print-directory check-sanitize
@@ -144,6 +145,12 @@ check-dbus: deps $(PROGRAMS) $(DBUS_TESTS) $(B)/tests/model/qemu-double
 ifneq ($(DBUS_TESTS),)
 	@eval "$$(./tests/guest/build-guest.sh failover)" && ./tests/run-dbus-tier.sh $(DBUS_TESTS)
 endif
+
+# The libvirt recipe of docs/integrations.md, run for real: the script starts
+# libvirtd and virtlogd itself (or uses a running libvirtd), a failoverd on a
+# private dbus-daemon, and one TCG domain under the TCG lock (~1 minute).
+check-libvirt: deps $(PROGRAMS)
+	@./tests/run-libvirt-tier.sh
 
 # Fault injection (docs/reliability.md): real QEMUs + the emulated pool on
 # this host, then the VF path on the igb guest; one closing line counts the

@@ -8,9 +8,11 @@ set -eu
 BUILD_PKGS="build-essential pkg-config libjson-c-dev libnl-3-dev libnl-route-3-dev
 libudev-dev libevent-dev libsystemd-dev check valgrind clang-format
 clang libclang-rt-dev llvm"
+# libvirt-daemon-system (libvirtd, virtlogd, qemu.conf, the libvirt-qemu user) and
+# libvirt-clients (virsh): make check-libvirt.
 TEST_PKGS="kmod cpio gzip xz-utils busybox-static dbus-daemon dbus-bin iproute2
 procps util-linux systemd socat man-db dbus-system-bus-common passwd
-openssh-server openssh-client dbus jq"
+openssh-server openssh-client dbus jq libvirt-daemon-system libvirt-clients"
 BACKPORTS_PKGS="qemu-system-x86"
 # make deb: the package build and its check.
 [ "${1:-}" = deb ] && BUILD_PKGS="$BUILD_PKGS debhelper dpkg-dev fakeroot lintian"

@@ -16,7 +16,8 @@ for f in /usr/sbin/failoverd /usr/bin/failoverctl \
 	/usr/share/dbus-1/system-services/org.failoverd1.service \
 	/usr/share/man/man8/failoverd.8.gz /usr/share/man/man1/failoverctl.1.gz \
 	/usr/share/bash-completion/completions/failoverctl \
-	/usr/share/doc/failoverd/examples/failoverd.conf /usr/share/doc/failoverd/copyright; do
+	/usr/share/doc/failoverd/examples/failoverd.conf /usr/share/doc/failoverd/examples/libvirt-hook-qemu \
+	/usr/share/doc/failoverd/copyright; do
 	grep -qx "$f" <<<"$files" || fail "$f is not in $deb"
 done
 ok "every file in place"
