@@ -159,8 +159,9 @@ static struct rtnl_neigh *entry_new(const char *dev, const uint8_t mac[6], NlFdb
 	return n;
 }
 
-int nl_fdb_add(NlFdbSocket *s, const char *dev, const uint8_t mac[6], NlFdbTable table,
-	       NlFdbError *err)
+/* Adds (@add) or deletes the entry; what is already so is no error (see nlfdb.h). */
+static int fdb_change(NlFdbSocket *s, const char *dev, const uint8_t mac[6], NlFdbTable table,
+		      bool add, NlFdbError *err)
 {
 	struct rtnl_neigh *n;
 	char m[18];
@@ -169,43 +170,33 @@ int nl_fdb_add(NlFdbSocket *s, const char *dev, const uint8_t mac[6], NlFdbTable
 	n = entry_new(dev, mac, table, &r, err);
 	if (!n)
 		return r;
-	r = rtnl_neigh_add(s->sk, n, NLM_F_CREATE | NLM_F_REPLACE);
+	r = add ? rtnl_neigh_add(s->sk, n, NLM_F_CREATE | NLM_F_REPLACE)
+		: rtnl_neigh_delete(s->sk, n, 0);
 	rtnl_neigh_put(n);
-	if (r < 0) {
-		r = errno_of(r);
-		if (r == -EEXIST)
-			return 0;
-		/* a device that is no bridge port has no master table */
-		if (table == NL_FDB_MASTER && r == -EINVAL)
-			r = -EOPNOTSUPP;
-		format_mac(mac, m);
-		set_error(err, "FDB entry %s on %s (%s): adding it failed: %s", m, dev,
-			  table_names[table], strerror(-r));
-	}
+	if (r >= 0)
+		return r;
+	r = errno_of(r);
+	if (r == (add ? -EEXIST : -ENOENT))
+		return 0;
+	/* a device that is no bridge port has no master table */
+	if (add && table == NL_FDB_MASTER && r == -EINVAL)
+		r = -EOPNOTSUPP;
+	format_mac(mac, m);
+	set_error(err, "FDB entry %s on %s (%s): %s it failed: %s", m, dev, table_names[table],
+		  add ? "adding" : "deleting", strerror(-r));
 	return r;
+}
+
+int nl_fdb_add(NlFdbSocket *s, const char *dev, const uint8_t mac[6], NlFdbTable table,
+	       NlFdbError *err)
+{
+	return fdb_change(s, dev, mac, table, true, err);
 }
 
 int nl_fdb_del(NlFdbSocket *s, const char *dev, const uint8_t mac[6], NlFdbTable table,
 	       NlFdbError *err)
 {
-	struct rtnl_neigh *n;
-	char m[18];
-	int r;
-
-	n = entry_new(dev, mac, table, &r, err);
-	if (!n)
-		return r;
-	r = rtnl_neigh_delete(s->sk, n, 0);
-	rtnl_neigh_put(n);
-	if (r < 0) {
-		r = errno_of(r);
-		if (r == -ENOENT)
-			return 0;
-		format_mac(mac, m);
-		set_error(err, "FDB entry %s on %s (%s): deleting it failed: %s", m, dev,
-			  table_names[table], strerror(-r));
-	}
-	return r;
+	return fdb_change(s, dev, mac, table, false, err);
 }
 
 typedef struct Find {
