@@ -19,6 +19,7 @@
 #include <netlink/socket.h>
 
 #include "netlink/nlfdb.h"
+#include "netlink/route.h"
 
 struct NlFdbSocket {
 	struct nl_sock *sk;
@@ -54,16 +55,10 @@ int nl_fdb_socket_new(NlFdbSocket **ret)
 
 	if (!s)
 		return -ENOMEM;
-	s->sk = nl_socket_alloc();
-	if (!s->sk) {
-		free(s);
-		return -ENOMEM;
-	}
-	r = nl_connect(s->sk, NETLINK_ROUTE);
+	r = nl_route_socket_open(&s->sk);
 	if (r < 0) {
-		nl_socket_free(s->sk);
 		free(s);
-		return r == -NLE_PERM ? -EPERM : -EIO;
+		return r;
 	}
 	*ret = s;
 	return 0;

@@ -23,6 +23,7 @@
 #include <netlink/socket.h>
 
 #include "netlink/nlvf.h"
+#include "netlink/route.h"
 
 struct NlVfSocket {
 	struct nl_sock *sk;
@@ -168,16 +169,10 @@ int nl_vf_socket_new(NlVfSocket **ret)
 
 	if (!s)
 		return -ENOMEM;
-	s->sk = nl_socket_alloc();
-	if (!s->sk) {
-		free(s);
-		return -ENOMEM;
-	}
-	r = nl_connect(s->sk, NETLINK_ROUTE);
+	r = nl_route_socket_open(&s->sk);
 	if (r < 0) {
-		nl_socket_free(s->sk);
 		free(s);
-		return r == -NLE_PERM ? -EPERM : -EIO;
+		return r;
 	}
 	/* A PF with many VFs answers with a large message: size by peeking. */
 	nl_socket_enable_msg_peek(s->sk);
