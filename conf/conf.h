@@ -127,8 +127,14 @@ typedef struct ConfPair {
 	char standby[CONF_NAME_MAX + 1];
 	char standby_netdev[CONF_NAME_MAX + 1];
 	char standby_bus[CONF_NAME_MAX + 1];
-	char primary_bus[CONF_NAME_MAX + 1]; /* "": a free pcie-root-port */
-	unsigned line;			     /* where its [Pair] section started */
+	char primary_bus[CONF_NAME_MAX + 1];	/* "": a free pcie-root-port */
+	char primary_netdev[CONF_NAME_MAX + 1]; /* emulated pools: the stand-in's netdev */
+	/* docs/traffic.md: the MAC's frames steered to the standby while the VF is away. */
+	bool traffic;
+	bool standby_link_down;
+	char standby_tap[16]; /* host netdevs: at most IFNAMSIZ - 1 bytes */
+	char uplink[16];
+	unsigned line; /* where its [Pair] section started */
 	char file[256];
 } ConfPair;
 
@@ -196,6 +202,8 @@ size_t conf_set_diff(const ConfSet *old_set, const ConfSet *new_set, ConfDiffFn 
 /* --- building blocks, exposed for tests --- */
 
 bool conf_parse_bool(const char *s, bool *ret);
+/* A network interface name the kernel would accept (at most 15 bytes). */
+bool conf_ifname_is_valid(const char *s);
 /* Seconds with an optional unit: "30", "2.5s", "500ms", "1min"; at most 24 h. */
 int conf_parse_duration_ms(const char *s, unsigned *ret);
 /* "0000:01:00.0" */

@@ -96,6 +96,18 @@ static void dump_instance(const ConfInstance *in, FILE *f)
 			fprintf(f, "StandbyNetdev=%s\n", p->standby_netdev);
 		if (p->standby_bus[0])
 			fprintf(f, "StandbyBus=%s\n", p->standby_bus);
+		if (p->primary_bus[0])
+			fprintf(f, "PrimaryBus=%s\n", p->primary_bus);
+		if (p->primary_netdev[0])
+			fprintf(f, "PrimaryNetdev=%s\n", p->primary_netdev);
+		if (p->traffic) {
+			fprintf(f, "TrafficHandling=yes\nStandbyLinkDown=%s\n",
+				yesno(p->standby_link_down));
+			if (p->standby_tap[0])
+				fprintf(f, "StandbyTap=%s\n", p->standby_tap);
+			if (p->uplink[0])
+				fprintf(f, "Uplink=%s\n", p->uplink);
+		}
 	}
 }
 

@@ -255,10 +255,32 @@ static void check_pool(ConfCtx *c, ConfPool *p)
 		conf_diag(c, CONF_ERROR, "pool %s: MinTxRateMbps= exceeds MaxTxRateMbps=", p->name);
 }
 
+/* docs/traffic.md: the handling needs to know where the standby's frames enter the host. */
+static void check_traffic(ConfCtx *c, const ConfPair *p)
+{
+	if (!p->traffic) {
+		if (p->standby_tap[0] || p->uplink[0] || p->standby_link_down)
+			conf_diag(c, CONF_WARNING,
+				  "pair %s: StandbyTap=, Uplink= and StandbyLinkDown= only apply "
+				  "with TrafficHandling=yes",
+				  p->name);
+		return;
+	}
+	if (!p->standby_tap[0])
+		conf_diag(c, CONF_ERROR,
+			  "pair %s: TrafficHandling=yes needs StandbyTap= (the host's tap of the "
+			  "standby, a port of the bridge)",
+			  p->name);
+	else if (strcmp(p->standby_tap, p->uplink) == 0)
+		conf_diag(c, CONF_ERROR, "pair %s: StandbyTap= and Uplink= name the same device %s",
+			  p->name, p->uplink);
+}
+
 static void check_instance(ConfCtx *c, ConfSet *s, ConfInstance *in)
 {
 	for (size_t k = 0; k < in->n_pairs; k++) {
 		ConfPair *p = &in->pairs[k];
+		const ConfPool *pool;
 
 		c->file = p->file;
 		c->line = p->line;
@@ -268,8 +290,14 @@ static void check_instance(ConfCtx *c, ConfSet *s, ConfInstance *in)
 		}
 		if (!p->pool[0])
 			conf_diag(c, CONF_ERROR, "pair %s: Pool= is required", p->name);
-		else if (!conf_set_find_pool(s, p->pool))
+		else if (!(pool = conf_set_find_pool(s, p->pool)))
 			conf_diag(c, CONF_ERROR, "pair %s: no pool named '%s'", p->name, p->pool);
+		else if (p->primary_netdev[0] && pool->driver != CONF_POOL_EMULATED)
+			conf_diag(c, CONF_ERROR,
+				  "pair %s: PrimaryNetdev= applies to emulated pools only (pool %s "
+				  "hands out VFs, which carry their own frames)",
+				  p->name, p->pool);
+		check_traffic(c, p);
 		if (!p->has_mac)
 			conf_diag(c, CONF_ERROR, "pair %s: MACAddress= is required", p->name);
 		if (!!p->standby[0] == !!p->standby_netdev[0])
@@ -572,7 +600,10 @@ bool conf_pair_equal(const ConfPair *a, const ConfPair *b)
 	return str_eq(a->name, b->name) && str_eq(a->pool, b->pool) && a->has_mac == b->has_mac &&
 	       memcmp(a->mac, b->mac, 6) == 0 && str_eq(a->standby, b->standby) &&
 	       str_eq(a->standby_netdev, b->standby_netdev) &&
-	       str_eq(a->standby_bus, b->standby_bus) && str_eq(a->primary_bus, b->primary_bus);
+	       str_eq(a->standby_bus, b->standby_bus) && str_eq(a->primary_bus, b->primary_bus) &&
+	       str_eq(a->primary_netdev, b->primary_netdev) && a->traffic == b->traffic &&
+	       a->standby_link_down == b->standby_link_down &&
+	       str_eq(a->standby_tap, b->standby_tap) && str_eq(a->uplink, b->uplink);
 }
 
 bool conf_instance_equal(const ConfInstance *a, const ConfInstance *b)

@@ -211,7 +211,7 @@ static bool parse_model(ConfCtx *c, const KeyEntry *k, const char *value, void *
 	return true;
 }
 
-static bool is_ifname(const char *s)
+bool conf_ifname_is_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -220,6 +220,14 @@ static bool is_ifname(const char *s)
 	for (; *s; s++)
 		if (*s == '/' || *s == ':' || *s <= ' ' || *s == 0x7f)
 			return false;
+	return true;
+}
+
+static bool parse_ifname(ConfCtx *c, const KeyEntry *k, const char *value, void *field)
+{
+	if (!conf_ifname_is_valid(value))
+		return invalid(c, k, value);
+	snprintf(field, k->size, "%s", value);
 	return true;
 }
 
@@ -232,7 +240,7 @@ static bool parse_pf(ConfCtx *c, const KeyEntry *k, const char *value, void *fie
 		return true;
 	}
 	/* Anything with a ':' must be a PCI address: netdev names cannot contain one. */
-	if (!conf_parse_pci_address(value) && !is_ifname(value))
+	if (!conf_parse_pci_address(value) && !conf_ifname_is_valid(value))
 		return invalid(c, k, value);
 	if (p->n_pfs == CONF_MAX_PFS) {
 		conf_diag(c, CONF_ERROR, "too many %s= (at most %d)", k->key, CONF_MAX_PFS);
@@ -325,6 +333,7 @@ static const char BOOL[] = "a boolean (yes/no, true/false, on/off, 1/0)";
 static const char DURATION[] =
 	"a positive duration up to 24 h: seconds, or a number with ms, s or min (e.g. 500ms, 1.5s)";
 static const char NAME[] = "a name of letters, digits, '_', '.', '-' (at most 64)";
+static const char IFNAME[] = "a network interface name (at most 15 bytes, no '/', ':' or spaces)";
 static const char QEMU_ID[] =
 	"a QEMU id: a letter, then letters, digits, '_', '.', '-' (at most 64)";
 static const char PATH[] = "an absolute path without '..' (at most 255 bytes)";
@@ -397,6 +406,11 @@ static const KeyEntry instance_keys[] = {
 	{ "Pair", "StandbyNetdev", parse_qemu_id, PAIR(standby_netdev), .accepted = QEMU_ID },
 	{ "Pair", "StandbyBus", parse_qemu_id, PAIR(standby_bus), .accepted = QEMU_ID },
 	{ "Pair", "PrimaryBus", parse_qemu_id, PAIR(primary_bus), .accepted = QEMU_ID },
+	{ "Pair", "PrimaryNetdev", parse_qemu_id, PAIR(primary_netdev), .accepted = QEMU_ID },
+	{ "Pair", "TrafficHandling", parse_bool_field, PAIR(traffic), .accepted = BOOL },
+	{ "Pair", "StandbyLinkDown", parse_bool_field, PAIR(standby_link_down), .accepted = BOOL },
+	{ "Pair", "StandbyTap", parse_ifname, PAIR(standby_tap), .accepted = IFNAME },
+	{ "Pair", "Uplink", parse_ifname, PAIR(uplink), .accepted = IFNAME },
 	{ 0 },
 };
 

@@ -374,7 +374,7 @@ static int method_list_pairs(sd_bus_message *msg, void *ud, sd_bus_error *error)
 	return sd_bus_send(NULL, reply, NULL);
 }
 
-/* AttachPair's a{sv} options, all strings holding QEMU ids. */
+/* AttachPair's a{sv} options: strings, and booleans as 'b' or as a string. */
 static int read_attach_options(sd_bus_message *msg, PairConfig *c, sd_bus_error *error)
 {
 	ValidateError e;
@@ -397,6 +397,13 @@ static int read_attach_options(sd_bus_message *msg, PairConfig *c, sd_bus_error 
 			r = sd_bus_message_read(msg, "v", "s", &value);
 			if (r < 0)
 				return r;
+		} else if (strcmp(contents, "b") == 0) {
+			int b;
+
+			r = sd_bus_message_read(msg, "v", "b", &b);
+			if (r < 0)
+				return r;
+			value = b ? "yes" : "no";
 		}
 		if (validate_attach_option(key, value, c, &e) < 0)
 			return invalid_arg(error, &e);

@@ -664,6 +664,14 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 		snprintf(err, size, "no pool named '%s'", c->pool);
 		return -ENOENT;
 	}
+	if (c->primary_netdev[0] && strcmp(pools_get_driver(m->pools, c->pool), "vfio-pci") == 0) {
+		snprintf(err, size,
+			 "PrimaryNetdev applies to emulated pools only (pool %s hands out VFs, "
+			 "which "
+			 "carry their own frames)",
+			 c->pool);
+		return -EINVAL;
+	}
 	p = instance_find_pair(i, c->name);
 	if (p && !p->config.adhoc && p->detach_requested) {
 		/* A configured pair the operator detached: attach it again, as configured. */

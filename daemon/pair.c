@@ -552,9 +552,13 @@ static void attach_add_primary(Pair *p)
 	json_object_object_add(args, "bus", json_object_new_string(p->primary_bus));
 	json_object_object_add(args, "failover_pair_id", json_object_new_string(p->standby_id));
 	if (p->vf.emulated) {
-		/* docs/qemu-failover.md §emulated: no netdev and no ROM, or migration breaks. */
+		/* docs/qemu-failover.md §emulated: no ROM and no slirp netdev, or migration breaks.
+		 */
 		json_object_object_add(args, "mac", json_object_new_string(p->mac_str));
 		json_object_object_add(args, "romfile", json_object_new_string(""));
+		if (p->config.primary_netdev[0])
+			json_object_object_add(args, "netdev",
+					       json_object_new_string(p->config.primary_netdev));
 	} else {
 		json_object_object_add(args, "host", json_object_new_string(p->vf.id));
 	}

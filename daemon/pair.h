@@ -60,9 +60,15 @@ typedef struct PairConfig {
 	char standby[65];	 /* existing standby id, or "" */
 	char standby_netdev[65]; /* or: hotplug a standby on this netdev */
 	char standby_bus[65];
-	char primary_bus[65]; /* "": a free pcie-root-port */
-	bool adhoc;	      /* created over D-Bus (AttachPair), not by a .vm file */
-	bool retired;	      /* gone from the configuration while holding a VF: detach */
+	char primary_bus[65];	 /* "": a free pcie-root-port */
+	char primary_netdev[65]; /* emulated pools: the stand-in primary's netdev */
+	/* docs/traffic.md: steer the MAC's frames to the standby while the VF is away. */
+	bool traffic;
+	bool standby_link_down; /* the standby's link is down while the VF is active */
+	char standby_tap[16];	/* host netdev of the standby, a bridge port */
+	char uplink[16];	/* the bridge's uplink on the NIC; "": the VF's PF */
+	bool adhoc;		/* created over D-Bus (AttachPair), not by a .vm file */
+	bool retired;		/* gone from the configuration while holding a VF: detach */
 } PairConfig;
 
 const char *pair_state_to_string(PairState s);

@@ -133,38 +133,77 @@ int validate_attach_args(const char *instance, const char *pair, const char *poo
 	return 0;
 }
 
+typedef enum OptionKind {
+	OPT_QEMU_ID,
+	OPT_IFNAME,
+	OPT_BOOL,
+} OptionKind;
+
+#define OPTION(k, kind, member)                                                                    \
+	{                                                                                          \
+		k, kind, offsetof(PairConfig, member), sizeof(((PairConfig *)0)->member)           \
+	}
+
+/* The same names as the [Pair] keys of a .vm file (docs/configuration.md). */
 static const struct {
 	const char *key;
+	OptionKind kind;
 	size_t offset, size;
 } attach_options[] = {
-	{ "StandbyNetdev", offsetof(PairConfig, standby_netdev),
-	  sizeof(((PairConfig *)0)->standby_netdev) },
-	{ "StandbyBus", offsetof(PairConfig, standby_bus), sizeof(((PairConfig *)0)->standby_bus) },
-	{ "PrimaryBus", offsetof(PairConfig, primary_bus), sizeof(((PairConfig *)0)->primary_bus) },
+	OPTION("StandbyNetdev", OPT_QEMU_ID, standby_netdev),
+	OPTION("StandbyBus", OPT_QEMU_ID, standby_bus),
+	OPTION("PrimaryBus", OPT_QEMU_ID, primary_bus),
+	OPTION("PrimaryNetdev", OPT_QEMU_ID, primary_netdev),
+	OPTION("TrafficHandling", OPT_BOOL, traffic),
+	OPTION("StandbyLinkDown", OPT_BOOL, standby_link_down),
+	OPTION("StandbyTap", OPT_IFNAME, standby_tap),
+	OPTION("Uplink", OPT_IFNAME, uplink),
+};
+
+static const char *const option_rules[] = {
+	[OPT_QEMU_ID] = "is not a QEMU id (a letter, then letters, digits, '_', '.', '-')",
+	[OPT_IFNAME] = "is not a network interface name (at most 15 bytes, no '/', ':' or spaces)",
+	[OPT_BOOL] = "is not a boolean (yes/no, true/false, on/off, 1/0)",
 };
 
 int validate_attach_option(const char *key, const char *value, PairConfig *c, ValidateError *e)
 {
 	size_t k, n = sizeof(attach_options) / sizeof(attach_options[0]);
-	char what[128];
+	char *field;
+	char what[160];
+	bool ok, b = false;
 
 	for (k = 0; k < n && strcmp(attach_options[k].key, key) != 0; k++)
 		;
 	if (k == n)
 		return fail(e, "options",
-			    "unknown option '%s' (known: StandbyNetdev, StandbyBus, PrimaryBus)",
+			    "unknown option '%s' (known: StandbyNetdev, StandbyBus, PrimaryBus, "
+			    "PrimaryNetdev, TrafficHandling, StandbyLinkDown, StandbyTap, Uplink)",
 			    key);
 	if (!value)
 		return fail(e, "options", "%s must be a string", key);
-	if (!validate_qemu_id(value)) {
-		/* The key is one of ours: safe to put into the format. */
-		snprintf(
-			what, sizeof(what),
-			"%s='%%s' is not a QEMU id (a letter, then letters, digits, '_', '.', '-')",
-			attach_options[k].key);
+	switch (attach_options[k].kind) {
+	case OPT_QEMU_ID:
+		ok = validate_qemu_id(value);
+		break;
+	case OPT_IFNAME:
+		ok = conf_ifname_is_valid(value);
+		break;
+	default:
+		ok = conf_parse_bool(value, &b);
+		break;
+	}
+	if (!ok) {
+		/* The key and the rule are ours: safe to put into the format. */
+		snprintf(what, sizeof(what), "%s='%%s' %s", attach_options[k].key,
+			 option_rules[attach_options[k].kind]);
 		return fail(e, "options", what, value);
 	}
-	snprintf((char *)c + attach_options[k].offset, attach_options[k].size, "%s", value);
+	field = (char *)c + attach_options[k].offset;
+	if (attach_options[k].kind == OPT_BOOL)
+		*(bool *)field = b;
+	else
+		snprintf(field, attach_options[k].size, "%s", value);
 	return 0;
 }
 
@@ -177,6 +216,13 @@ int validate_attach_finish(const PairConfig *c, ValidateError *e)
 	if (c->standby[0] && c->standby_netdev[0])
 		return fail_msg(e, "standby",
 				"give a standby device id or the StandbyNetdev option, not both");
+	if (c->traffic && !c->standby_tap[0])
+		return fail_msg(
+			e, "options",
+			"TrafficHandling needs StandbyTap (the host's tap of the standby, a "
+			"port of the bridge)");
+	if (c->traffic && strcmp(c->standby_tap, c->uplink) == 0)
+		return fail_msg(e, "options", "StandbyTap and Uplink name the same device");
 	if (!c->standby[0] && !c->standby_netdev[0])
 		return fail_msg(e, "standby",
 				"give a standby device id, or the StandbyNetdev option for "

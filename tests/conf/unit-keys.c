@@ -46,6 +46,7 @@ static const struct {
 #define A_NAME	 "a name of letters, digits, '_', '.', '-' (at most 64)"
 #define A_ID	 "a QEMU id: a letter, then letters, digits, '_', '.', '-' (at most 64)"
 #define A_BOOL	 "a boolean (yes/no, true/false, on/off, 1/0)"
+#define A_IFNAME "a network interface name (at most 15 bytes, no '/', ':' or spaces)"
 #define A_DURATION                                                                                 \
 	"a positive duration up to 24 h: seconds, or a number with ms, s or min (e.g. 500ms, "     \
 	"1.5s)"
@@ -207,6 +208,15 @@ static const struct {
 	{ PAIR, "Standby=\nStandbyNetdev=hn0\nStandbyBus=rp1", NULL },
 	{ PAIR, "PrimaryBus=rp4", NULL },
 	{ PAIR, "PrimaryBus=4rp", "invalid PrimaryBus=4rp: expected " A_ID },
+	{ PAIR, "PrimaryNetdev=vfn0", NULL },
+	{ PAIR, "PrimaryNetdev=vf n0", "invalid PrimaryNetdev=vf n0: expected " A_ID },
+	{ PAIR, "TrafficHandling=yes\nStandbyTap=vnet3", NULL },
+	{ PAIR, "TrafficHandling=sometimes",
+	  "invalid TrafficHandling=sometimes: expected " A_BOOL },
+	{ PAIR, "TrafficHandling=yes\nStandbyTap=vnet3\nStandbyLinkDown=on\nUplink=enp1s0f0v1",
+	  NULL },
+	{ PAIR, "StandbyTap=a/b", "invalid StandbyTap=a/b: expected " A_IFNAME },
+	{ PAIR, "Uplink=0123456789abcdef", "invalid Uplink=0123456789abcdef: expected " A_IFNAME },
 };
 
 START_TEST(test_key)

@@ -293,6 +293,44 @@ START_TEST(test_pair_requirements)
 }
 END_TEST
 
+/* A traffic handling that could not work is refused before it touches a bridge. */
+START_TEST(test_traffic_rules)
+{
+	conf_tree_write(t, ETC "lab.pool", lab_pool);
+	conf_tree_write(t, ETC "fast.pool", "[Pool]\nPhysicalFunction=enp1s0\n");
+	conf_tree_write(t, ETC "vm.vm",
+			"[Instance]\n"
+			"[Pair]\n" /* 2 */
+			"Name=notap\nPool=lab\nMACAddress=52:54:00:00:00:01\nStandby=n0\n"
+			"TrafficHandling=yes\n"
+			"[Pair]\n" /* 8 */
+			"Name=same\nPool=lab\nMACAddress=52:54:00:00:00:02\nStandby=n1\n"
+			"TrafficHandling=yes\nStandbyTap=vnet1\nUplink=vnet1\n"
+			"[Pair]\n" /* 16 */
+			"Name=off\nPool=lab\nMACAddress=52:54:00:00:00:03\nStandby=n2\n"
+			"StandbyTap=vnet2\n"
+			"[Pair]\n" /* 22 */
+			"Name=vf\nPool=fast\nMACAddress=52:54:00:00:00:04\nStandby=n3\n"
+			"PrimaryNetdev=vfn0\n"
+			"[Pair]\n" /* 28 */
+			"Name=good\nPool=lab\nMACAddress=52:54:00:00:00:05\nStandby=n4\n"
+			"PrimaryNetdev=vfn1\nTrafficHandling=yes\nStandbyTap=vnet4\n");
+	conf_tree_load(t);
+	expect_errors(3);
+	expect_diag(ETC "vm.vm", 2, "error",
+		    "pair notap: TrafficHandling=yes needs StandbyTap= (the host's tap of the "
+		    "standby, a port of the bridge)");
+	expect_diag(ETC "vm.vm", 8, "error",
+		    "pair same: StandbyTap= and Uplink= name the same device vnet1");
+	expect_diag(ETC "vm.vm", 16, "warning",
+		    "pair off: StandbyTap=, Uplink= and StandbyLinkDown= only apply with "
+		    "TrafficHandling=yes");
+	expect_diag(ETC "vm.vm", 22, "error",
+		    "pair vf: PrimaryNetdev= applies to emulated pools only (pool fast hands out "
+		    "VFs, which carry their own frames)");
+}
+END_TEST
+
 START_TEST(test_pairs_from_dropins)
 {
 	conf_tree_write(t, ETC "lab.pool", lab_pool);
@@ -523,6 +561,11 @@ START_TEST(test_dump_round_trip)
 			"[SR-IOV]\nVLANId=4094\nVLANProtocol=802.1Q\nMACSpoofCheck=1\n"
 			"LinkState=no\nQueryReceiveSideScaling=off\nMaxTxRateMbps=0\n");
 	conf_tree_write(t, "run/failoverd/plain.vm", "[Instance]\nNegotiateTimeoutSec=1.25s\n");
+	conf_tree_write(
+		t, "run/failoverd/fwd.vm",
+		"[Instance]\n[Pair]\nName=p\nPool=odd\nMACAddress=52:54:00:00:07:01\n"
+		"StandbyNetdev=hn0\nPrimaryBus=rp2\nPrimaryNetdev=vfn0\n"
+		"TrafficHandling=yes\nStandbyTap=vnet0\nUplink=br0up\nStandbyLinkDown=yes\n");
 	load_ok();
 	first = dump(t->set);
 	write_dump(t2, first);
@@ -566,6 +609,7 @@ int main(void)
 	tcase_add_test(tc, test_pairs_from_dropins);
 	tcase_add_test(tc, test_too_many_pairs);
 	tcase_add_test(tc, test_cross_checks);
+	tcase_add_test(tc, test_traffic_rules);
 	tcase_add_test(tc, test_diff);
 	tcase_add_test(tc, test_equal_ignores_stale_values);
 	tcase_add_test(tc, test_dump_round_trip);

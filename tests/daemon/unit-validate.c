@@ -109,7 +109,8 @@ START_TEST(test_attach_errors_name_the_argument)
 	ck_assert_int_eq(validate_attach_option("Bogus", "x", &c, &e), -EINVAL);
 	ck_assert_str_eq(e.arg, "options");
 	ck_assert_str_eq(e.message,
-			 "unknown option 'Bogus' (known: StandbyNetdev, StandbyBus, PrimaryBus)");
+			 "unknown option 'Bogus' (known: StandbyNetdev, StandbyBus, PrimaryBus, "
+			 "PrimaryNetdev, TrafficHandling, StandbyLinkDown, StandbyTap, Uplink)");
 	ck_assert_int_eq(validate_attach_option("StandbyNetdev", NULL, &c, &e), -EINVAL);
 	ck_assert_str_eq(e.message, "StandbyNetdev must be a string");
 	ck_assert_int_eq(validate_attach_option("StandbyNetdev", "9x", &c, &e), -EINVAL);
@@ -137,6 +138,30 @@ START_TEST(test_attach_errors_name_the_argument)
 	ck_assert_int_eq(validate_attach_finish(&c, &e), -EINVAL);
 	ck_assert_str_eq(e.arg, "options");
 	ck_assert_str_eq(e.message, "PrimaryBus and StandbyBus name the same port");
+
+	/* The traffic handling's options: the same rules as the .vm file's keys. */
+	ck_assert_int_eq(validate_attach_args("vm1", "p0", "fast", MAC, "net0", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_option("TrafficHandling", "maybe", &c, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "TrafficHandling='maybe' is not a boolean (yes/no, true/false, "
+				    "on/off, 1/0)");
+	ck_assert_int_eq(validate_attach_option("StandbyTap", "tap/0", &c, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "StandbyTap='tap/0' is not a network interface name (at most "
+				    "15 bytes, no '/', ':' or spaces)");
+	ck_assert_int_eq(validate_attach_option("TrafficHandling", "yes", &c, &e), 0);
+	ck_assert(c.traffic);
+	ck_assert_int_eq(validate_attach_finish(&c, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "TrafficHandling needs StandbyTap (the host's tap of the "
+				    "standby, a port of the bridge)");
+	ck_assert_int_eq(validate_attach_option("StandbyTap", "vnet0", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_option("Uplink", "vnet0", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_finish(&c, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "StandbyTap and Uplink name the same device");
+	ck_assert_int_eq(validate_attach_option("Uplink", "enp1s0f0", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_option("StandbyLinkDown", "on", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_option("PrimaryNetdev", "vfn0", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_finish(&c, &e), 0);
+	ck_assert(c.standby_link_down);
+	ck_assert_str_eq(c.primary_netdev, "vfn0");
 
 	ck_assert_int_eq(validate_instance_pair_args("vm1", "p0", &e), 0);
 	ck_assert_int_eq(validate_instance_pair_args("vm1", NULL, &e), 0);
