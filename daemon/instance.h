@@ -29,6 +29,12 @@ typedef struct InstanceOps {
 	int (*acquire_vf)(void *ud, const Pair *p, PairVf *vf, char *err, size_t size);
 	/* Gives @p's VF back to its pool (the pair forgets it only on success). */
 	int (*release_vf)(void *ud, const Pair *p, char *err, size_t size);
+	/*
+	 * Steers @p's MAC as @to says (docs/traffic.md), undoing any other
+	 * steering first; with @restore_mac an undo gives the VF its MAC back.
+	 */
+	int (*steer)(void *ud, const Pair *p, PairSteer to, bool restore_mac, char *err,
+		     size_t size);
 	/* What @p's state file says changed: persist it. */
 	void (*pair_dirty)(void *ud, Pair *p);
 	/*

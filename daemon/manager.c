@@ -21,10 +21,12 @@
 #include "daemon/pools.h"
 #include "daemon/probecache.h"
 #include "daemon/process.h"
+#include "daemon/steer.h"
 #include "qmp/qmp.h"
 
 struct Manager {
 	Pools *pools;
+	Steer *steer; /* the data path's records (daemon/steer.h) */
 	struct event_base *base;
 	Log log;
 	struct event *sig_term, *sig_int;
@@ -322,6 +324,52 @@ static int manager_on_release_vf(void *ud, const Pair *p, char *err, size_t size
 	return pools_release(m->pools, p->config.pool, p->vf.id, err, size);
 }
 
+/* docs/traffic.md: a pair's steering as its state asks, built from its configuration and VF. */
+static int manager_on_steer(void *ud, const Pair *p, PairSteer to, bool restore_mac, char *err,
+			    size_t size)
+{
+	Manager *m = ud;
+	SteerPlan plan = { 0 };
+	char owner[200], pf[16] = "";
+	unsigned index = 0;
+	bool have_pf;
+	int r;
+
+	owner_of(p, owner, sizeof(owner));
+	if (to == PAIR_STEER_NONE)
+		return steer_undo(m->steer, owner, restore_mac, err, size);
+	have_pf =
+		pools_vf_location(m->pools, p->config.pool, p->vf.id, pf, sizeof(pf), &index) == 0;
+	memcpy(plan.mac, p->config.mac, 6);
+	snprintf(plan.tap, sizeof(plan.tap), "%s", p->config.standby_tap);
+	/* The uplink defaults to the VF's own PF: its switch then hands the MAC to the host. */
+	snprintf(plan.uplink, sizeof(plan.uplink), "%s",
+		 p->config.uplink[0] ? p->config.uplink : pf);
+	if (to == PAIR_STEER_SOURCE && have_pf) {
+		snprintf(plan.pf, sizeof(plan.pf), "%s", pf);
+		plan.vf_index = index;
+	}
+	r = steer_apply(m->steer, owner, &plan, err, size);
+	if (r == 0)
+		log_pair_info(p, "traffic handling: frames for %s steered to %s%s%s%s", p->mac_str,
+			      plan.tap, plan.uplink[0] ? " (self entry on " : "", plan.uplink,
+			      plan.uplink[0] ? (plan.pf[0] ? "; VF MAC zeroed)" : ")")
+					     : (plan.pf[0] ? " (VF MAC zeroed)" : ""));
+	return r;
+}
+
+static void manager_steer_report(const char *owner, int r, const char *err, void *ud)
+{
+	Manager *m = ud;
+
+	if (r < 0)
+		log_error(&m->log, "traffic handling of %s, left by a previous run: %s", owner,
+			  err);
+	else
+		log_notice(&m->log, "traffic handling of %s, left by a previous run, undone",
+			   owner);
+}
+
 /* --- pairs: logging, hook, persistence --- */
 
 void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud)
@@ -610,6 +658,8 @@ int manager_start(Manager *m)
 			manager_load_pair(m, p);
 		}
 	pools_recover(m->pools);
+	/* A pair that is still configured undoes its own steering once QEMU is reconciled. */
+	steer_recover(m->steer, manager_owner_alive, m, manager_steer_report);
 	for (Instance *i = m->instances; i; i = i->next)
 		instance_follow_recorded_qemu(i);
 	r = pools_start_monitor(m->pools);
@@ -893,6 +943,7 @@ static const char *manager_on_pool_driver(void *ud, const char *pool)
 static const InstanceOps instance_ops = {
 	.acquire_vf = manager_on_acquire_vf,
 	.release_vf = manager_on_release_vf,
+	.steer = manager_on_steer,
 	.pair_dirty = manager_on_pair_dirty,
 	.pair_changed = manager_on_pair_changed,
 	.pair_done = manager_on_pair_done,
@@ -909,7 +960,7 @@ static const InstanceOps instance_ops = {
 int manager_new(Manager **out, const ManagerOptions *opts)
 {
 	Manager *m = calloc(1, sizeof(*m));
-	char path[512];
+	char path[512], err[320] = "";
 	int r;
 
 	if (!m)
@@ -980,6 +1031,13 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 		manager_free(m);
 		return r;
 	}
+	snprintf(path, sizeof(path), "%s/steer", m->state_dir);
+	r = steer_new(&m->steer, path, err, sizeof(err));
+	if (r < 0) {
+		log_error(&m->log, "%s", err);
+		manager_free(m);
+		return r;
+	}
 
 	if (opts->listen_qmp_fd >= 0) {
 		r = qmp_listener_new_fd(&m->listener, m->base, opts->listen_qmp_fd,
@@ -1030,6 +1088,7 @@ Manager *manager_free(Manager *m)
 	if (m->sig_usr1)
 		event_free(m->sig_usr1);
 	m->pools = pools_free(m->pools);
+	m->steer = steer_free(m->steer);
 	if (m->sig_term)
 		event_free(m->sig_term);
 	if (m->sig_int)

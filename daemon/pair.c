@@ -168,6 +168,89 @@ bool pair_qemu_may_hold(const Pair *p)
 static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* --- the data path while the VF is away (docs/traffic.md) --- */
+
+static PairSteer pair_steer_wanted(const Pair *p)
+{
+	if (!p->config.traffic || !p->has_vf || p->vf_gone)
+		return PAIR_STEER_NONE;
+	if (p->state == PAIR_MIGRATING)
+		return PAIR_STEER_SOURCE;
+	if (p->state == PAIR_INCOMING)
+		return PAIR_STEER_DESTINATION;
+	return PAIR_STEER_NONE;
+}
+
+/*
+ * What the state asks of the data path against what it is: entries and
+ * the VF's MAC follow every transition. A failure never stops the
+ * migration (only frames are at stake): it is logged, and an undo that
+ * failed is tried again at the next transition.
+ */
+static void pair_update_steering(Pair *p)
+{
+	PairSteer want = pair_steer_wanted(p);
+	char err[320] = "";
+	int r;
+
+	/* Giving the VF back: its pool restores it; the entries go first. */
+	if (p->has_vf && p->releasing)
+		want = PAIR_STEER_NONE;
+	if (want == p->steered && !p->steer_unknown)
+		return;
+	/* A VF that went back to its pool is never touched; after `completed` it stays zeroed. */
+	r = pair_env(p)->ops->steer(pair_env(p)->userdata, p, want,
+				    p->has_vf && !p->vf_gone && !p->releasing &&
+					    p->state != PAIR_MIGRATED,
+				    err, sizeof(err));
+	if (r < 0) {
+		log_pair_warning(p, "traffic handling: %s", err);
+		if (want != PAIR_STEER_NONE)
+			p->steered = PAIR_STEER_NONE; /* undone by the failed step itself */
+		return;
+	}
+	p->steered = want;
+	p->steer_unknown = false;
+}
+
+static void link_on_set(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+{
+	Pair *p = ud;
+
+	if (r >= 0 && !err)
+		return;
+	p->standby_link = PAIR_LINK_UNKNOWN; /* set again at the next transition */
+	log_pair_warning(p, "set_link %s failed: %s", p->standby_id,
+			 err ? err->desc : strerror(-r));
+}
+
+/*
+ * StandbyLinkDown=: the standby's link is down only while the primary is
+ * active; in every other state the guest's frames need it.
+ */
+static void pair_update_standby_link(Pair *p)
+{
+	PairLink want = p->state == PAIR_ACTIVE ? PAIR_LINK_DOWN : PAIR_LINK_UP;
+	json_object *args;
+
+	if (!p->config.traffic || !p->config.standby_link_down || want == p->standby_link ||
+	    !p->instance->ready || !p->standby_id[0])
+		return;
+	args = json_object_new_object();
+	json_object_object_add(args, "name", json_object_new_string(p->standby_id));
+	json_object_object_add(args, "up", json_object_new_boolean(want == PAIR_LINK_UP));
+	if (pair_call(p, "set_link", args, json_type_object, link_on_set) == 0)
+		p->standby_link = want;
+}
+
+static void pair_update_data_path(Pair *p)
+{
+	if (!p->config.traffic && !p->steer_unknown && p->steered == PAIR_STEER_NONE)
+		return;
+	pair_update_steering(p);
+	pair_update_standby_link(p);
+}
+
 static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 {
 	PairState from = p->state;
@@ -189,6 +272,7 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 	 */
 	if (to == from && strcmp(reason, p->reason) == 0) {
 		pair_dirty(p);
+		pair_update_data_path(p);
 		return;
 	}
 	if (!p->reconciling && !pair_transition_is_allowed(from, to)) {
@@ -205,6 +289,7 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 	h = &p->history[p->n_history++ % PAIR_HISTORY_MAX];
 	*h = (PairHistory){ .usec = p->changed_us, .from = from, .to = to };
 	snprintf(h->reason, sizeof(h->reason), "%s", reason);
+	pair_update_data_path(p);
 	pair_notify(p, from);
 }
 
@@ -279,6 +364,9 @@ static void pair_finish_release(Pair *p, const char *why)
 	pair_timer_stop(p);
 	if (why != p->release_reason)
 		snprintf(p->release_reason, sizeof(p->release_reason), "%s", why);
+	p->releasing = true;
+	pair_update_steering(p);
+	p->releasing = false;
 	if (pair_release_vf(p) < 0) {
 		pair_set_state(p, PAIR_FAILED, "%s; giving VF %s back failed (retrying)",
 			       p->release_reason, p->vf.id);
@@ -399,6 +487,7 @@ void pair_restore(Pair *p, const PairRecord *rec, bool vf_ours, bool qemu_alive)
 	/* StateChangedUSec survives a restart (and the file is not rewritten). */
 	p->changed_us = rec->changed_us;
 	p->reconciling = true; /* the state file is a hint: QEMU decides */
+	p->steer_unknown = true;
 	if (p->has_vf && !qemu_alive) {
 		/* Its QEMU is gone, and the primary with it: a transition like any other. */
 		p->primary_added = p->guest_negotiated = false;

@@ -30,6 +30,20 @@ typedef enum PairState {
 	_PAIR_STATE_MAX,
 } PairState;
 
+/* Where the pair's MAC is steered while its VF is away (docs/traffic.md). */
+typedef enum PairSteer {
+	PAIR_STEER_NONE,
+	PAIR_STEER_SOURCE,	/* VF MAC zeroed, entries on this host's uplink and tap */
+	PAIR_STEER_DESTINATION, /* entries only: the VF keeps the MAC the guest will find */
+} PairSteer;
+
+/* The standby's link as failoverd last set it (StandbyLinkDown=). */
+typedef enum PairLink {
+	PAIR_LINK_UNKNOWN,
+	PAIR_LINK_UP,
+	PAIR_LINK_DOWN,
+} PairLink;
+
 /* A pair's deadlines, one timer each: a stale one cannot act for another. */
 typedef enum PairTimer {
 	PAIR_TIMER_NEGOTIATE, /* staged: NegotiateTimeoutSec for the guest */
@@ -113,7 +127,11 @@ struct Pair {
 	QmpTimestamp ts_unplug;	  /* QEMU's time of UNPLUG_PRIMARY */
 	QmpTimestamp ts_incoming; /* destination: QEMU's time of `completed` */
 	int64_t degraded_ms;	  /* last measured degraded window, -1 if none */
-	uint64_t changed_us;	  /* CLOCK_REALTIME of the last transition */
+	PairSteer steered;	  /* what the data path is known to be */
+	bool steer_unknown;	  /* restored: a previous run may have steered it */
+	bool releasing;		  /* pair_finish_release() is giving the VF back */
+	PairLink standby_link;
+	uint64_t changed_us; /* CLOCK_REALTIME of the last transition */
 	/* The last transitions since this daemon started: a ring, n_history in all. */
 	PairHistory history[PAIR_HISTORY_MAX];
 	unsigned n_history;

@@ -208,6 +208,21 @@ bool pools_owns(const Pools *ps, const char *pool, const char *vf, const char *o
 	return a && strcmp(a->owner, owner) == 0;
 }
 
+int pools_vf_location(const Pools *ps, const char *pool, const char *vf, char *pf, size_t size,
+		      unsigned *index)
+{
+	PoolEntry *e = pools_find(ps, pool);
+	SriovAlloc *a = e ? sriov_pool_find(vf_pool_get_sriov(e->pool), vf) : NULL;
+
+	if (!a)
+		return -ENOENT;
+	if (a->emulated || !a->pf_ifname[0])
+		return -EOPNOTSUPP;
+	snprintf(pf, size, "%s", a->pf_ifname);
+	*index = a->vf_index;
+	return 0;
+}
+
 static bool pools_owner_alive(const char *owner, void *ud)
 {
 	Pools *ps = ud;

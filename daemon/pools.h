@@ -56,6 +56,10 @@ int pools_release(Pools *ps, const char *pool, const char *vf, char *err, size_t
 /* Does the pool's allocation record give @vf to @owner? (Not a state file: the record.) */
 bool pools_owns(const Pools *ps, const char *pool, const char *vf, const char *owner);
 
+/* Where VF @vf of @pool is: its PF's netdev and its index there; -EOPNOTSUPP when emulated. */
+int pools_vf_location(const Pools *ps, const char *pool, const char *vf, char *pf, size_t size,
+		      unsigned *index);
+
 /* Start-up: finish what a killed daemon left half done, free VFs nobody owns. */
 void pools_recover(Pools *ps);
 /* Watches udev for vanishing VFs, when a vfio pool has hardware that can vanish. */

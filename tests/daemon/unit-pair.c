@@ -211,7 +211,10 @@ typedef struct Fix {
 	unsigned fail_releases; /* the next releases that fail */
 	char violations[512];	/* what broke the promise, "" if nothing */
 	PairRecord rec;		/* the pair's state file, as last persisted */
-	bool done;		/* the pair was forgotten */
+	/* the FAKE DATA PATH (TrafficHandling=yes): what failoverd steered */
+	PairSteer steer;
+	bool vf_mac_zero; /* the VF's MAC is zeroed on its PF */
+	bool done;	  /* the pair was forgotten */
 } Fix;
 
 static void fix_violation(Fix *f, const char *what)
@@ -292,6 +295,28 @@ static int fake_release_vf(void *ud, const Pair *p, char *err, size_t size)
 	return 0;
 }
 
+/* Every cell runs a second time with TrafficHandling=yes (test_cell_traffic). */
+static bool traffic_on;
+
+static int fake_steer(void *ud, const Pair *p, PairSteer to, bool restore_mac, char *err,
+		      size_t size)
+{
+	Fix *f = ud;
+
+	if (!traffic_on && to != PAIR_STEER_NONE)
+		fix_violation(f, "FAKE DATA PATH: steered a pair without TrafficHandling=");
+	if (to == PAIR_STEER_SOURCE && !f->reserved)
+		fix_violation(f, "FAKE DATA PATH: zeroed the MAC of a VF back in its pool");
+	if (to == PAIR_STEER_NONE && restore_mac && f->vf_mac_zero && !f->reserved)
+		fix_violation(f, "FAKE DATA PATH: set the MAC of a VF back in its pool");
+	if (to == PAIR_STEER_SOURCE)
+		f->vf_mac_zero = true;
+	else if (restore_mac || !f->reserved)
+		f->vf_mac_zero = false; /* given back: the pool restores the VF */
+	f->steer = to;
+	return 0;
+}
+
 static void fake_pair_dirty(void *ud, Pair *p)
 {
 	pair_get_record(p, &((Fix *)ud)->rec);
@@ -342,6 +367,7 @@ static Instance *fake_identified(void *ud, Instance *i, const char *name)
 static const InstanceOps fake_ops = {
 	.acquire_vf = fake_acquire_vf,
 	.release_vf = fake_release_vf,
+	.steer = fake_steer,
 	.pair_dirty = fake_pair_dirty,
 	.pair_changed = fake_pair_changed,
 	.pair_done = fake_pair_done,
@@ -360,6 +386,8 @@ static PairConfig fix_config(void)
 	const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0x01 };
 
 	memcpy(c.mac, mac, sizeof(mac));
+	c.traffic = traffic_on;
+	snprintf(c.standby_tap, sizeof(c.standby_tap), "%s", traffic_on ? "tap0" : "");
 	return c;
 }
 
@@ -718,11 +746,32 @@ static void check_cell(const Cell *c)
 	if (!f->p || (f->p->state == PAIR_RELEASED && !f->fail_releases))
 		ck_assert_msg(!f->reserved, "%s: VF leaked: still reserved by a %s pair", name,
 			      fix_state(f));
+	/*
+	 * The data path (docs/traffic.md): steered to the standby only while
+	 * the stream flows, and a VF the guest has or may get keeps its MAC.
+	 */
+	ck_assert_msg(
+		f->steer == PAIR_STEER_NONE ||
+			(f->p && f->steer == PAIR_STEER_SOURCE && f->p->state == PAIR_MIGRATING) ||
+			(f->p && f->steer == PAIR_STEER_DESTINATION &&
+			 f->p->state == PAIR_INCOMING),
+		"%s: frames still steered (%d) with the pair %s", name, f->steer, fix_state(f));
+	ck_assert_msg(!f->vf_mac_zero || strcmp(holds, "partial") == 0 ||
+			      strcmp(holds, "exited") == 0,
+		      "%s: the VF's MAC is zeroed while QEMU holds the primary %s", name, holds);
 	fix_free(f);
 }
 
 START_TEST(test_cell)
 {
+	check_cell(&cells[_i]);
+}
+END_TEST
+
+/* The same cells with TrafficHandling=yes: the same outcome, and the data path follows. */
+START_TEST(test_cell_traffic)
+{
+	traffic_on = true;
 	check_cell(&cells[_i]);
 }
 END_TEST
@@ -760,11 +809,14 @@ int main(void)
 
 			snprintf(name, sizeof(name), "%s/%s", setup_names[cells[k].setup],
 				 fact_names[cells[k].fact]);
-			if (strcmp(name, only) == 0)
+			if (strcmp(name, only) == 0) {
 				tcase_add_loop_test(tc, test_cell, (int)k, (int)k + 1);
+				tcase_add_loop_test(tc, test_cell_traffic, (int)k, (int)k + 1);
+			}
 		}
 	} else {
 		tcase_add_loop_test(tc, test_cell, 0, (int)n_cells);
+		tcase_add_loop_test(tc, test_cell_traffic, 0, (int)n_cells);
 	}
 	suite_add_tcase(s, tc);
 	return test_suite_run(s, CK_NORMAL);
