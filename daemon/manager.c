@@ -358,6 +358,11 @@ static int manager_on_steer(void *ud, const Pair *p, PairSteer to, bool restore_
 	return r;
 }
 
+static void manager_steer_checkpoint(const char *point, void *ud)
+{
+	manager_checkpoint(ud, point);
+}
+
 static void manager_steer_report(const char *owner, int r, const char *err, void *ud)
 {
 	Manager *m = ud;
@@ -1038,6 +1043,7 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 		manager_free(m);
 		return r;
 	}
+	steer_set_checkpoint(m->steer, manager_steer_checkpoint, m);
 
 	if (opts->listen_qmp_fd >= 0) {
 		r = qmp_listener_new_fd(&m->listener, m->base, opts->listen_qmp_fd,

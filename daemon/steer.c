@@ -25,7 +25,21 @@ struct Steer {
 	SteerRecord *records;
 	NlFdbSocket *fdb;
 	NlVfSocket *vf;
+	SteerCheckpointFn checkpoint;
+	void *checkpoint_ud;
 };
+
+void steer_set_checkpoint(Steer *s, SteerCheckpointFn fn, void *ud)
+{
+	s->checkpoint = fn;
+	s->checkpoint_ud = ud;
+}
+
+static void steer_checkpoint(Steer *s, const char *point)
+{
+	if (s->checkpoint)
+		s->checkpoint(point, s->checkpoint_ud);
+}
 
 /* Opened on first use: a daemon whose pairs never steer needs no rtnetlink socket. */
 static int steer_sockets(Steer *s, char *err, size_t size)
@@ -205,7 +219,10 @@ static int vf_set_mac(Steer *s, const SteerPlan *p, const uint8_t mac[6], char *
 	return r;
 }
 
-/* Every step of @p is undone; the first failure is the result. */
+/*
+ * Every step of @p is undone; the first failure is the result. A device
+ * that is gone, or has no such table, holds no entry.
+ */
 static int steer_undo_plan(Steer *s, const SteerPlan *p, bool restore_mac, char *err, size_t size)
 {
 	static const uint8_t zero[6];
@@ -214,12 +231,12 @@ static int steer_undo_plan(Steer *s, const SteerPlan *p, bool restore_mac, char 
 	int r, first = 0;
 
 	if (p->tap[0] && (r = nl_fdb_del(s->fdb, p->tap, p->mac, NL_FDB_MASTER, &e)) < 0 &&
-	    r != -ENODEV) {
+	    r != -ENODEV && r != -EOPNOTSUPP) {
 		snprintf(err, size, "%s", e.message);
 		first = r;
 	}
 	if (p->uplink[0] && (r = nl_fdb_del(s->fdb, p->uplink, p->mac, NL_FDB_SELF, &e)) < 0 &&
-	    r != -ENODEV && !first) {
+	    r != -ENODEV && r != -EOPNOTSUPP && !first) {
 		snprintf(err, size, "%s", e.message);
 		first = r;
 	}
@@ -235,10 +252,12 @@ int steer_apply(Steer *s, const char *owner, const SteerPlan *plan, char *err, s
 {
 	static const uint8_t zero[6];
 	SteerRecord *rec = record_find(s, owner);
+	SteerPlan done = { .vf_index = plan->vf_index }; /* what this call changed */
 	char ignored[256];
 	NlFdbError e;
 	int r;
 
+	memcpy(done.mac, plan->mac, 6);
 	r = steer_sockets(s, err, size);
 	if (r < 0)
 		return r;
@@ -264,10 +283,13 @@ int steer_apply(Steer *s, const char *owner, const SteerPlan *plan, char *err, s
 		record_drop(s, rec);
 		return r;
 	}
+	steer_checkpoint(s, "steer-recorded");
 	if (plan->pf[0]) {
 		r = vf_set_mac(s, plan, zero, err, size);
 		if (r < 0)
 			goto undo;
+		memcpy(done.pf, plan->pf, sizeof(done.pf));
+		steer_checkpoint(s, "steer-vf-mac-zeroed");
 	}
 	if (plan->uplink[0]) {
 		r = nl_fdb_add(s->fdb, plan->uplink, plan->mac, NL_FDB_SELF, &e);
@@ -275,6 +297,8 @@ int steer_apply(Steer *s, const char *owner, const SteerPlan *plan, char *err, s
 			snprintf(err, size, "%s", e.message);
 			goto undo;
 		}
+		memcpy(done.uplink, plan->uplink, sizeof(done.uplink));
+		steer_checkpoint(s, "steer-uplink-added");
 	}
 	if (plan->tap[0]) {
 		r = nl_fdb_add(s->fdb, plan->tap, plan->mac, NL_FDB_MASTER, &e);
@@ -282,11 +306,12 @@ int steer_apply(Steer *s, const char *owner, const SteerPlan *plan, char *err, s
 			snprintf(err, size, "%s", e.message);
 			goto undo;
 		}
+		steer_checkpoint(s, "steer-tap-added");
 	}
 	return 0;
 undo:
 	/* Nothing half-made stays: the record goes only once the undo worked. */
-	if (steer_undo_plan(s, plan, true, ignored, sizeof(ignored)) == 0)
+	if (steer_undo_plan(s, &done, true, ignored, sizeof(ignored)) == 0)
 		record_drop(s, rec);
 	return r;
 }

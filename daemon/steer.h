@@ -41,6 +41,13 @@ int steer_apply(Steer *s, const char *owner, const SteerPlan *plan, char *err, s
  */
 int steer_undo(Steer *s, const char *owner, bool restore_mac, char *err, size_t size);
 bool steer_has(const Steer *s, const char *owner);
+/*
+ * Called after each step of steer_apply() is made: "steer-recorded",
+ * "steer-vf-mac-zeroed", "steer-uplink-added", "steer-tap-added" (the fault
+ * tier kills the daemon there).
+ */
+typedef void (*SteerCheckpointFn)(const char *point, void *ud);
+void steer_set_checkpoint(Steer *s, SteerCheckpointFn fn, void *ud);
 
 /* Start-up: undoes (never restoring a MAC) every record @alive says has no owner. */
 typedef bool (*SteerOwnerAliveFn)(const char *owner, void *ud);

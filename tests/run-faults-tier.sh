@@ -2,7 +2,7 @@
 # The fault-injection tier: the host binaries (real QEMUs, emulated pool)
 # through run-tier.sh, then the VF-path binaries inside the igb guest through
 # run-kernel-tier.sh. Every injected fault prints a line
-#   FOVD-FAULT <what>: <host> held=N leaked=N double=N incomplete=N
+#   FOVD-FAULT <what>: <host> held=N leaked=N double=N incomplete=N [steered=N]
 # with counts its test computed by auditing VF owners and settings; this
 # script adds them up into the tier's closing line.
 #
@@ -32,11 +32,12 @@ tr -d '\r' <"$out" | awk -v secs=$(($(date +%s) - start)) '
 			if (kv[1] == "leaked") leaked += kv[2]
 			if (kv[1] == "double") dbl += kv[2]
 			if (kv[1] == "incomplete") inc += kv[2]
+			if (kv[1] == "steered") steered += kv[2]
 		}
 	}
 	END {
-		printf "faults injected: %d, VFs leaked: %d, VFs double-assigned: %d, restores incomplete: %d (%d s)\n",
-			n, leaked, dbl, inc, secs
+		printf "faults injected: %d, VFs leaked: %d, VFs double-assigned: %d, restores incomplete: %d, steering left behind: %d (%d s)\n",
+			n, leaked, dbl, inc, steered, secs
 		if (n == 0) exit 1
 	}' || st=1
 exit $st

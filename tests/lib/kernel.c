@@ -109,6 +109,15 @@ int test_run(const char *cmd, char *out, size_t size)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+bool test_fdb_shows(const char *dev, const char *mac, const char *words)
+{
+	char cmd[256], out[4096];
+
+	snprintf(cmd, sizeof(cmd), "bridge fdb show dev %s | grep -i '^%s ' | grep '%s'", dev, mac,
+		 words);
+	return test_run(cmd, out, sizeof(out)) == 0;
+}
+
 void test_ip_vf_line(const TestIgb *igb, unsigned vf, char *buf, size_t size)
 {
 	char cmd[128], out[8192], prefix[16], *line, *save = NULL;

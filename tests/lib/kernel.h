@@ -26,6 +26,8 @@ void test_igb_up(const TestIgb *igb);
 void test_igb_set_vfs(const TestIgb *igb, unsigned n, bool autoprobe);
 /* Runs @cmd with /bin/sh, stdout+stderr into @out; returns the exit status. */
 int test_run(const char *cmd, char *out, size_t size);
+/* `bridge fdb show dev DEV` has a line for @mac ("52:54:..") holding @words. */
+bool test_fdb_shows(const char *dev, const char *mac, const char *words);
 /* The line of `ip -d link show PF` for VF @vf, "" if missing. */
 void test_ip_vf_line(const TestIgb *igb, unsigned vf, char *buf, size_t size);
 

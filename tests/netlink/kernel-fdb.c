@@ -33,14 +33,9 @@ static void sh(const char *cmd)
 	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "%s: %s", cmd, out);
 }
 
-/* `bridge fdb show dev DEV` has a line with MAC and every word of @words. */
 static bool bridge_shows(const char *dev, const char *words)
 {
-	char cmd[256], out[4096];
-
-	snprintf(cmd, sizeof(cmd), "bridge fdb show dev %s | grep -i '^" MAC " ' | grep '%s'", dev,
-		 words);
-	return test_run(cmd, out, sizeof(out)) == 0;
+	return test_fdb_shows(dev, MAC, words);
 }
 
 /* Each test in a network namespace of its own (Check forks per test): a bridge with two ports. */
