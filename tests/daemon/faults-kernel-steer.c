@@ -10,8 +10,8 @@
  */
 
 #include <check.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -102,8 +102,7 @@ START_TEST(test_killed_then_pair_gone)
 	ck_assert(steer_has(s, TEST_STEER_OWNER));
 	steer_recover(s, gone, NULL, report);
 	print_fault("steer-killed-pair-gone", points[_i], true);
-	ck_assert_msg(test_steer_lab_no_entries(&t), "entries left after a kill at %s",
-		      points[_i]);
+	ck_assert_msg(test_steer_lab_no_entries(&t), "entries left after a kill at %s", points[_i]);
 	ck_assert(!test_steer_lab_record_exists(&t));
 	ck_assert(!steer_has(s, TEST_STEER_OWNER));
 	steer_free(s);
@@ -121,8 +120,7 @@ START_TEST(test_killed_then_vf_back_with_its_guest)
 	ck_assert_msg(steer_undo(s, TEST_STEER_OWNER, true, err, sizeof(err)) == 0, "%s", err);
 	print_fault("steer-killed-vf-back", points[_i],
 		    test_steer_lab_vf_mac_is(&t, TEST_STEER_MAC));
-	ck_assert_msg(test_steer_lab_no_entries(&t), "entries left after a kill at %s",
-		      points[_i]);
+	ck_assert_msg(test_steer_lab_no_entries(&t), "entries left after a kill at %s", points[_i]);
 	ck_assert_msg(test_steer_lab_vf_mac_is(&t, TEST_STEER_MAC),
 		      "the VF's MAC was not restored after a kill at %s", points[_i]);
 	ck_assert(!test_steer_lab_record_exists(&t));

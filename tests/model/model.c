@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -34,6 +35,7 @@
 #include <unistd.h>
 
 #include "daemon/pair.h"
+#include "netlink/nlfdb.h"
 #include "tests/lib/cluster.h"
 #include "tests/lib/double.h"
 #include "tests/lib/harness.h"
@@ -486,6 +488,81 @@ static int qemu_start(int vm, int h, bool incoming, bool paused, bool dup)
 	return 0;
 }
 
+/* --- the data path (docs/traffic.md): p0 of every VM has TrafficHandling=yes --- */
+
+/*
+ * The run's own network namespace holds a bridge per host (fmbrA, fmbrB)
+ * and, as the standby's tap of vmN/p0 on host H, a veth port fmHNp0 (its
+ * peer fmHNp0w): what the master entries land on.
+ */
+#define TRAFFIC_PAIR 0
+
+static void tap_of(const Host *h, int vm, char *buf, size_t size)
+{
+	snprintf(buf, size, "fm%c%dp0", h->name, vm + 1);
+}
+
+static int net_run(const char *cmd)
+{
+	int r = system(cmd);
+
+	if (r != 0)
+		fprintf(stderr, "model: %s: exit status %d\n", cmd, r);
+	return r == 0 ? 0 : -EIO;
+}
+
+/* Fresh ports for every sequence: deleting a port drops every entry on it. */
+static int net_reset(void)
+{
+	char cmd[2048];
+	size_t len = 0;
+
+	for (int k = 0; k < N_HOSTS; k++) {
+		char host = (char)('A' + k);
+
+		len += (size_t)snprintf(
+			cmd + len, sizeof(cmd) - len,
+			"ip link show fmbr%c >/dev/null 2>&1 || "
+			"{ ip link add fmbr%c type bridge && ip link set fmbr%c up; } "
+			"&& ",
+			host, host, host);
+		for (int vm = 0; vm < N_VMS; vm++)
+			len += (size_t)snprintf(
+				cmd + len, sizeof(cmd) - len,
+				"{ ip link del fm%c%dp0 2>/dev/null; true; } && "
+				"ip link add fm%c%dp0 type veth peer name fm%c%dp0w && "
+				"ip link set fm%c%dp0 master fmbr%c up && ",
+				host, vm + 1, host, vm + 1, host, vm + 1, host, vm + 1, host);
+	}
+	snprintf(cmd + len, sizeof(cmd) - len, "true");
+	return net_run(cmd);
+}
+
+/* The run's bridges and ports are its own: nothing of the host's network is touched. */
+static int net_init(void)
+{
+	if (unshare(CLONE_NEWNET) < 0) {
+		fprintf(stderr, "model: unshare(CLONE_NEWNET): %s (the tier runs as root)\n",
+			strerror(errno));
+		return -errno;
+	}
+	return net_run("ip link set lo up");
+}
+
+/* 1: the bridge sends vmN/p0's MAC to its standby's tap on host @h. */
+static int net_steered(const Host *h, int vm)
+{
+	uint8_t mac[6] = { 0x52, 0x54, 0x00, (uint8_t)(vm + 1), 0, TRAFFIC_PAIR + 1 };
+	static NlFdbSocket *s;
+	NlFdbError e;
+	char tap[16];
+
+	if (!s && nl_fdb_socket_new(&s) < 0)
+		return -EIO;
+	tap_of(h, vm, tap, sizeof(tap));
+	return nl_fdb_has(s, tap, mac, NL_FDB_MASTER, &e);
+}
+
 /* --- hosts: configuration, daemon, bus --- */
 
 static void host_write_vm(Host *h, int vm)
@@ -513,6 +590,15 @@ static void host_write_vm(Host *h, int vm)
 		len += (size_t)snprintf(
 			body + len, sizeof(body) - len,
 			"\n[Pair]\nName=p%d\nPool=emu\nMACAddress=%s\nStandby=net%d\n", p, mac, p);
+		if (p == TRAFFIC_PAIR) {
+			char tap[16];
+
+			tap_of(h, vm, tap, sizeof(tap));
+			len += (size_t)snprintf(body + len, sizeof(body) - len,
+						"TrafficHandling=yes\nStandbyTap=%s\n"
+						"StandbyLinkDown=yes\n",
+						tap);
+		}
 	}
 	write_file(path, "%s", body);
 }
@@ -918,6 +1004,8 @@ static int bus_daemon_start(int k)
 static int world_init(Violation *v)
 {
 	memset(&w, 0, sizeof(w));
+	if (net_reset() < 0)
+		return -EIO;
 	w.dir = test_dir_new();
 	if (!w.dir)
 		return -errno;
@@ -1014,9 +1102,17 @@ static void op_apply(const Op *o, Violation *v)
 		memset(h->detached, 0, sizeof(h->detached));
 	switch (o->kind) {
 	case OP_ATTACH:
-		if (daemon_alive(h) && !daemon_stopped(h))
+		if (daemon_alive(h) && !daemon_stopped(h) && o->pair == TRAFFIC_PAIR) {
+			char tap[16];
+
+			tap_of(h, o->vm, tap, sizeof(tap));
+			bus_call(h, "AttachPair", NULL, "sssssa{sv}", inst, pair, "emu", mac,
+				 standby, 3, "TrafficHandling", "b", 1, "StandbyTap", "s", tap,
+				 "StandbyLinkDown", "b", 1);
+		} else if (daemon_alive(h) && !daemon_stopped(h)) {
 			bus_call(h, "AttachPair", NULL, "sssssa{sv}", inst, pair, "emu", mac,
 				 standby, 0);
+		}
 		break;
 	case OP_DETACH:
 		if (daemon_alive(h) && !daemon_stopped(h) &&
@@ -1616,6 +1712,54 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 					h->name, p->instance, p->pair, sb);
 		}
 
+		/*
+		 * (8) The data path (docs/traffic.md): vmN/p0's frames are steered
+		 * to its standby's tap while, and only while, a migration of that
+		 * QEMU needs it; its standby's link is down only while its
+		 * primary is plugged.
+		 */
+		for (int vm = 0; settled && hv->up && vm < N_VMS; vm++) {
+			json_object *s = st[vm], *standby = s ? find_standby(s, "net0") : NULL;
+			json_object *dev = s ? find_device(s, "fo-p0") : NULL;
+			bool following = s && jbool(s, "setup") && hv->connected[vm];
+			const char *mig = s ? jstr(s, "migration") : "";
+			bool needed = s && (in_set(mig, mig_running) ||
+					    strcmp(jstr(s, "run"), "inmigrate") == 0);
+			int steered = net_steered(h, vm);
+			const char *state = "";
+			char tap[16], inst[16];
+
+			tap_of(h, vm, tap, sizeof(tap));
+			snprintf(inst, sizeof(inst), "vm%d", vm + 1);
+			for (size_t j = 0; j < hv->n_pairs; j++)
+				if (strcmp(hv->pairs[j].instance, inst) == 0 &&
+				    strcmp(hv->pairs[j].pair, "p0") == 0)
+					state = hv->pairs[j].state;
+			if (steered < 0)
+				violate(v, 8, "fdb-unreadable",
+					"host %c: cannot read the FDB of %s", h->name, tap);
+			else if (steered && !needed && (following || !s))
+				violate(v, 8, "steered-without-migration",
+					"host %c: vm%d/p0's MAC is still steered to %s, but %s "
+					"(pair %s)",
+					h->name, vm + 1, tap,
+					s ? "its QEMU is in no migration" : "its QEMU is gone",
+					state[0] ? state : "gone");
+			else if (!steered && following &&
+				 (strcmp(state, "migrating") == 0 ||
+				  strcmp(state, "incoming") == 0))
+				violate(v, 8, "migrating-not-steered",
+					"host %c: vm%d/p0 is %s but its MAC is not steered to %s",
+					h->name, vm + 1, state, tap);
+			else if (following && standby && jbool(standby, "link_down") &&
+				 (!dev || strcmp(jstr(dev, "state"), "realized") != 0))
+				violate(v, 8, "standby-down-without-primary",
+					"host %c: vm%d's standby net0 has its link down, but its "
+					"primary is %s (pair %s)",
+					h->name, vm + 1, dev ? jstr(dev, "state") : "absent",
+					state[0] ? state : "gone");
+		}
+
 		/* (4) Every [Pair] of the applied configuration is a pair of the daemon. */
 		for (int vm = 0; settled && hv->up && vm < N_VMS; vm++)
 			for (int pn = 0; h->vm_file[vm] && pn < N_PAIRS; pn++) {
@@ -2200,6 +2344,8 @@ int main(int argc, char **argv)
 		perror("model: mkdtemp");
 		return 2;
 	}
+	if (net_init() < 0)
+		return 2;
 	for (int k = 0; k < N_HOSTS; k++)
 		if (bus_daemon_start(k) < 0) {
 			fprintf(stderr, "model: cannot start dbus-daemon\n");

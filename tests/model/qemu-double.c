@@ -87,6 +87,7 @@ typedef struct Standby {
 	bool negotiated;      /* the guest negotiated STANDBY since its last reset */
 	bool primary_visible; /* QEMU's own flag: primaries are no longer hidden */
 	char primary[80];     /* the one primary id QEMU accepts from now on */
+	bool link_down;	      /* set_link up=false (a new process starts with it up) */
 } Standby;
 
 typedef struct Double {
@@ -678,8 +679,23 @@ static void cmd_schema(json_object *args, const char *id)
 		  id);
 }
 
-static void cmd_empty(json_object *args, const char *id)
+/* set_link on a standby: its link as the guest sees it (StandbyLinkDown=). */
+static void cmd_set_link(json_object *args, const char *id)
 {
+	const char *name = arg_str(args, "name");
+	json_object *up;
+	Standby *s = name ? find_standby(name) : NULL;
+
+	if (!json_object_object_get_ex(args, "up", &up) ||
+	    !json_object_is_type(up, json_type_boolean)) {
+		reply_error("GenericError", id, "Parameter 'up' is missing");
+		return;
+	}
+	if (!s) {
+		reply_error("GenericError", id, "Device '%s' not found", name ? name : "");
+		return;
+	}
+	s->link_down = !json_object_get_boolean(up);
 	reply_raw("{}", id);
 }
 
@@ -706,7 +722,7 @@ static const struct {
 	{ "query-name", cmd_query_name },
 	{ "query-qmp-schema", cmd_schema },
 	{ "query-status", cmd_query_status },
-	{ "set_link", cmd_empty },
+	{ "set_link", cmd_set_link },
 };
 
 /* What failoverd asked for once it follows this QEMU; device commands name their device. */
@@ -1139,6 +1155,7 @@ static char *status_json(void)
 		json_object_object_add(e, "id", json_object_new_string(sb->id));
 		json_object_object_add(e, "negotiated", json_object_new_boolean(sb->negotiated));
 		json_object_object_add(e, "primary", json_object_new_string(sb->primary));
+		json_object_object_add(e, "link_down", json_object_new_boolean(sb->link_down));
 		json_object_array_add(a, e);
 	}
 	json_object_object_add(o, "standbys", a);
