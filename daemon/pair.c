@@ -226,11 +226,14 @@ static void link_on_set(QmpConn *c, int r, json_object *ret, const QmpError *err
 
 /*
  * StandbyLinkDown=: the standby's link is down only while the primary is
- * active; in every other state the guest's frames need it.
+ * active; in every other state the guest's frames need it. So is an active
+ * primary with an eject still due (a migration cancelled before a paused
+ * guest ejected it): the guest drops it the moment it runs.
  */
 static void pair_update_standby_link(Pair *p)
 {
-	PairLink want = p->state == PAIR_ACTIVE ? PAIR_LINK_DOWN : PAIR_LINK_UP;
+	PairLink want =
+		p->state == PAIR_ACTIVE && !p->eject_pending ? PAIR_LINK_DOWN : PAIR_LINK_UP;
 	json_object *args;
 
 	if (!p->config.traffic || !p->config.standby_link_down || want == p->standby_link ||
@@ -1058,6 +1061,7 @@ void pair_on_unplug_primary(Pair *p, const QmpTimestamp *ts)
 	if (p->state != PAIR_ACTIVE)
 		return;
 	p->ts_unplug = *ts;
+	p->eject_pending = true;
 	if (strcmp(run, "running") != 0) {
 		/*
 		 * Only a running guest can release the primary, and QEMU's
@@ -1103,6 +1107,7 @@ void pair_on_migration(Pair *p, const char *status, const QmpTimestamp *ts)
 	if (strcmp(status, "active") == 0) {
 		if (p->state == PAIR_UNPLUGGING) {
 			pair_timer_stop(p);
+			p->eject_pending = false;
 			pair_set_state(p, PAIR_MIGRATING, "guest released the primary");
 		}
 	} else if (strcmp(status, "completed") == 0) {
@@ -1134,6 +1139,7 @@ void pair_on_device_deleted(Pair *p, const QmpTimestamp *ts)
 {
 	pair_timer_stop(p);
 	p->primary_added = false;
+	p->eject_pending = false;
 	pair_dirty(p);
 	if (p->detach_requested) {
 		pair_finish_release(p, "detached");
@@ -1174,7 +1180,7 @@ void pair_instance_lost(Pair *p, const char *why)
 	/* The QEMU process is gone, and every device it had with it, and its guest. */
 	pair_timer_stop(p);
 	p->busy = p->attach_wanted = false;
-	p->primary_added = p->primary_pending = false;
+	p->primary_added = p->primary_pending = p->eject_pending = false;
 	if (p->guest_negotiated) {
 		p->guest_negotiated = false;
 		pair_notify(p, _PAIR_STATE_MAX);

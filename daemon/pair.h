@@ -131,6 +131,7 @@ struct Pair {
 	bool steer_unknown;	  /* restored: a previous run may have steered it */
 	bool releasing;		  /* pair_finish_release() is giving the VF back */
 	PairLink standby_link;
+	bool eject_pending;  /* QEMU asked the guest to eject the primary; not done yet */
 	uint64_t changed_us; /* CLOCK_REALTIME of the last transition */
 	/* The last transitions since this daemon started: a ring, n_history in all. */
 	PairHistory history[PAIR_HISTORY_MAX];
