@@ -42,6 +42,8 @@ typedef struct Ctl {
 	const char *host; /* -H: the system bus of this machine, over ssh */
 	int ssh_log;	  /* what ssh wrote to its stderr, or -1 */
 	const char *pool, *mac, *standby, *standby_netdev, *standby_bus, *primary_bus;
+	const char *primary_netdev, *standby_tap, *uplink; /* docs/traffic.md */
+	bool traffic, standby_link_down;
 	bool no_block;
 	sd_bus *bus;
 } Ctl;
@@ -844,6 +846,16 @@ static int cmd_attach(Ctl *c, int argc, char **argv)
 		r = sd_bus_message_append(m, "{sv}", "StandbyBus", "s", c->standby_bus);
 	if (r >= 0 && c->primary_bus)
 		r = sd_bus_message_append(m, "{sv}", "PrimaryBus", "s", c->primary_bus);
+	if (r >= 0 && c->primary_netdev)
+		r = sd_bus_message_append(m, "{sv}", "PrimaryNetdev", "s", c->primary_netdev);
+	if (r >= 0 && c->traffic)
+		r = sd_bus_message_append(m, "{sv}", "TrafficHandling", "b", 1);
+	if (r >= 0 && c->standby_tap)
+		r = sd_bus_message_append(m, "{sv}", "StandbyTap", "s", c->standby_tap);
+	if (r >= 0 && c->uplink)
+		r = sd_bus_message_append(m, "{sv}", "Uplink", "s", c->uplink);
+	if (r >= 0 && c->standby_link_down)
+		r = sd_bus_message_append(m, "{sv}", "StandbyLinkDown", "b", 1);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
 	if (r >= 0)
@@ -1019,7 +1031,9 @@ static const Command commands[] = {
 	  "whether the guest negotiated failover, since when, and the last reason.\n" },
 	{ "attach", 2, 2, OPT_ATTACH | OPT_NO_BLOCK, cmd_attach,
 	  "INSTANCE PAIR --pool=POOL --mac=MAC "
-	  "{--standby=ID | --standby-netdev=NETDEV [--standby-bus=BUS]} [--primary-bus=BUS]",
+	  "{--standby=ID | --standby-netdev=NETDEV [--standby-bus=BUS]} [--primary-bus=BUS] "
+	  "[--primary-netdev=ID] [--traffic-handling --standby-tap=IF [--uplink=IF] "
+	  "[--standby-link-down]]",
 	  "Add a pair to an instance and start attaching it",
 	  "Reserves a VF from POOL, programs MAC on it and plugs it as the primary\n"
 	  "of the standby virtio-net device ID (which must have failover=on), or of a\n"
@@ -1031,6 +1045,12 @@ static const Command commands[] = {
 	  "      --standby-bus=BUS      ... on this PCIe root port\n"
 	  "      --primary-bus=BUS      Plug the primary on this PCIe root port (default:\n"
 	  "                             the first free one)\n"
+	  "      --primary-netdev=ID    Emulated pools: the stand-in primary's netdev\n"
+	  "      --traffic-handling     Steer the MAC's frames to the standby while the\n"
+	  "                             VF is away for a migration (docs/traffic.md)\n"
+	  "      --standby-tap=IF       ... the host's tap of the standby\n"
+	  "      --uplink=IF            ... the bridge's uplink on the NIC (default: the PF)\n"
+	  "      --standby-link-down    ... the standby's link is down while the VF is active\n"
 	  "      --no-block             Return at once instead of waiting for the outcome\n"
 	  "Waits until the primary is staged, plugged or pre-staged (or the pair waits\n"
 	  "for QEMU); exits 1 with the reason when the pair ends failed.\n" },
@@ -1097,6 +1117,11 @@ int main(int argc, char **argv)
 		ARG_STANDBY_NETDEV,
 		ARG_STANDBY_BUS,
 		ARG_PRIMARY_BUS,
+		ARG_PRIMARY_NETDEV,
+		ARG_TRAFFIC,
+		ARG_STANDBY_TAP,
+		ARG_UPLINK,
+		ARG_STANDBY_LINK_DOWN,
 		ARG_NO_BLOCK,
 	};
 	static const struct option options[] = {
@@ -1112,6 +1137,11 @@ int main(int argc, char **argv)
 		{ "standby-netdev", required_argument, NULL, ARG_STANDBY_NETDEV },
 		{ "standby-bus", required_argument, NULL, ARG_STANDBY_BUS },
 		{ "primary-bus", required_argument, NULL, ARG_PRIMARY_BUS },
+		{ "primary-netdev", required_argument, NULL, ARG_PRIMARY_NETDEV },
+		{ "traffic-handling", no_argument, NULL, ARG_TRAFFIC },
+		{ "standby-tap", required_argument, NULL, ARG_STANDBY_TAP },
+		{ "uplink", required_argument, NULL, ARG_UPLINK },
+		{ "standby-link-down", no_argument, NULL, ARG_STANDBY_LINK_DOWN },
 		{ "no-block", no_argument, NULL, ARG_NO_BLOCK },
 		{},
 	};
@@ -1159,6 +1189,21 @@ int main(int argc, char **argv)
 			break;
 		case ARG_PRIMARY_BUS:
 			c.primary_bus = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_PRIMARY_NETDEV:
+			c.primary_netdev = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_TRAFFIC:
+			c.traffic = true, used |= OPT_ATTACH;
+			break;
+		case ARG_STANDBY_TAP:
+			c.standby_tap = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_UPLINK:
+			c.uplink = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_STANDBY_LINK_DOWN:
+			c.standby_link_down = true, used |= OPT_ATTACH;
 			break;
 		case ARG_NO_BLOCK:
 			c.no_block = true, used |= OPT_NO_BLOCK;
