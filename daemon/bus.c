@@ -763,6 +763,14 @@ static int pair_get_vf(sd_bus *bus, const char *path, const char *iface, const c
 	return sd_bus_message_append(reply, "s", TEXT(pair_vf(ud), buf));
 }
 
+static int pair_get_steering(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			     sd_bus_message *reply, void *ud, sd_bus_error *error)
+{
+	const Pair *p = ud;
+
+	return sd_bus_message_append(reply, "s", pair_steer_to_string(p->steered));
+}
+
 static int pair_get_history(sd_bus *bus, const char *path, const char *iface, const char *prop,
 			    sd_bus_message *reply, void *ud, sd_bus_error *error)
 {
@@ -823,6 +831,9 @@ static const sd_bus_vtable pair_vtable[] = {
 	SD_BUS_PROPERTY("History", "a(tsss)", pair_get_history, 0, 0),
 	SD_BUS_PROPERTY("DegradedWindowMSec", "x", get_i64, offsetof(Pair, degraded_ms),
 			PAIR_CHANGES),
+	/* docs/traffic.md: whether, and how, the MAC's frames are steered to the standby. */
+	SD_BUS_PROPERTY("TrafficHandling", "b", get_bool, offsetof(Pair, config.traffic), 0),
+	SD_BUS_PROPERTY("Steering", "s", pair_get_steering, 0, PAIR_CHANGES),
 	SD_BUS_VTABLE_END,
 };
 
@@ -894,7 +905,7 @@ static void bus_on_pair_changed(Manager *m, Pair *p, PairState from, void *ud)
 	if (pair_path(p, &path) >= 0)
 		sd_bus_emit_properties_changed(b->bus, path, BUS_IFACE_PAIR, "State", "LastError",
 					       "VF", "GuestNegotiated", "StateChangedUSec",
-					       "DegradedWindowMSec", NULL);
+					       "DegradedWindowMSec", "Steering", NULL);
 	bus_pool_changed(b, p->config.pool);
 	bus_arm(b);
 }

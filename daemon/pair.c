@@ -170,6 +170,17 @@ static void pair_set_state(Pair *p, PairState to, const char *fmt, ...)
 
 /* --- the data path while the VF is away (docs/traffic.md) --- */
 
+const char *pair_steer_to_string(PairSteer s)
+{
+	static const char *const names[] = {
+		[PAIR_STEER_NONE] = "none",
+		[PAIR_STEER_SOURCE] = "source",
+		[PAIR_STEER_DESTINATION] = "destination",
+	};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
 static PairSteer pair_steer_wanted(const Pair *p)
 {
 	if (!p->config.traffic || !p->has_vf || p->vf_gone)

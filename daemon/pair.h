@@ -86,6 +86,8 @@ typedef struct PairConfig {
 } PairConfig;
 
 const char *pair_state_to_string(PairState s);
+/* "none", "source", "destination" */
+const char *pair_steer_to_string(PairSteer s);
 
 /* "pair INSTANCE/PAIR: ..." with the journal fields FAILOVERD_INSTANCE and FAILOVERD_PAIR. */
 void log_pair_full(const Pair *p, int level, const char *fmt, ...)

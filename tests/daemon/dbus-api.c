@@ -1374,6 +1374,39 @@ START_TEST(test_failoverctl_attach_failure_exits_1)
 }
 END_TEST
 
+/* The data path's options (docs/traffic.md): what the pair shows, and what is refused. */
+START_TEST(test_attach_with_traffic_handling)
+{
+	Run r = run("%s attach vm1 p3 --pool=emu --mac=52:54:00:aa:bb:04 --standby=net0 "
+		    "--traffic-handling --no-block",
+		    t.ctl);
+
+	ck_assert_msg(r.status != 0 && strstr(r.err, "TrafficHandling needs StandbyTap"),
+		      "exit %d: %s%s", r.status, r.out, r.err);
+	run_free(&r);
+	r = run("%s attach vm1 p3 --pool=emu --mac=52:54:00:aa:bb:04 --standby=net0 "
+		"--traffic-handling --standby-tap=vnet/3 --no-block",
+		t.ctl);
+	ck_assert_msg(r.status != 0 && strstr(r.err, "StandbyTap='vnet/3' is not a network "
+						     "interface name"),
+		      "exit %d: %s%s", r.status, r.out, r.err);
+	run_free(&r);
+	r = run("%s status vm1/p3", t.ctl);
+	ck_assert_msg(r.status == 5, "a refused attach left pair vm1/p3: %s", r.out);
+	run_free(&r);
+	r = run("%s attach vm1 p3 --pool=emu --mac=52:54:00:aa:bb:04 --standby=net0 "
+		"--traffic-handling --standby-tap=vnet3 --standby-link-down --no-block",
+		t.ctl);
+	ck_assert_msg(r.status == 0, "exit %d: %s%s", r.status, r.out, r.err);
+	run_free(&r);
+	r = run("%s status vm1/p3", t.ctl);
+	ck_assert_msg(r.status == 0 && strstr(r.out, "TrafficHandling: yes") &&
+			      strstr(r.out, "Steering: none"),
+		      "%d: %s %s", r.status, r.out, r.err);
+	run_free(&r);
+}
+END_TEST
+
 /*
  * Regression: a second daemon on the same state directory, or on the same
  * ListenQMP socket, ran anyway (and removed the first one's socket).
@@ -1641,6 +1674,7 @@ int main(void)
 	tcase_add_test(tc, test_status_of_one_object);
 	tcase_add_test(tc, test_reload_retries_and_readds);
 	tcase_add_test(tc, test_failoverctl_attach_failure_exits_1);
+	tcase_add_test(tc, test_attach_with_traffic_handling);
 	tcase_add_test(tc, test_second_daemon_refused);
 	suite_add_tcase(s, tc);
 	{
