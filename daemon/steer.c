@@ -18,6 +18,7 @@ typedef struct SteerRecord {
 	struct SteerRecord *next;
 	char owner[200];
 	SteerPlan plan;
+	unsigned bad_line; /* unreadable (owner: the file's name): it cannot say what to undo */
 } SteerRecord;
 
 struct Steer {
@@ -72,7 +73,7 @@ static void record_path(const Steer *s, const char *owner, char *buf, size_t siz
 static SteerRecord *record_find(const Steer *s, const char *owner)
 {
 	for (SteerRecord *r = s->records; r; r = r->next)
-		if (strcmp(r->owner, owner) == 0)
+		if (!r->bad_line && strcmp(r->owner, owner) == 0)
 			return r;
 	return NULL;
 }
@@ -173,9 +174,10 @@ int steer_new(Steer **out, const char *dir, char *err, size_t size)
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		r = statefile_read(path, record_entry, rec, &bad);
 		if (r < 0 || !rec->owner[0]) {
-			/* Unreadable: it cannot say what to undo. Kept for the operator. */
-			free(rec);
-			continue;
+			/* Kept, file and all, for the operator: steer_recover() reports it. */
+			memset(rec, 0, sizeof(*rec));
+			snprintf(rec->owner, sizeof(rec->owner), "%s", de->d_name);
+			rec->bad_line = bad ? bad : 1;
 		}
 		rec->next = s->records;
 		s->records = rec;
@@ -341,6 +343,14 @@ void steer_recover(Steer *s, SteerOwnerAliveFn alive, void *ud,
 		int r;
 
 		next = rec->next;
+		if (rec->bad_line) {
+			snprintf(err, sizeof(err),
+				 "%s/%s: unreadable (line %u); undo by hand what it recorded, then "
+				 "delete it",
+				 s->dir, rec->owner, rec->bad_line);
+			report(rec->owner, -EBADMSG, err, ud);
+			continue;
+		}
 		if (alive(rec->owner, ud))
 			continue;
 		snprintf(owner, sizeof(owner), "%s", rec->owner);

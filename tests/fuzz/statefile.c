@@ -2,7 +2,8 @@
  * Every parser of the key=value state that survives a restart, on the same
  * bytes: the generic reader (daemon/statefile.c), a pair's state file
  * (STATE/pairs/INSTANCE@PAIR), a VF save file (STATE/saved/VF) and the
- * pool allocation records (STATE/alloc/VF and POOL@emuN, sriov/pool.c).
+ * pool allocation records (STATE/alloc/VF and POOL@emuN, sriov/pool.c),
+ * and a data-path steering record (STATE/steer/INSTANCE@PAIR).
  *
  * Whatever a reader accepts must survive its own writer: write it back,
  * read it again, get the same thing.
@@ -17,6 +18,7 @@
 #include "daemon/pair.h"
 #include "daemon/pairfile.h"
 #include "daemon/statefile.h"
+#include "daemon/steer.h"
 #include "daemon/vf.h"
 #include "sriov/sriov.h"
 #include "tests/fuzz/fuzz.h"
@@ -193,6 +195,32 @@ static void fuzz_alloc(const uint8_t *data, size_t size, bool emulated)
 	sriov_pool_free(p);
 }
 
+/* A steering record (STATE/steer/INSTANCE@PAIR): loaded, or kept as unreadable. */
+static bool fuzz_alive(const char *owner, void *ud)
+{
+	return true;
+}
+
+static void fuzz_report(const char *owner, int r, const char *err, void *ud)
+{
+	FUZZ_ASSERT(r == -EBADMSG && strstr(err, "unreadable"));
+	(*(unsigned *)ud)++;
+}
+
+static void fuzz_steer(const uint8_t *data, size_t size)
+{
+	char dir[300], err[320] = "";
+	unsigned bad = 0;
+	Steer *s = NULL;
+
+	fuzz_write("steer/vm1@p0", data, size);
+	snprintf(dir, sizeof(dir), "%s/steer", fuzz_dir());
+	FUZZ_ASSERT(steer_new(&s, dir, err, sizeof(err)) == 0);
+	steer_recover(s, fuzz_alive, &bad, fuzz_report);
+	FUZZ_ASSERT(bad <= 1);
+	steer_free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -205,5 +233,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_vf_saved(copy);
 	fuzz_alloc(data, size, true);
 	fuzz_alloc(data, size, false);
+	fuzz_steer(data, size);
 	return 0;
 }
