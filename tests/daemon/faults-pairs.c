@@ -8,6 +8,8 @@
  */
 
 #include <check.h>
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 #include "tests/lib/cluster.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/kernel.h"
 #include "tests/lib/lab.h"
 #include "tests/lib/suite.h"
 
@@ -394,6 +397,88 @@ START_TEST(test_migration_qemu_killed)
 }
 END_TEST
 
+/* ---- the data path (docs/traffic.md): a daemon killed half-way through steering ---- */
+
+/* The test's own network namespace: a bridge per host, veth ports as standby taps and uplinks. */
+static void steer_net_up(void)
+{
+	char out[1024];
+	const char *cmd =
+		"ip link set lo up && "
+		"for h in A B; do ip link add fobr$h type bridge && ip link set fobr$h up && "
+		"for d in tap up; do ip link add fo$d$h type veth peer name fo$d${h}w && "
+		"ip link set fo$d$h master fobr$h up; done; done";
+
+	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "%s: %s", cmd, out);
+}
+
+/* Anything steering left on host @h's bridge: the FDB lines for the pair's MAC. */
+static bool steer_left(char h, char *why, size_t size)
+{
+	char cmd[200];
+
+	snprintf(cmd, sizeof(cmd), "bridge fdb show | grep -i '^" TEST_LAB_MAC " ' | grep fo.*%c",
+		 h);
+	return test_run(cmd, why, size) == 0;
+}
+
+static void steer_host_up(TestHost *h, TestVm *v, char name, const char *point)
+{
+	char pair[200], arg[100];
+
+	snprintf(pair, sizeof(pair),
+		 "TrafficHandling=yes\nStandbyTap=fotap%c\nUplink=foup%c\nStandbyLinkDown=yes",
+		 name, name);
+	test_lab_config_pair(h, v, "UnplugTimeoutSec=30", pair);
+	snprintf(arg, sizeof(arg), "--debug-stop-at=%s", point ? point : "none");
+	test_host_start_with(h, arg);
+}
+
+static const char *const steer_points[] = { "steer-recorded", "steer-uplink-added" };
+
+/*
+ * Even _i: the successor starts at once and finds the migration still
+ * running; odd: it starts only after the migration completed.
+ */
+START_TEST(test_migration_steering_daemon_killed)
+{
+	const char *point = steer_points[_i / 2];
+	bool late = _i % 2;
+	char why[1024] = "";
+
+	steer_net_up();
+	vm_up(&t.src, "src", true, false);
+	steer_host_up(&t.a, &t.src, 'A', point);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "active", 120000), 0);
+	ck_assert_msg(test_guest_wait_bonded(t.src.qemu, 60000) == 0, "guest did not bond (see %s)",
+		      t.src.serial);
+	vm_up(&t.dst, "dst", true, true);
+	steer_host_up(&t.b, &t.dst, 'B', NULL);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "incoming", 30000), 0);
+	/* The destination's entries are in place before the stream. */
+	ck_assert_msg(steer_left('B', why, sizeof(why)) && strstr(why, "fotapB"),
+		      "no entry on the destination's tap: %s", why);
+
+	/* The source daemon dies half-way through steering; its successor finishes the job. */
+	test_vm_migrate(&t.src, &t.dst);
+	ck_assert_int_eq(test_host_wait_stopped(&t.a, 60000), 0);
+	test_host_kill(&t.a);
+	if (late)
+		ck_assert_int_ge(test_vm_wait_event(&t.src, "MIGRATION", "completed", 60000), 0);
+	test_host_start(&t.a);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "active", 60000), 0);
+	source_quits();
+	ck_assert_msg(!steer_left('A', why, sizeof(why)), "source: left behind: %s", why);
+	ck_assert_msg(!steer_left('B', why, sizeof(why)), "destination: left behind: %s", why);
+	printf("FOVD-FAULT source daemon SIGKILLed at '%s' during a migration, back %s: %s "
+	       "held=0 leaked=0 double=0 incomplete=0 steered=0\n",
+	       point, late ? "after it completed" : "while it runs", t.a.name);
+	audit_other(&t.a, 0);
+	audit_other(&t.b, 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("faults-pairs");
@@ -414,6 +499,13 @@ int main(void)
 	tcase_add_test(tc, test_migration_source_qemu_killed);
 	tcase_add_loop_test(tc, test_migration_qemu_killed, 0,
 			    (int)(sizeof(qemu_kills) / sizeof(qemu_kills[0])));
+	suite_add_tcase(s, tc);
+	/* Each in a network namespace of its own (unshared in the forked test). */
+	tc = tcase_create("steer");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, test_migration_steering_daemon_killed, 0,
+			    2 * (int)(sizeof(steer_points) / sizeof(steer_points[0])));
 	suite_add_tcase(s, tc);
 	return test_suite_run(s, CK_VERBOSE);
 }

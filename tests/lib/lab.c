@@ -25,13 +25,19 @@ void test_lab_teardown(TestLab *l)
 
 void test_lab_config(TestHost *h, const TestVm *v, const char *extra_instance)
 {
+	test_lab_config_pair(h, v, extra_instance, NULL);
+}
+
+void test_lab_config_pair(TestHost *h, const TestVm *v, const char *extra_instance,
+			  const char *extra_pair)
+{
 	test_host_write_conf(h, "failoverd.conf", "[Daemon]\nNegotiateTimeoutSec=25\n");
 	test_host_write_conf(h, "emu.pool", "[Pool]\nDriver=emulated\nModel=e1000e\nSize=4\n");
-	test_host_write_conf(h, "vm1.vm",
-			     "[Instance]\nName=vm1\nQMP=%s\n%s\n"
-			     "[Pair]\nName=p0\nPool=emu\nMACAddress=" TEST_LAB_MAC
-			     "\nStandby=net0\n",
-			     v->qmp, extra_instance ? extra_instance : "");
+	test_host_write_conf(
+		h, "vm1.vm",
+		"[Instance]\nName=vm1\nQMP=%s\n%s\n"
+		"[Pair]\nName=p0\nPool=emu\nMACAddress=" TEST_LAB_MAC "\nStandby=net0\n%s\n",
+		v->qmp, extra_instance ? extra_instance : "", extra_pair ? extra_pair : "");
 }
 
 void test_lab_vm_start(TestLab *l, TestVm *v, const char *name, const TestVmOptions *o)

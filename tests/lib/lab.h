@@ -23,5 +23,8 @@ void test_lab_setup(TestLab *l);
 void test_lab_teardown(TestLab *l);
 /* @h's configuration: emulated pool "emu", instance vm1 on @v's monitor, pair p0. */
 void test_lab_config(TestHost *h, const TestVm *v, const char *extra_instance);
+/* The same with @extra_pair lines in p0's [Pair] section. */
+void test_lab_config_pair(TestHost *h, const TestVm *v, const char *extra_instance,
+			  const char *extra_pair);
 /* Starts @v as a booted guest (or a paused one without @boot), below the lab's directory. */
 void test_lab_vm_start(TestLab *l, TestVm *v, const char *name, const TestVmOptions *o);
