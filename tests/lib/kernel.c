@@ -45,23 +45,30 @@ void test_igb_find(TestIgb *igb)
 	ck_assert_msg(igb->ifname[0], "no igb PF with 7 VFs: not inside the SR-IOV test guest?");
 }
 
+bool test_igb_carrier(const char *dev)
+{
+	char path[128], buf[8] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", dev);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	return buf[0] == '1';
+}
+
 void test_igb_up(const TestIgb *igb)
 {
-	char cmd[128], path[128], buf[8] = "";
+	char cmd[128];
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 	snprintf(cmd, sizeof(cmd), "/sbin/ip link set dev %s up", igb->ifname);
 	ck_assert_int_eq(system(cmd), 0);
-	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", igb->ifname);
 	for (int i = 0; i < 200; i++) {
-		FILE *f = fopen(path, "r");
-
-		if (f) {
-			if (!fgets(buf, sizeof(buf), f))
-				buf[0] = 0;
-			fclose(f);
-		}
-		if (buf[0] == '1')
+		if (test_igb_carrier(igb->ifname))
 			return;
 		nanosleep(&ts, NULL);
 	}

@@ -22,6 +22,8 @@ extern const NlVfConfig test_igb_settings;
 void test_igb_find(TestIgb *igb);
 /* Link up and carrier seen (igb takes rates only with link). */
 void test_igb_up(const TestIgb *igb);
+/* /sys/class/net/@dev/carrier reads 1. */
+bool test_igb_carrier(const char *dev);
 /* sriov_numvfs = @n with sriov_drivers_autoprobe = @autoprobe. */
 void test_igb_set_vfs(const TestIgb *igb, unsigned n, bool autoprobe);
 /* Runs @cmd with /bin/sh, stdout+stderr into @out; returns the exit status. */
