@@ -12,6 +12,7 @@
 #   tests/<module>/full-*.c      the whole stack on a real VF (nested) -> make check-full
 #   tests/<module>/faults-*.c    fault injection, real QEMUs -> make check-faults
 #   tests/<module>/faults-kernel-*.c  fault injection on the igb guest -> make check-faults
+#   tests/<module>/traffic-*.c   frames through a live migration, netns -> make check-traffic
 #   tests/model/*.c              the model tier: runner + QEMU double -> make check-model
 
 B        ?= build
@@ -43,6 +44,7 @@ KERNEL_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/*/kernel-*.c))
 E2E_TESTS    := $(patsubst %.c,$(B)/%,$(wildcard tests/*/e2e-*.c))
 DBUS_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/dbus-*.c))
 FULL_TESTS   := $(patsubst %.c,$(B)/%,$(wildcard tests/*/full-*.c))
+TRAFFIC_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/*/traffic-*.c))
 FAULT_KERNEL_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/*/faults-kernel-*.c))
 FAULT_TESTS  := $(filter-out $(FAULT_KERNEL_TESTS),$(patsubst %.c,$(B)/%,$(wildcard tests/*/faults-*.c)))
 MODEL_PROGS  := $(patsubst %.c,$(B)/%,$(wildcard tests/model/*.c))
@@ -50,7 +52,7 @@ CTL_SRCS     := $(wildcard ctl/*.c)
 
 PROGRAMS := $(B)/failoverd $(if $(CTL_SRCS),$(B)/failoverctl)
 
-.PHONY: deb check-deb check-system all deps check check-unit check-qemu check-kernel check-e2e check-full check-dbus check-libvirt check-faults tests format format-check \
+.PHONY: deb check-deb check-system all deps check check-unit check-qemu check-kernel check-e2e check-traffic check-full check-dbus check-libvirt check-faults tests format format-check \
         clean demo install valgrind-unit guest
 all: $(PROGRAMS)
 
@@ -88,7 +90,7 @@ $(B)/tests/ctl/%: $(B)/tests/ctl/%.o $(CTL_OBJS) $(TESTLIB_OBJS) $(DAEMON_OBJS) 
 	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
 tests: $(UNIT_TESTS) $(QEMU_TESTS) $(KERNEL_TESTS) $(E2E_TESTS) $(FULL_TESTS) $(DBUS_TESTS) \
-       $(FAULT_TESTS) $(FAULT_KERNEL_TESTS) $(MODEL_PROGS)
+       $(FAULT_TESTS) $(FAULT_KERNEL_TESTS) $(MODEL_PROGS) $(TRAFFIC_TESTS)
 
 # Each tier runs its binaries through tests/run-tier.sh: own process group,
 # a hard timeout, and everything left in the group killed afterwards.
@@ -98,6 +100,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-qemu
 	@$(MAKE) --no-print-directory check-kernel
 	@$(MAKE) --no-print-directory check-e2e
+	@$(MAKE) --no-print-directory check-traffic
 	@$(MAKE) --no-print-directory check-full
 	@$(MAKE) --no-print-directory check-dbus
 	@$(MAKE) --no-print-directory check-libvirt
@@ -129,6 +132,15 @@ check-e2e: deps $(PROGRAMS) $(E2E_TESTS)
 ifneq ($(E2E_TESTS),)
 	@eval "$$(./tests/guest/build-guest.sh failover)" && \
 	  ./tests/run-tier.sh e2e 1500 $(E2E_TESTS)
+endif
+
+# Frames through a live migration (docs/traffic.md): two "hosts" as bridges in
+# the test's own network namespace, the guest's UDP stream counted both ways,
+# with the traffic handling off and on.
+check-traffic: deps $(PROGRAMS) $(TRAFFIC_TESTS)
+ifneq ($(TRAFFIC_TESTS),)
+	@eval "$$(./tests/guest/build-guest.sh failover)" && \
+	  ./tests/run-tier.sh traffic 900 $(TRAFFIC_TESTS)
 endif
 
 # Nested QEMUs inside the igb guest (~2-3 minutes); the runner holds the TCG

@@ -129,6 +129,7 @@ typedef struct ConfPair {
 	char standby_bus[CONF_NAME_MAX + 1];
 	char primary_bus[CONF_NAME_MAX + 1];	/* "": a free pcie-root-port */
 	char primary_netdev[CONF_NAME_MAX + 1]; /* emulated pools: the stand-in's netdev */
+	char primary_tap[16]; /* ...its host tap, a port of the switch that stands in for the NIC */
 	/* docs/traffic.md: the MAC's frames steered to the standby while the VF is away. */
 	bool traffic;
 	bool standby_link_down;

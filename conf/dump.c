@@ -100,6 +100,8 @@ static void dump_instance(const ConfInstance *in, FILE *f)
 			fprintf(f, "PrimaryBus=%s\n", p->primary_bus);
 		if (p->primary_netdev[0])
 			fprintf(f, "PrimaryNetdev=%s\n", p->primary_netdev);
+		if (p->primary_tap[0])
+			fprintf(f, "PrimaryTap=%s\n", p->primary_tap);
 		if (p->traffic) {
 			fprintf(f, "TrafficHandling=yes\nStandbyLinkDown=%s\n",
 				yesno(p->standby_link_down));

@@ -292,11 +292,16 @@ static void check_instance(ConfCtx *c, ConfSet *s, ConfInstance *in)
 			conf_diag(c, CONF_ERROR, "pair %s: Pool= is required", p->name);
 		else if (!(pool = conf_set_find_pool(s, p->pool)))
 			conf_diag(c, CONF_ERROR, "pair %s: no pool named '%s'", p->name, p->pool);
-		else if (p->primary_netdev[0] && pool->driver != CONF_POOL_EMULATED)
+		else if ((p->primary_netdev[0] || p->primary_tap[0]) &&
+			 pool->driver != CONF_POOL_EMULATED)
 			conf_diag(c, CONF_ERROR,
-				  "pair %s: PrimaryNetdev= applies to emulated pools only (pool %s "
-				  "hands out VFs, which carry their own frames)",
-				  p->name, p->pool);
+				  "pair %s: %s= applies to emulated pools only (pool %s hands out "
+				  "VFs, which carry their own frames)",
+				  p->name, p->primary_netdev[0] ? "PrimaryNetdev" : "PrimaryTap",
+				  p->pool);
+		if (p->primary_tap[0] && !p->primary_netdev[0])
+			conf_diag(c, CONF_ERROR,
+				  "pair %s: PrimaryTap= needs PrimaryNetdev=", p->name);
 		check_traffic(c, p);
 		if (!p->has_mac)
 			conf_diag(c, CONF_ERROR, "pair %s: MACAddress= is required", p->name);
@@ -601,7 +606,8 @@ bool conf_pair_equal(const ConfPair *a, const ConfPair *b)
 	       memcmp(a->mac, b->mac, 6) == 0 && str_eq(a->standby, b->standby) &&
 	       str_eq(a->standby_netdev, b->standby_netdev) &&
 	       str_eq(a->standby_bus, b->standby_bus) && str_eq(a->primary_bus, b->primary_bus) &&
-	       str_eq(a->primary_netdev, b->primary_netdev) && a->traffic == b->traffic &&
+	       str_eq(a->primary_netdev, b->primary_netdev) &&
+	       str_eq(a->primary_tap, b->primary_tap) && a->traffic == b->traffic &&
 	       a->standby_link_down == b->standby_link_down &&
 	       str_eq(a->standby_tap, b->standby_tap) && str_eq(a->uplink, b->uplink);
 }

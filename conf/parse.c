@@ -407,6 +407,7 @@ static const KeyEntry instance_keys[] = {
 	{ "Pair", "StandbyBus", parse_qemu_id, PAIR(standby_bus), .accepted = QEMU_ID },
 	{ "Pair", "PrimaryBus", parse_qemu_id, PAIR(primary_bus), .accepted = QEMU_ID },
 	{ "Pair", "PrimaryNetdev", parse_qemu_id, PAIR(primary_netdev), .accepted = QEMU_ID },
+	{ "Pair", "PrimaryTap", parse_ifname, PAIR(primary_tap), .accepted = IFNAME },
 	{ "Pair", "TrafficHandling", parse_bool_field, PAIR(traffic), .accepted = BOOL },
 	{ "Pair", "StandbyLinkDown", parse_bool_field, PAIR(standby_link_down), .accepted = BOOL },
 	{ "Pair", "StandbyTap", parse_ifname, PAIR(standby_tap), .accepted = IFNAME },

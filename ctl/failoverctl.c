@@ -42,7 +42,7 @@ typedef struct Ctl {
 	const char *host; /* -H: the system bus of this machine, over ssh */
 	int ssh_log;	  /* what ssh wrote to its stderr, or -1 */
 	const char *pool, *mac, *standby, *standby_netdev, *standby_bus, *primary_bus;
-	const char *primary_netdev, *standby_tap, *uplink; /* docs/traffic.md */
+	const char *primary_netdev, *primary_tap, *standby_tap, *uplink; /* docs/traffic.md */
 	bool traffic, standby_link_down;
 	bool no_block;
 	sd_bus *bus;
@@ -848,6 +848,8 @@ static int cmd_attach(Ctl *c, int argc, char **argv)
 		r = sd_bus_message_append(m, "{sv}", "PrimaryBus", "s", c->primary_bus);
 	if (r >= 0 && c->primary_netdev)
 		r = sd_bus_message_append(m, "{sv}", "PrimaryNetdev", "s", c->primary_netdev);
+	if (r >= 0 && c->primary_tap)
+		r = sd_bus_message_append(m, "{sv}", "PrimaryTap", "s", c->primary_tap);
 	if (r >= 0 && c->traffic)
 		r = sd_bus_message_append(m, "{sv}", "TrafficHandling", "b", 1);
 	if (r >= 0 && c->standby_tap)
@@ -1032,7 +1034,8 @@ static const Command commands[] = {
 	{ "attach", 2, 2, OPT_ATTACH | OPT_NO_BLOCK, cmd_attach,
 	  "INSTANCE PAIR --pool=POOL --mac=MAC "
 	  "{--standby=ID | --standby-netdev=NETDEV [--standby-bus=BUS]} [--primary-bus=BUS] "
-	  "[--primary-netdev=ID] [--traffic-handling --standby-tap=IF [--uplink=IF] "
+	  "[--primary-netdev=ID [--primary-tap=IF]] [--traffic-handling --standby-tap=IF "
+	  "[--uplink=IF] "
 	  "[--standby-link-down]]",
 	  "Add a pair to an instance and start attaching it",
 	  "Reserves a VF from POOL, programs MAC on it and plugs it as the primary\n"
@@ -1046,6 +1049,7 @@ static const Command commands[] = {
 	  "      --primary-bus=BUS      Plug the primary on this PCIe root port (default:\n"
 	  "                             the first free one)\n"
 	  "      --primary-netdev=ID    Emulated pools: the stand-in primary's netdev\n"
+	  "      --primary-tap=IF       ... and its host tap (its MAC lives on that port)\n"
 	  "      --traffic-handling     Steer the MAC's frames to the standby while the\n"
 	  "                             VF is away for a migration (docs/traffic.md)\n"
 	  "      --standby-tap=IF       ... the host's tap of the standby\n"
@@ -1118,6 +1122,7 @@ int main(int argc, char **argv)
 		ARG_STANDBY_BUS,
 		ARG_PRIMARY_BUS,
 		ARG_PRIMARY_NETDEV,
+		ARG_PRIMARY_TAP,
 		ARG_TRAFFIC,
 		ARG_STANDBY_TAP,
 		ARG_UPLINK,
@@ -1138,6 +1143,7 @@ int main(int argc, char **argv)
 		{ "standby-bus", required_argument, NULL, ARG_STANDBY_BUS },
 		{ "primary-bus", required_argument, NULL, ARG_PRIMARY_BUS },
 		{ "primary-netdev", required_argument, NULL, ARG_PRIMARY_NETDEV },
+		{ "primary-tap", required_argument, NULL, ARG_PRIMARY_TAP },
 		{ "traffic-handling", no_argument, NULL, ARG_TRAFFIC },
 		{ "standby-tap", required_argument, NULL, ARG_STANDBY_TAP },
 		{ "uplink", required_argument, NULL, ARG_UPLINK },
@@ -1192,6 +1198,9 @@ int main(int argc, char **argv)
 			break;
 		case ARG_PRIMARY_NETDEV:
 			c.primary_netdev = optarg, used |= OPT_ATTACH;
+			break;
+		case ARG_PRIMARY_TAP:
+			c.primary_tap = optarg, used |= OPT_ATTACH;
 			break;
 		case ARG_TRAFFIC:
 			c.traffic = true, used |= OPT_ATTACH;

@@ -140,6 +140,7 @@ static void pair_config_from(const ConfPair *p, PairConfig *out)
 	snprintf(out->standby_bus, sizeof(out->standby_bus), "%s", p->standby_bus);
 	snprintf(out->primary_bus, sizeof(out->primary_bus), "%s", p->primary_bus);
 	snprintf(out->primary_netdev, sizeof(out->primary_netdev), "%s", p->primary_netdev);
+	snprintf(out->primary_tap, sizeof(out->primary_tap), "%s", p->primary_tap);
 	out->traffic = p->traffic;
 	out->standby_link_down = p->standby_link_down;
 	snprintf(out->standby_tap, sizeof(out->standby_tap), "%s", p->standby_tap);
@@ -250,7 +251,8 @@ static bool pair_config_equal(const PairConfig *a, const PairConfig *b)
 	       strcmp(a->standby_netdev, b->standby_netdev) == 0 &&
 	       strcmp(a->standby_bus, b->standby_bus) == 0 &&
 	       strcmp(a->primary_bus, b->primary_bus) == 0 &&
-	       strcmp(a->primary_netdev, b->primary_netdev) == 0 && a->traffic == b->traffic &&
+	       strcmp(a->primary_netdev, b->primary_netdev) == 0 &&
+	       strcmp(a->primary_tap, b->primary_tap) == 0 && a->traffic == b->traffic &&
 	       a->standby_link_down == b->standby_link_down &&
 	       strcmp(a->standby_tap, b->standby_tap) == 0 && strcmp(a->uplink, b->uplink) == 0;
 }

@@ -311,16 +311,34 @@ const char *manager_pool_driver(Manager *m, const char *pool)
 static int manager_on_acquire_vf(void *ud, const Pair *p, PairVf *vf, char *err, size_t size)
 {
 	Manager *m = ud;
-	char owner[200];
+	char owner[200], why[320];
+	int r;
 
 	owner_of(p, owner, sizeof(owner));
-	return pools_acquire(m->pools, p->config.pool, owner, p->config.mac, vf, err, size);
+	r = pools_acquire(m->pools, p->config.pool, owner, p->config.mac, vf, err, size);
+	if (r < 0 || !vf->emulated || !p->config.primary_tap[0])
+		return r;
+	/* The stand-in's "VF MAC" (docs/traffic.md): what a PF does for a VF, on its switch port.
+	 */
+	r = steer_port_set(m->steer, p->config.primary_tap, p->config.mac, true, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, size, "PrimaryTap %s: %s", p->config.primary_tap, why);
+		pools_release(m->pools, p->config.pool, vf->id, why, sizeof(why));
+	}
+	return r;
 }
 
 static int manager_on_release_vf(void *ud, const Pair *p, char *err, size_t size)
 {
 	Manager *m = ud;
+	int r;
 
+	if (p->vf.emulated && p->config.primary_tap[0]) {
+		r = steer_port_set(m->steer, p->config.primary_tap, p->config.mac, false, err,
+				   size);
+		if (r < 0)
+			return r;
+	}
 	return pools_release(m->pools, p->config.pool, p->vf.id, err, size);
 }
 
@@ -348,6 +366,8 @@ static int manager_on_steer(void *ud, const Pair *p, PairSteer to, bool restore_
 	if (to == PAIR_STEER_SOURCE && have_pf) {
 		snprintf(plan.pf, sizeof(plan.pf), "%s", pf);
 		plan.vf_index = index;
+	} else if (to == PAIR_STEER_SOURCE && p->vf.emulated) {
+		snprintf(plan.vf_port, sizeof(plan.vf_port), "%s", p->config.primary_tap);
 	}
 	r = steer_apply(m->steer, owner, &plan, err, size);
 	if (r == 0)
@@ -719,12 +739,12 @@ int manager_attach_pair(Manager *m, const char *instance, const PairConfig *c, c
 		snprintf(err, size, "no pool named '%s'", c->pool);
 		return -ENOENT;
 	}
-	if (c->primary_netdev[0] && strcmp(pools_get_driver(m->pools, c->pool), "vfio-pci") == 0) {
+	if ((c->primary_netdev[0] || c->primary_tap[0]) &&
+	    strcmp(pools_get_driver(m->pools, c->pool), "vfio-pci") == 0) {
 		snprintf(err, size,
-			 "PrimaryNetdev applies to emulated pools only (pool %s hands out VFs, "
-			 "which "
-			 "carry their own frames)",
-			 c->pool);
+			 "%s applies to emulated pools only (pool %s hands out VFs, which carry "
+			 "their own frames)",
+			 c->primary_netdev[0] ? "PrimaryNetdev" : "PrimaryTap", c->pool);
 		return -EINVAL;
 	}
 	p = instance_find_pair(i, c->name);

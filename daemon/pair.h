@@ -76,6 +76,7 @@ typedef struct PairConfig {
 	char standby_bus[65];
 	char primary_bus[65];	 /* "": a free pcie-root-port */
 	char primary_netdev[65]; /* emulated pools: the stand-in primary's netdev */
+	char primary_tap[16]; /* ...and its host tap, where its "VF MAC" lives (docs/traffic.md) */
 	/* docs/traffic.md: steer the MAC's frames to the standby while the VF is away. */
 	bool traffic;
 	bool standby_link_down; /* the standby's link is down while the VF is active */

@@ -47,6 +47,7 @@ static const Field fields[] = {
 	STR("config_standby_bus", config.standby_bus),
 	STR("config_primary_bus", config.primary_bus),
 	STR("config_primary_netdev", config.primary_netdev),
+	STR("config_primary_tap", config.primary_tap),
 	VAL("config_traffic", F_BOOL, config.traffic),
 	VAL("config_standby_link_down", F_BOOL, config.standby_link_down),
 	STR("config_standby_tap", config.standby_tap),

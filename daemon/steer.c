@@ -111,8 +111,9 @@ static int record_write(const Steer *s, const SteerRecord *rec)
 						    { "tap", rec->plan.tap },
 						    { "uplink", rec->plan.uplink },
 						    { "pf", rec->plan.pf },
-						    { "vf_index", index } },
-				    6, 0);
+						    { "vf_index", index },
+						    { "vf_port", rec->plan.vf_port } },
+				    7, 0);
 }
 
 static int record_entry(const char *key, const char *value, void *ud)
@@ -130,6 +131,8 @@ static int record_entry(const char *key, const char *value, void *ud)
 		snprintf(rec->plan.uplink, sizeof(rec->plan.uplink), "%s", value);
 	else if (strcmp(key, "pf") == 0)
 		snprintf(rec->plan.pf, sizeof(rec->plan.pf), "%s", value);
+	else if (strcmp(key, "vf_port") == 0)
+		snprintf(rec->plan.vf_port, sizeof(rec->plan.vf_port), "%s", value);
 	else if (strcmp(key, "vf_index") == 0) {
 		rec->plan.vf_index = (unsigned)strtoul(value, &end, 10);
 		if (*end)
@@ -221,6 +224,23 @@ static int vf_set_mac(Steer *s, const SteerPlan *p, const uint8_t mac[6], char *
 	return r;
 }
 
+int steer_port_set(Steer *s, const char *port, const uint8_t mac[6], bool present, char *err,
+		   size_t size)
+{
+	NlFdbError e;
+	int r = steer_sockets(s, err, size);
+
+	if (r < 0)
+		return r;
+	r = present ? nl_fdb_add(s->fdb, port, mac, NL_FDB_MASTER, &e)
+		    : nl_fdb_del(s->fdb, port, mac, NL_FDB_MASTER, &e);
+	if (r == -ENODEV && !present)
+		r = 0; /* its QEMU is gone, and the tap with it */
+	if (r < 0)
+		snprintf(err, size, "%s", e.message);
+	return r;
+}
+
 /*
  * Every step of @p is undone; the first failure is the result. A device
  * that is gone, or has no such table, holds no entry.
@@ -245,6 +265,12 @@ static int steer_undo_plan(Steer *s, const SteerPlan *p, bool restore_mac, char 
 	if (restore_mac && p->pf[0] && memcmp(p->mac, zero, 6) != 0 &&
 	    (r = vf_set_mac(s, p, p->mac, why, sizeof(why))) < 0 && !first) {
 		snprintf(err, size, "%s", why);
+		first = r;
+	}
+	if (restore_mac && p->vf_port[0] &&
+	    (r = nl_fdb_add(s->fdb, p->vf_port, p->mac, NL_FDB_MASTER, &e)) < 0 && r != -ENODEV &&
+	    !first) {
+		snprintf(err, size, "%s", e.message);
 		first = r;
 	}
 	return first;
@@ -291,6 +317,14 @@ int steer_apply(Steer *s, const char *owner, const SteerPlan *plan, char *err, s
 		if (r < 0)
 			goto undo;
 		memcpy(done.pf, plan->pf, sizeof(done.pf));
+		steer_checkpoint(s, "steer-vf-mac-zeroed");
+	} else if (plan->vf_port[0]) {
+		r = nl_fdb_del(s->fdb, plan->vf_port, plan->mac, NL_FDB_MASTER, &e);
+		if (r < 0) {
+			snprintf(err, size, "%s", e.message);
+			goto undo;
+		}
+		memcpy(done.vf_port, plan->vf_port, sizeof(done.vf_port));
 		steer_checkpoint(s, "steer-vf-mac-zeroed");
 	}
 	if (plan->uplink[0]) {

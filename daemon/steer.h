@@ -19,6 +19,12 @@ typedef struct SteerPlan {
 	char uplink[16];   /* `self` entry on this device; "" none */
 	char pf[16];	   /* the VF whose MAC is zeroed: its PF... ("" none) */
 	unsigned vf_index; /* ...and its index there */
+	/*
+	 * An emulated stand-in's "VF MAC": the master entry for the MAC on its
+	 * tap, a port of the bridge that stands in for the NIC's switch. Zeroing
+	 * removes it, restoring adds it back ("" none).
+	 */
+	char vf_port[16];
 } SteerPlan;
 
 typedef struct Steer Steer;
@@ -41,6 +47,9 @@ int steer_apply(Steer *s, const char *owner, const SteerPlan *plan, char *err, s
  */
 int steer_undo(Steer *s, const char *owner, bool restore_mac, char *err, size_t size);
 bool steer_has(const Steer *s, const char *owner);
+/* An emulated stand-in's "VF MAC" (SteerPlan.vf_port) set, or removed, outside any plan. */
+int steer_port_set(Steer *s, const char *port, const uint8_t mac[6], bool present, char *err,
+		   size_t size);
 /*
  * Called after each step of steer_apply() is made: "steer-recorded",
  * "steer-vf-mac-zeroed", "steer-uplink-added", "steer-tap-added" (the fault

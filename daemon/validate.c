@@ -154,6 +154,7 @@ static const struct {
 	OPTION("StandbyBus", OPT_QEMU_ID, standby_bus),
 	OPTION("PrimaryBus", OPT_QEMU_ID, primary_bus),
 	OPTION("PrimaryNetdev", OPT_QEMU_ID, primary_netdev),
+	OPTION("PrimaryTap", OPT_IFNAME, primary_tap),
 	OPTION("TrafficHandling", OPT_BOOL, traffic),
 	OPTION("StandbyLinkDown", OPT_BOOL, standby_link_down),
 	OPTION("StandbyTap", OPT_IFNAME, standby_tap),
@@ -176,10 +177,12 @@ int validate_attach_option(const char *key, const char *value, PairConfig *c, Va
 	for (k = 0; k < n && strcmp(attach_options[k].key, key) != 0; k++)
 		;
 	if (k == n)
-		return fail(e, "options",
-			    "unknown option '%s' (known: StandbyNetdev, StandbyBus, PrimaryBus, "
-			    "PrimaryNetdev, TrafficHandling, StandbyLinkDown, StandbyTap, Uplink)",
-			    key);
+		return fail(
+			e, "options",
+			"unknown option '%s' (known: StandbyNetdev, StandbyBus, PrimaryBus, "
+			"PrimaryNetdev, PrimaryTap, TrafficHandling, StandbyLinkDown, StandbyTap, "
+			"Uplink)",
+			key);
 	if (!value)
 		return fail(e, "options", "%s must be a string", key);
 	switch (attach_options[k].kind) {
@@ -216,6 +219,8 @@ int validate_attach_finish(const PairConfig *c, ValidateError *e)
 	if (c->standby[0] && c->standby_netdev[0])
 		return fail_msg(e, "standby",
 				"give a standby device id or the StandbyNetdev option, not both");
+	if (c->primary_tap[0] && !c->primary_netdev[0])
+		return fail_msg(e, "options", "PrimaryTap needs PrimaryNetdev");
 	if (c->traffic && !c->standby_tap[0])
 		return fail_msg(
 			e, "options",

@@ -110,7 +110,8 @@ START_TEST(test_attach_errors_name_the_argument)
 	ck_assert_str_eq(e.arg, "options");
 	ck_assert_str_eq(e.message,
 			 "unknown option 'Bogus' (known: StandbyNetdev, StandbyBus, PrimaryBus, "
-			 "PrimaryNetdev, TrafficHandling, StandbyLinkDown, StandbyTap, Uplink)");
+			 "PrimaryNetdev, PrimaryTap, TrafficHandling, StandbyLinkDown, StandbyTap, "
+			 "Uplink)");
 	ck_assert_int_eq(validate_attach_option("StandbyNetdev", NULL, &c, &e), -EINVAL);
 	ck_assert_str_eq(e.message, "StandbyNetdev must be a string");
 	ck_assert_int_eq(validate_attach_option("StandbyNetdev", "9x", &c, &e), -EINVAL);

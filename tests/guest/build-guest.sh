@@ -4,7 +4,8 @@
 #   eval "$(tests/guest/build-guest.sh failover)"   # or: igb
 #
 # stdout carries only `export FOVD_GUEST_KERNEL=... FOVD_GUEST_INITRD=...
-# FOVD_GUEST_VARIANT=... FOVD_GUEST_BZIMAGE=...`; progress goes to stderr.
+# FOVD_GUEST_VARIANT=... FOVD_GUEST_BZIMAGE=... FOVD_GUEST_UDP=...` (the
+# stream program of the traffic tier, static); progress goes to stderr.
 #
 # Kernel and busybox come from Debian packages (apt-get download + dpkg -x,
 # nothing is installed). The result lives outside the source tree in
@@ -23,6 +24,10 @@
 #     FOVD-NET-END seq=N
 #   Kernel argument fovd.nofailover: skip failover, net_failover and virtio_net
 #   (a guest that never negotiates VIRTIO_NET_F_STANDBY).
+#   Kernel argument fovd.traffic=ADDR/PREFIX,PEER,RATE: once the failover
+#   master exists, give it ADDR and run tests/guest/fovd-udp.c (built static
+#   into the initramfs) against PEER at RATE datagrams per second, both ways,
+#   its FOVD-UDP lines on the console (the traffic tier, docs/traffic.md).
 # igb: /init loads the igb/vfio/9p set, mounts the host root read-only over 9p
 #   (mount_tag "host") at /host with proc, sysfs, devtmpfs, devpts and tmpfs
 #   (/run, /tmp, /var/tmp, /dev/shm) inside, runs `chroot /host /bin/sh SCRIPT`
@@ -90,7 +95,9 @@ kver=$(candidate "$kpkg")
 bver=$(candidate busybox-static)
 [ -n "$kver" ] && [ "$kver" != "(none)" ] || die "$kpkg has no candidate"
 [ -n "$bver" ] && [ "$bver" != "(none)" ] || die "busybox-static has no candidate"
-key=$(printf '%s\n' "$kpkg=$kver" "busybox-static=$bver" "$(sha256sum <"$self")" |
+udp_src=$(dirname "$self")/fovd-udp.c
+key=$(printf '%s\n' "$kpkg=$kver" "busybox-static=$bver" "$(sha256sum <"$self")" \
+	"$(sha256sum <"$udp_src")" |
 	sha256sum | cut -c1-16)
 dir="$cache/guest-${kpkg#linux-image-}-$key"
 
@@ -98,8 +105,8 @@ emit() {
 	local kernel=$dir/vmlinux
 	[ -f "$kernel" ] || kernel=$dir/vmlinuz
 	touch "$dir" 2>/dev/null || true # for pruning by age
-	printf 'export FOVD_GUEST_KERNEL=%q FOVD_GUEST_INITRD=%q FOVD_GUEST_VARIANT=%q FOVD_GUEST_BZIMAGE=%q\n' \
-		"$kernel" "$dir/initrd-$variant.gz" "$variant" "$dir/vmlinuz"
+	printf 'export FOVD_GUEST_KERNEL=%q FOVD_GUEST_INITRD=%q FOVD_GUEST_VARIANT=%q FOVD_GUEST_BZIMAGE=%q FOVD_GUEST_UDP=%q\n' \
+		"$kernel" "$dir/initrd-$variant.gz" "$variant" "$dir/vmlinuz" "$dir/fovd-udp"
 	exit 0
 }
 
@@ -194,6 +201,7 @@ make_initrd() {
 	fi
 	printf '%s\n' "$init" >"$root/init"
 	chmod 0755 "$root/init"
+	[ "$name" = failover ] && cp "$tmp/fovd-udp" "$root/bin/fovd-udp"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
 		gzip -6 -n >"$tmp/out/initrd-$name.gz"
 }
@@ -218,6 +226,30 @@ done </etc/fovd-modules
 ip link set dev lo up
 echo "FOVD-MODULES loaded=${loaded#,} failed=${failed#,}${skip:+ skipped=failover,net_failover,virtio_net}"
 echo "FOVD-READY"
+
+# fovd.traffic=ADDR/PREFIX,PEER,RATE: the stream of the traffic tier, on the failover master.
+traffic() {
+	IFS=, read -r addr peer rate <<T
+$1
+T
+	i=0
+	while [ $i -lt 600 ]; do
+		for l in /sys/class/net/*/lower_*; do
+			[ -e "$l" ] || continue
+			m=${l%/lower_*}
+			m=${m##*/}
+			ip addr add "$addr" dev "$m" && ip link set dev "$m" up
+			echo "FOVD-TRAFFIC on $m"
+			exec /bin/fovd-udp 7700 "$peer" "$rate" 0 guest
+		done
+		i=$((i + 1))
+		sleep 0.1
+	done
+	echo "FOVD-TRAFFIC no failover master"
+}
+for w in $(cat /proc/cmdline); do
+	case $w in fovd.traffic=*) traffic "${w#fovd.traffic=}" & ;; esac
+done
 
 # Sets $line to one interface's view, with shell builtins only: this runs
 # every 0.2 s under TCG.
@@ -358,6 +390,8 @@ env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/t
 finish $?
 EOF
 
+gcc -static -O2 -Wall -o "$tmp/fovd-udp" "$udp_src" || die "cannot build $udp_src (gcc -static)"
+cp "$tmp/fovd-udp" "$tmp/out/fovd-udp" # the traffic tier's peer runs it too
 make_initrd failover "$FAILOVER_MODULES" "$FAILOVER_INIT"
 make_initrd igb "$IGB_MODULES" "$IGB_INIT"
 

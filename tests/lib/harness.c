@@ -445,7 +445,10 @@ char **test_guest_argv(const TestGuestOptions *o, const char *dir)
 		strv_add(&s, "pcie-root-port,id=rp%u,chassis=%u,slot=%u", i, i, i);
 	}
 	if (o->standby) {
-		add_words(&s, (const char *const[]){ "-netdev", "user,id=hn0", "-device", NULL });
+		add_words(&s, (const char *const[]){ "-netdev",
+						     o->standby_netdev ? o->standby_netdev
+								       : "user,id=hn0",
+						     "-device", NULL });
 		strv_add(&s, "virtio-net-pci,id=net0,netdev=hn0,mac=%s,bus=rp1,failover=on", mac);
 	}
 	if (o->incoming)

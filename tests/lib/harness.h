@@ -95,6 +95,7 @@ typedef struct TestGuestOptions {
 	bool boot;		       /* -kernel/-initrd from the env; else firmware only */
 	bool paused;		       /* -S */
 	bool standby;		       /* the virtio-net-pci failover=on device net0 */
+	const char *standby_netdev;    /* its -netdev, id hn0; default "user,id=hn0" */
 	bool incoming;		       /* -incoming defer */
 	bool nofailover;	       /* guest never negotiates: fovd.nofailover */
 	TestPreExecFn pre_exec;	       /* see test_qemu_spawn_with() */

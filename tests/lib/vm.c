@@ -105,9 +105,13 @@ void test_vm_start(TestVm *v, struct event_base *base, const char *dir, const ch
 		   const TestVmOptions *o)
 {
 	char qmp2[400];
-	const char *extra[] = { "-qmp", qmp2, NULL };
+	const char *extra[32] = { "-qmp", qmp2, NULL };
 	TestGuestOptions g = { 0 };
+	size_t n = 2;
 
+	for (const char *const *a = o->extra_args; a && *a && n < 31; a++)
+		extra[n++] = *a;
+	extra[n] = NULL;
 	v->base = base;
 	snprintf(v->name, sizeof(v->name), "%s", name);
 	snprintf(v->qmp, sizeof(v->qmp), "%s/%s.qmp", dir, name);
@@ -124,6 +128,8 @@ void test_vm_start(TestVm *v, struct event_base *base, const char *dir, const ch
 	g.standby = true;
 	g.n_root_ports = 3;
 	g.nofailover = o->nofailover;
+	g.standby_netdev = o->standby_netdev;
+	g.append = o->append;
 	g.extra_args = extra;
 	v->qemu = test_guest_spawn(&g, dir);
 	ck_assert_ptr_nonnull(v->qemu);

@@ -35,9 +35,12 @@ typedef struct TestVm {
 } TestVm;
 
 typedef struct TestVmOptions {
-	bool boot;	 /* boot the failover test guest (else firmware only, paused) */
-	bool incoming;	 /* -incoming defer */
-	bool nofailover; /* the guest never negotiates */
+	bool boot;		    /* boot the failover test guest (else firmware only, paused) */
+	bool incoming;		    /* -incoming defer */
+	bool nofailover;	    /* the guest never negotiates */
+	const char *standby_netdev; /* see TestGuestOptions */
+	const char *append;	    /* more kernel arguments */
+	const char *const *extra_args; /* more QEMU arguments, NULL-terminated */
 } TestVmOptions;
 
 /* Starts QEMU as "vm1" (its -name) with files named after @name below @dir. */
