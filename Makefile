@@ -254,7 +254,7 @@ $(BENCH_PROGS): $(B)/bench/%: $(B)/bench/%.o $(B)/tests/lib/harness.o $(MOD_LIBS
 	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
 .PHONY: bench bench-tools
-bench-tools: $(PROGRAMS) $(BENCH_PROGS)
+bench-tools: $(PROGRAMS) $(BENCH_PROGS) $(TRAFFIC_TESTS)
 
 bench: deps
 	@$(MAKE) --no-print-directory B=$(BENCH_B) OPTFLAGS="-O2 -DNDEBUG" bench-tools

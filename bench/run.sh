@@ -29,9 +29,10 @@ ATTACH_PAIRS=4
 EVAC_VMS=${BENCH_EVAC:-64}
 EVAC_PAIRS=2
 SCALE=${BENCH_SCALE:-3000 10000}
+TRAFFIC_RUNS=${BENCH_TRAFFIC_RUNS:-5}
 # Phases to run (all by default); a subset is for development only and
 # writes only the keys it measured.
-PHASES=${BENCH_PHASES:-floor real attach sim evacuate scale migration}
+PHASES=${BENCH_PHASES:-floor real attach sim evacuate scale migration traffic}
 phase() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
@@ -184,7 +185,7 @@ measure() {
 
 start_all=$(date +%s.%N)
 R[load_start]=$(cut -d' ' -f1 /proc/loadavg)
-phase migration && eval "$(tests/guest/build-guest.sh failover)"
+{ phase migration || phase traffic; } && eval "$(tests/guest/build-guest.sh failover)"
 mkdir -p "$OUT"
 rm -f "$OUT/results.json"
 
@@ -495,6 +496,34 @@ grep '^migration ' "$work/mig.log" | sed 's/^/   /' >&2
 kv "" "$(grep '=' "$work/mig.log" | grep -v '^migration[ :]' | tr '\n' ' ')"
 fi
 
+# --- frames through a migration (docs/traffic.md) ---------------------------------
+
+if phase traffic; then
+log "traffic: $TRAFFIC_RUNS live migrations each with the traffic handling off and on"
+spawn TR "$work/traffic.log" env TRAFFIC_RUNS="$TRAFFIC_RUNS" "$B/tests/daemon/traffic-migration"
+wait "$TR" || {
+	tail -n 40 "$work/traffic.log" >&2
+	die "the traffic benchmark failed"
+}
+grep '^FOVD-TRAFFIC' "$work/traffic.log" | sed 's/^/   /' >&2
+# One FOVD-TRAFFIC line per migration: frames lost to the guest and to the peer, and the
+# part lost before the destination resumed; the limit is rate x (QEMU's downtime + 1 ms).
+traffic_col() { # MODE lost|source|limit
+	grep "^FOVD-TRAFFIC handling=$1 " "$work/traffic.log" | sed -E \
+		's/.*to-guest lost=([0-9]+).*to-peer lost=([0-9]+).*limit=([0-9]+).*resumed ([0-9]+), after.*/\1 \2 \3 \4/' |
+		awk -v e="$2" '{ print e == "lost" ? $1 + $2 : e == "limit" ? $3 : $4 }'
+}
+for m in off on; do
+	# shellcheck disable=SC2046 # one value per line
+	R[frames_lost_$m]=$(median $(traffic_col $m lost))
+	# shellcheck disable=SC2046
+	R[frames_lost_${m}_source]=$(median $(traffic_col $m source))
+	# shellcheck disable=SC2046
+	R[frames_downtime_limit_$m]=$(median $(traffic_col $m limit))
+done
+R[traffic_migrations_per_mode]=$TRAFFIC_RUNS
+fi
+
 # --- results ----------------------------------------------------------------------
 
 R[load_end]=$(cut -d' ' -f1 /proc/loadavg)
@@ -534,6 +563,8 @@ keys=(reaction_p50_us reaction_p99_us qmp_rtt_p50_us qmp_rtt_p99_us reaction_vs_
 	attach_10000_first_settle_s rss_per_instance_kib_10000 reconcile_10000_s
 	idle_wakeups_per_s_10000 daemon_fds_10000
 	reconcile_10000_vs_1000_ratio rss_per_instance_10000_vs_1000_ratio
+	frames_lost_off frames_lost_on frames_lost_off_source frames_lost_on_source
+	frames_downtime_limit_off frames_downtime_limit_on traffic_migrations_per_mode
 	load_start load_end bench_seconds)
 {
 	echo "{"
@@ -599,6 +630,10 @@ ok() { awk "BEGIN { exit !($1) }" && echo met || echo MISSED; }
 		row "$n simulated: reconcile" "${R[reconcile_${n}_s]:-n/a}" "s" "" ""
 	done
 	row "RSS per instance, 10000 simulated" "${R[rss_per_instance_kib_10000]:-n/a}" "KiB" "<= 32" "$(ok "${R[rss_per_instance_kib_10000]:-99} <= 32")"
+	row "frames lost in a migration, handling off (median)" "${R[frames_lost_off]:-n/a}" "" "baseline" ""
+	row "frames lost in a migration, handling on (median)" "${R[frames_lost_on]:-n/a}" "" "< off" "$(ok "${R[frames_lost_on]:-99999} < ${R[frames_lost_off]:-0}")"
+	row "  the physical limit: rate x (downtime + 1 ms)" "${R[frames_downtime_limit_on]:-n/a}" "" "on <=" "$(ok "${R[frames_lost_on]:-99999} <= ${R[frames_downtime_limit_on]:-0}")"
+	row "  of which before the destination resumed, off / on" "${R[frames_lost_off_source]:-n/a} / ${R[frames_lost_on_source]:-n/a}" "" "" ""
 	row "reconcile 10000 simulated" "${R[reconcile_10000_s]:-n/a (fds: ${R[daemon_fds_needed_after_restart_10000]:-?} > ${R[nofile_limit]:-?})}" "s" "<= 3" "$(ok "${R[reconcile_10000_s]:-99} <= 3")"
 	echo
 	echo "  results: $OUT/results.json"

@@ -209,6 +209,8 @@ static const struct {
 	{ PAIR, "PrimaryBus=rp4", NULL },
 	{ PAIR, "PrimaryBus=4rp", "invalid PrimaryBus=4rp: expected " A_ID },
 	{ PAIR, "PrimaryNetdev=vfn0", NULL },
+	{ PAIR, "PrimaryNetdev=vfn0\nPrimaryTap=vf0", NULL },
+	{ PAIR, "PrimaryTap=vf:0", "invalid PrimaryTap=vf:0: expected " A_IFNAME },
 	{ PAIR, "PrimaryNetdev=vf n0", "invalid PrimaryNetdev=vf n0: expected " A_ID },
 	{ PAIR, "TrafficHandling=yes\nStandbyTap=vnet3", NULL },
 	{ PAIR, "TrafficHandling=sometimes",

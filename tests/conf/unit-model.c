@@ -314,9 +314,13 @@ START_TEST(test_traffic_rules)
 			"PrimaryNetdev=vfn0\n"
 			"[Pair]\n" /* 28 */
 			"Name=good\nPool=lab\nMACAddress=52:54:00:00:00:05\nStandby=n4\n"
-			"PrimaryNetdev=vfn1\nTrafficHandling=yes\nStandbyTap=vnet4\n");
+			"PrimaryNetdev=vfn1\nPrimaryTap=vf1\nTrafficHandling=yes\nStandbyTap=vnet4\n"
+			"[Pair]\n" /* 37 */
+			"Name=tap\nPool=lab\nMACAddress=52:54:00:00:00:06\nStandby=n5\n"
+			"PrimaryTap=vf2\n");
 	conf_tree_load(t);
-	expect_errors(3);
+	expect_errors(4);
+	expect_diag(ETC "vm.vm", 37, "error", "pair tap: PrimaryTap= needs PrimaryNetdev=");
 	expect_diag(ETC "vm.vm", 2, "error",
 		    "pair notap: TrafficHandling=yes needs StandbyTap= (the host's tap of the "
 		    "standby, a port of the bridge)");
@@ -564,7 +568,7 @@ START_TEST(test_dump_round_trip)
 	conf_tree_write(
 		t, "run/failoverd/fwd.vm",
 		"[Instance]\n[Pair]\nName=p\nPool=odd\nMACAddress=52:54:00:00:07:01\n"
-		"StandbyNetdev=hn0\nPrimaryBus=rp2\nPrimaryNetdev=vfn0\n"
+		"StandbyNetdev=hn0\nPrimaryBus=rp2\nPrimaryNetdev=vfn0\nPrimaryTap=vf0\n"
 		"TrafficHandling=yes\nStandbyTap=vnet0\nUplink=br0up\nStandbyLinkDown=yes\n");
 	load_ok();
 	first = dump(t->set);

@@ -159,6 +159,9 @@ START_TEST(test_attach_errors_name_the_argument)
 	ck_assert_str_eq(e.message, "StandbyTap and Uplink name the same device");
 	ck_assert_int_eq(validate_attach_option("Uplink", "enp1s0f0", &c, &e), 0);
 	ck_assert_int_eq(validate_attach_option("StandbyLinkDown", "on", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_option("PrimaryTap", "vf0", &c, &e), 0);
+	ck_assert_int_eq(validate_attach_finish(&c, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "PrimaryTap needs PrimaryNetdev");
 	ck_assert_int_eq(validate_attach_option("PrimaryNetdev", "vfn0", &c, &e), 0);
 	ck_assert_int_eq(validate_attach_finish(&c, &e), 0);
 	ck_assert(c.standby_link_down);
