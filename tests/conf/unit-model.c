@@ -298,26 +298,27 @@ START_TEST(test_traffic_rules)
 {
 	conf_tree_write(t, ETC "lab.pool", lab_pool);
 	conf_tree_write(t, ETC "fast.pool", "[Pool]\nPhysicalFunction=enp1s0\n");
-	conf_tree_write(t, ETC "vm.vm",
-			"[Instance]\n"
-			"[Pair]\n" /* 2 */
-			"Name=notap\nPool=lab\nMACAddress=52:54:00:00:00:01\nStandby=n0\n"
-			"TrafficHandling=yes\n"
-			"[Pair]\n" /* 8 */
-			"Name=same\nPool=lab\nMACAddress=52:54:00:00:00:02\nStandby=n1\n"
-			"TrafficHandling=yes\nStandbyTap=vnet1\nUplink=vnet1\n"
-			"[Pair]\n" /* 16 */
-			"Name=off\nPool=lab\nMACAddress=52:54:00:00:00:03\nStandby=n2\n"
-			"StandbyTap=vnet2\n"
-			"[Pair]\n" /* 22 */
-			"Name=vf\nPool=fast\nMACAddress=52:54:00:00:00:04\nStandby=n3\n"
-			"PrimaryNetdev=vfn0\n"
-			"[Pair]\n" /* 28 */
-			"Name=good\nPool=lab\nMACAddress=52:54:00:00:00:05\nStandby=n4\n"
-			"PrimaryNetdev=vfn1\nPrimaryTap=vf1\nTrafficHandling=yes\nStandbyTap=vnet4\n"
-			"[Pair]\n" /* 37 */
-			"Name=tap\nPool=lab\nMACAddress=52:54:00:00:00:06\nStandby=n5\n"
-			"PrimaryTap=vf2\n");
+	conf_tree_write(
+		t, ETC "vm.vm",
+		"[Instance]\n"
+		"[Pair]\n" /* 2 */
+		"Name=notap\nPool=lab\nMACAddress=52:54:00:00:00:01\nStandby=n0\n"
+		"TrafficHandling=yes\n"
+		"[Pair]\n" /* 8 */
+		"Name=same\nPool=lab\nMACAddress=52:54:00:00:00:02\nStandby=n1\n"
+		"TrafficHandling=yes\nStandbyTap=vnet1\nUplink=vnet1\n"
+		"[Pair]\n" /* 16 */
+		"Name=off\nPool=lab\nMACAddress=52:54:00:00:00:03\nStandby=n2\n"
+		"StandbyTap=vnet2\n"
+		"[Pair]\n" /* 22 */
+		"Name=vf\nPool=fast\nMACAddress=52:54:00:00:00:04\nStandby=n3\n"
+		"PrimaryNetdev=vfn0\n"
+		"[Pair]\n" /* 28 */
+		"Name=good\nPool=lab\nMACAddress=52:54:00:00:00:05\nStandby=n4\n"
+		"PrimaryNetdev=vfn1\nPrimaryTap=vf1\nTrafficHandling=yes\nStandbyTap=vnet4\n"
+		"[Pair]\n" /* 37 */
+		"Name=tap\nPool=lab\nMACAddress=52:54:00:00:00:06\nStandby=n5\n"
+		"PrimaryTap=vf2\n");
 	conf_tree_load(t);
 	expect_errors(4);
 	expect_diag(ETC "vm.vm", 37, "error", "pair tap: PrimaryTap= needs PrimaryNetdev=");

@@ -43,8 +43,8 @@
 #define RATE	     500 /* datagrams per second, each way */
 #define PEER_SECONDS 15	 /* the window: 1 s before the migration, the rest after it */
 #define RATE_TEXT    "500"
-#define PEER_IP	 "10.77.0.1"
-#define GUEST_IP "10.77.0.2"
+#define PEER_IP	     "10.77.0.1"
+#define GUEST_IP     "10.77.0.2"
 
 typedef struct Stream {
 	unsigned long long tx, rx, unique, lost, dup; /* as the program counted them */
@@ -54,9 +54,11 @@ typedef struct Stream {
 typedef struct Outcome {
 	Stream to_guest, to_peer;
 	long long downtime_ms;
-	/* Milliseconds after UNPLUG_PRIMARY: the source released the VF, the destination resumed. */
+	/* Milliseconds after UNPLUG_PRIMARY: the source released the VF, the destination resumed.
+	 */
 	double released_ms, resumed_ms;
-	/* Frames lost to the guest before the destination resumed (the source's part), and after. */
+	/* Frames lost to the guest before the destination resumed (the source's part), and after.
+	 */
 	unsigned long long lost_source, lost_destination;
 	unsigned long long via_vf, via_standby; /* frames to the guest, by tap */
 } Outcome;
@@ -111,9 +113,10 @@ static unsigned long long tap_to_guest(const char *tap, char h)
 	while (fgets(line, sizeof(line), f)) {
 		char *at = strstr(line, want);
 
-		/* receive: bytes packets errs drop fifo frame compressed multicast; then transmit */
-		if (at && sscanf(at + strlen(want), "%*u %*u %*u %*u %*u %*u %*u %*u %*u %llu",
-				 &n) != 1)
+		/* receive: bytes packets errs drop fifo frame compressed multicast; then transmit
+		 */
+		if (at &&
+		    sscanf(at + strlen(want), "%*u %*u %*u %*u %*u %*u %*u %*u %*u %llu", &n) != 1)
 			n = 0;
 	}
 	fclose(f);
@@ -160,12 +163,13 @@ static bool stream_read(const char *path, const char *tag, Stream *s)
 	while (fgets(line, sizeof(line), f)) {
 		char *at = strstr(line, want);
 
-		if (at && sscanf(at + strlen(want),
-				 "tx=%llu rx=%llu unique=%llu first=%*u last=%*u lost=%llu dup=%llu "
-				 "gaps=%llu+%llu,%llu+%llu,%llu+%llu,%llu+%llu",
-				 &tx, &s->rx, &s->unique, &s->lost, &s->dup, &s->gap_at[0],
-				 &s->gap_len[0], &s->gap_at[1], &s->gap_len[1], &s->gap_at[2],
-				 &s->gap_len[2], &s->gap_at[3], &s->gap_len[3]) == 13) {
+		if (at &&
+		    sscanf(at + strlen(want),
+			   "tx=%llu rx=%llu unique=%llu first=%*u last=%*u lost=%llu dup=%llu "
+			   "gaps=%llu+%llu,%llu+%llu,%llu+%llu,%llu+%llu",
+			   &tx, &s->rx, &s->unique, &s->lost, &s->dup, &s->gap_at[0],
+			   &s->gap_len[0], &s->gap_at[1], &s->gap_len[1], &s->gap_at[2],
+			   &s->gap_len[2], &s->gap_at[3], &s->gap_len[3]) == 13) {
 			s->tx = tx;
 			found = true;
 		}
@@ -198,8 +202,8 @@ static pid_t peer_start(const char *out, unsigned seconds)
 
 		if (fd < 0 || dup2(fd, 1) < 0)
 			_exit(127);
-		execl(getenv("FOVD_GUEST_UDP"), "fovd-udp", "7700", GUEST_IP, RATE_TEXT, secs, "peer",
-		      (char *)NULL);
+		execl(getenv("FOVD_GUEST_UDP"), "fovd-udp", "7700", GUEST_IP, RATE_TEXT, secs,
+		      "peer", (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -269,11 +273,11 @@ static Outcome migrate_once(bool on)
 	 */
 	o.to_guest.lost = o.to_peer.tx - o.to_guest.unique;
 	unplug = test_qmp_ts_ms(&l.src.ts[test_vm_find_event(&l.src, "UNPLUG_PRIMARY", NULL)]);
-	o.released_ms = test_qmp_ts_ms(&l.src.ts[test_vm_find_event(&l.src, "MIGRATION",
-								    "\"active\"")]) -
-			unplug;
-	o.resumed_ms =
-		test_qmp_ts_ms(&l.dst.ts[test_vm_wait_event(&l.dst, "RESUME", NULL, 1000)]) - unplug;
+	o.released_ms =
+		test_qmp_ts_ms(&l.src.ts[test_vm_find_event(&l.src, "MIGRATION", "\"active\"")]) -
+		unplug;
+	o.resumed_ms = test_qmp_ts_ms(&l.dst.ts[test_vm_wait_event(&l.dst, "RESUME", NULL, 1000)]) -
+		       unplug;
 	/* A gap is the source's when its first datagram was sent before the destination resumed. */
 	for (int k = 0; k < 4; k++)
 		if ((double)t_peer.tv_sec * 1000 + (double)t_peer.tv_nsec / 1e6 +
@@ -306,8 +310,7 @@ static void print_outcome(const char *name, const Outcome *o)
 	       name, o->to_guest.lost, o->to_guest.dup, o->to_guest.rx, o->to_peer.lost,
 	       o->to_peer.dup, o->to_peer.rx, o->downtime_ms,
 	       o->downtime_ms < 0 ? -1 : (RATE * (o->downtime_ms + 1) + 999) / 1000, o->via_vf,
-	       o->via_standby, o->lost_source, o->lost_destination, o->released_ms,
-	       o->resumed_ms);
+	       o->via_standby, o->lost_source, o->lost_destination, o->released_ms, o->resumed_ms);
 	fflush(stdout);
 }
 
@@ -322,7 +325,8 @@ START_TEST(test_frames_lost_off_and_on)
 		print_outcome("off", &off);
 		on = migrate_once(true);
 		print_outcome("on", &on);
-		ck_assert_msg(on.via_standby > 0, "with the handling on no frame reached the standby");
+		ck_assert_msg(on.via_standby > 0,
+			      "with the handling on no frame reached the standby");
 		/*
 		 * The source's part is failoverd's to shorten (docs/traffic.md);
 		 * after the switch-over the guest's own driver decides.

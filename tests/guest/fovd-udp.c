@@ -160,7 +160,8 @@ int main(int argc, char **argv)
 		}
 		{
 			int64_t wait = next - now_ns();
-			struct timespec ts = { 0, wait > 0 ? (long)(wait < 200000 ? wait : 200000) : 0 };
+			struct timespec ts = { 0, wait > 0 ? (long)(wait < 200000 ? wait : 200000)
+							   : 0 };
 
 			nanosleep(&ts, NULL);
 		}
