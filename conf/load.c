@@ -266,12 +266,7 @@ static void check_traffic(ConfCtx *c, const ConfPair *p)
 				  p->name);
 		return;
 	}
-	if (!p->standby_tap[0])
-		conf_diag(c, CONF_ERROR,
-			  "pair %s: TrafficHandling=yes needs StandbyTap= (the host's tap of the "
-			  "standby, a port of the bridge)",
-			  p->name);
-	else if (strcmp(p->standby_tap, p->uplink) == 0)
+	if (p->standby_tap[0] && strcmp(p->standby_tap, p->uplink) == 0)
 		conf_diag(c, CONF_ERROR, "pair %s: StandbyTap= and Uplink= name the same device %s",
 			  p->name, p->uplink);
 }

@@ -183,7 +183,7 @@ const char *pair_steer_to_string(PairSteer s)
 
 static PairSteer pair_steer_wanted(const Pair *p)
 {
-	if (!p->config.traffic || !p->has_vf || p->vf_gone)
+	if (!p->config.traffic || !p->standby_tap[0] || !p->has_vf || p->vf_gone)
 		return PAIR_STEER_NONE;
 	if (p->state == PAIR_MIGRATING)
 		return PAIR_STEER_SOURCE;
@@ -473,6 +473,7 @@ void pair_get_record(const Pair *p, PairRecord *rec)
 	rec->detach = p->detach_requested;
 	snprintf(rec->primary_bus, sizeof(rec->primary_bus), "%s", p->primary_bus);
 	snprintf(rec->standby_bus, sizeof(rec->standby_bus), "%s", p->standby_bus);
+	snprintf(rec->standby_tap, sizeof(rec->standby_tap), "%s", p->standby_tap);
 	rec->qemu_pid = p->instance->pid;
 	rec->qemu_start = p->instance->pid_start;
 	rec->changed_us = p->changed_us;
@@ -497,6 +498,8 @@ void pair_restore(Pair *p, const PairRecord *rec, bool vf_ours, bool qemu_alive)
 	p->detach_requested = p->config.retired || rec->detach;
 	snprintf(p->primary_bus, sizeof(p->primary_bus), "%s", rec->primary_bus);
 	snprintf(p->standby_bus, sizeof(p->standby_bus), "%s", rec->standby_bus);
+	if (!p->config.standby_tap[0])
+		snprintf(p->standby_tap, sizeof(p->standby_tap), "%s", rec->standby_tap);
 	p->degraded_ms = rec->degraded_ms;
 	/* StateChangedUSec survives a restart (and the file is not rewritten). */
 	p->changed_us = rec->changed_us;
@@ -706,6 +709,123 @@ static void attach_find_port(Pair *p, char *slot, InstancePortFn fn)
 	}
 }
 
+static void attach_primary_port(Pair *p)
+{
+	if (p->config.primary_bus[0]) {
+		/* The admin chose the port: use it as is, QEMU will say if it is taken. */
+		snprintf(p->primary_bus, sizeof(p->primary_bus), "%s", p->config.primary_bus);
+		attach_add_primary(p);
+		return;
+	}
+	attach_find_port(p, p->primary_bus, attach_on_port);
+}
+
+/*
+ * The tap behind netdev @netdev in HMP's `info network`, whose lines for a
+ * NIC's peer read " \ hn0: index=0,type=tap,ifname=vnet3,script=...".
+ */
+static bool tap_of_netdev(const char *info, const char *netdev, char tap[16])
+{
+	size_t n = strlen(netdev);
+
+	for (const char *l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		const char *at = l, *end = strchr(l, '\n'), *f;
+		size_t len;
+
+		while (*at == ' ' || *at == '\\')
+			at++;
+		if (strncmp(at, netdev, n) != 0 || at[n] != ':')
+			continue;
+		f = strstr(at, "ifname=");
+		if (!f || (end && f > end) || !strstr(at, "type=tap"))
+			return false;
+		f += strlen("ifname=");
+		len = strcspn(f, ",\r\n");
+		if (len == 0 || len > 15)
+			return false;
+		memcpy(tap, f, len);
+		tap[len] = 0;
+		return true;
+	}
+	return false;
+}
+
+/* Never fails the attach: without a tap the pair works, only its frames are not steered. */
+static void tap_not_found(Pair *p, const char *why)
+{
+	log_pair_warning(p,
+			 "TrafficHandling=yes, but the standby's tap is unknown (%s): set "
+			 "StandbyTap=; frames are not steered",
+			 why);
+	attach_primary_port(p);
+}
+
+static void attach_on_info_network(QmpConn *c, int r, json_object *ret, const QmpError *err,
+				   void *ud)
+{
+	Pair *p = ud;
+
+	if (pair_call_aborted(p, r))
+		return;
+	if (r < 0 ||
+	    !tap_of_netdev(json_object_get_string(ret), p->standby_netdev_found, p->standby_tap)) {
+		tap_not_found(p, r < 0 ? err->desc : "its netdev is no tap");
+		return;
+	}
+	log_pair_info(p, "standby %s is on tap %s", p->standby_id, p->standby_tap);
+	pair_dirty(p);
+	attach_primary_port(p);
+}
+
+static void attach_ask_info_network(Pair *p)
+{
+	json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "command-line", json_object_new_string("info network"));
+	if (pair_call(p, "human-monitor-command", args, json_type_string, attach_on_info_network) <
+	    0)
+		tap_not_found(p, "cannot ask QEMU");
+}
+
+static void attach_on_standby_netdev(QmpConn *c, int r, json_object *ret, const QmpError *err,
+				     void *ud)
+{
+	Pair *p = ud;
+
+	if (pair_call_aborted(p, r))
+		return;
+	if (r < 0 || !*json_object_get_string(ret)) {
+		tap_not_found(p, r < 0 ? err->desc : "it has no netdev");
+		return;
+	}
+	snprintf(p->standby_netdev_found, sizeof(p->standby_netdev_found), "%s",
+		 json_object_get_string(ret));
+	attach_ask_info_network(p);
+}
+
+/* docs/traffic.md: TrafficHandling=yes without StandbyTap=: QEMU says which tap it is. */
+static void attach_find_tap(Pair *p)
+{
+	json_object *args;
+
+	if (!p->config.traffic || p->config.standby_tap[0]) {
+		attach_primary_port(p);
+		return;
+	}
+	p->standby_tap[0] = 0; /* a new QEMU may have a new tap: found again on each attach */
+	if (p->config.standby_netdev[0]) {
+		snprintf(p->standby_netdev_found, sizeof(p->standby_netdev_found), "%s",
+			 p->config.standby_netdev);
+		attach_ask_info_network(p);
+		return;
+	}
+	args = json_object_new_object();
+	json_object_object_add(args, "path", json_object_new_string(p->standby_path));
+	json_object_object_add(args, "property", json_object_new_string("netdev"));
+	if (pair_call(p, "qom-get", args, json_type_string, attach_on_standby_netdev) < 0)
+		tap_not_found(p, "cannot ask QEMU");
+}
+
 static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const QmpError *err,
 				  void *ud)
 {
@@ -723,13 +843,7 @@ static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const Qmp
 			  json_object_get_string(ret), p->config.name, p->mac_str);
 		return;
 	}
-	if (p->config.primary_bus[0]) {
-		/* The admin chose the port: use it as is, QEMU will say if it is taken. */
-		snprintf(p->primary_bus, sizeof(p->primary_bus), "%s", p->config.primary_bus);
-		attach_add_primary(p);
-		return;
-	}
-	attach_find_port(p, p->primary_bus, attach_on_port);
+	attach_find_tap(p);
 }
 
 static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, const QmpError *err,
@@ -1372,6 +1486,7 @@ static void pair_set_config(Pair *p, const PairConfig *config)
 	const uint8_t *m = config->mac;
 
 	p->config = *config;
+	snprintf(p->standby_tap, sizeof(p->standby_tap), "%s", config->standby_tap);
 	snprintf(p->mac_str, sizeof(p->mac_str), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
 		 m[3], m[4], m[5]);
 	snprintf(p->primary_id, sizeof(p->primary_id), "fo-%s", config->name);

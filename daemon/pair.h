@@ -109,6 +109,8 @@ struct Pair {
 	char primary_bus[80];
 	char standby_bus[80];
 	char standby_path[128];
+	char standby_tap[16]; /* the standby's host tap: StandbyTap=, or found (docs/traffic.md) */
+	char standby_netdev_found[65]; /* while finding it: the standby's netdev */
 	PairState state;
 	char reason[256];
 	bool guest_negotiated;

@@ -60,6 +60,7 @@ static const Field fields[] = {
 	VAL("primary_added", F_BOOL, primary_added),
 	STR("primary_bus", primary_bus),
 	STR("standby_bus", standby_bus),
+	STR("standby_tap", standby_tap),
 	VAL("guest_negotiated", F_BOOL, guest_negotiated),
 	STR("pool", config.pool),
 	VAL("mac", F_MAC, config),

@@ -26,8 +26,9 @@ typedef struct PairRecord {
 	bool detach; /* the operator asked for a detach */
 	char primary_bus[80];
 	char standby_bus[80];
-	pid_t qemu_pid;	     /* the QEMU process it was in, 0 if unknown */
-	uint64_t qemu_start; /* that process's start time */
+	char standby_tap[16]; /* the standby's host tap as found, "" if not */
+	pid_t qemu_pid;	      /* the QEMU process it was in, 0 if unknown */
+	uint64_t qemu_start;  /* that process's start time */
 	uint64_t changed_us;
 	int64_t degraded_ms; /* -1: none measured */
 	/* what re-creates it: config.name comes from the file name, not from the file */

@@ -221,12 +221,8 @@ int validate_attach_finish(const PairConfig *c, ValidateError *e)
 				"give a standby device id or the StandbyNetdev option, not both");
 	if (c->primary_tap[0] && !c->primary_netdev[0])
 		return fail_msg(e, "options", "PrimaryTap needs PrimaryNetdev");
-	if (c->traffic && !c->standby_tap[0])
-		return fail_msg(
-			e, "options",
-			"TrafficHandling needs StandbyTap (the host's tap of the standby, a "
-			"port of the bridge)");
-	if (c->traffic && strcmp(c->standby_tap, c->uplink) == 0)
+	/* Without StandbyTap the tap is found from the standby's netdev (docs/traffic.md). */
+	if (c->traffic && c->standby_tap[0] && strcmp(c->standby_tap, c->uplink) == 0)
 		return fail_msg(e, "options", "StandbyTap and Uplink name the same device");
 	if (!c->standby[0] && !c->standby_netdev[0])
 		return fail_msg(e, "standby",
