@@ -153,7 +153,13 @@ static void vf_ifname(unsigned vf, char *buf, size_t size)
 	SriovVf v;
 
 	ck_assert_int_eq(sriov_pf_find(NULL, t.igb.bdf, &pf, &se), 0);
-	ck_assert_msg(sriov_vf_find(NULL, &pf, vf, &v, &se) == 0, "%s", se.message);
+	/* igbvf names its netdev some time after the VF appears: at most 10 s. */
+	for (int k = 0; k < 100; k++) {
+		ck_assert_msg(sriov_vf_find(NULL, &pf, vf, &v, &se) == 0, "%s", se.message);
+		if (v.ifname[0])
+			break;
+		usleep(100 * 1000);
+	}
 	ck_assert_msg(v.ifname[0], "VF %u has no netdev (igbvf)", vf);
 	snprintf(buf, size, "%s", v.ifname);
 }

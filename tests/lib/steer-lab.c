@@ -23,6 +23,8 @@ void test_steer_lab_setup(TestSteerLab *l)
 
 	memset(l, 0, sizeof(*l));
 	test_igb_find(&l->igb);
+	/* Fresh VFs: an earlier test may have left them up or re-addressed. */
+	test_igb_set_vfs(&l->igb, 0, true);
 	test_igb_set_vfs(&l->igb, 7, true);
 	test_igb_up(&l->igb);
 	snprintf(cmd, sizeof(cmd), "ip link set %s vf %d mac " TEST_STEER_MAC, l->igb.ifname,
@@ -45,6 +47,8 @@ void test_steer_lab_teardown(TestSteerLab *l)
 	snprintf(cmd, sizeof(cmd), "bridge fdb del " TEST_STEER_MAC " dev %s self; rm -rf %s",
 		 l->igb.ifname, l->dir);
 	test_run(cmd, out, sizeof(out));
+	/* The VFs this fixture brought up and re-addressed go with it. */
+	test_igb_set_vfs(&l->igb, 0, true);
 }
 
 SteerPlan test_steer_lab_plan(const TestSteerLab *l)
