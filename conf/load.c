@@ -329,28 +329,97 @@ static void check_instance(ConfCtx *c, ConfSet *s, ConfInstance *in)
 	}
 }
 
-/* MACs must be unique across every instance: one MAC is one guest NIC. */
+typedef struct MacRef {
+	const ConfPair *pair;
+	size_t at; /* file order */
+} MacRef;
+
+static int mac_ref_cmp(const void *a, const void *b)
+{
+	const MacRef *x = a, *y = b;
+	int c = memcmp(x->pair->mac, y->pair->mac, 6);
+
+	return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* @q, later in file order than @p, has @p's MAC. */
+static void report_mac_twin(ConfCtx *c, const ConfPair *p, const ConfPair *q)
+{
+	if (!p->has_mac || !q->has_mac || memcmp(p->mac, q->mac, 6))
+		return;
+	c->file = q->file;
+	c->line = q->line;
+	conf_diag(c, CONF_ERROR, "pair %s: MAC address already used by pair %s in %s", q->name,
+		  p->name, p->file);
+}
+
+/*
+ * MACs must be unique across every instance: one MAC is one guest NIC.
+ * Sorted first, so that only pairs whose MAC occurs twice are compared with
+ * each other (10,000 instances made every pair against every pair a
+ * quadratic start-up, docs/performance.md); reported in file order.
+ */
 static void check_macs(ConfCtx *c, ConfSet *s)
 {
+	size_t n = 0, n_dup = 0;
+	MacRef *refs;
+	bool *shared;
+
 	for (size_t a = 0; a < s->n_instances; a++)
-		for (size_t x = 0; x < s->instances[a].n_pairs; x++) {
-			ConfPair *p = &s->instances[a].pairs[x];
+		n += s->instances[a].n_pairs;
+	refs = malloc((n ? n : 1) * sizeof(*refs));
+	shared = calloc(n ? n : 1, sizeof(*shared));
+	n = 0;
+	for (size_t a = 0; refs && shared && a < s->n_instances; a++)
+		for (size_t x = 0; x < s->instances[a].n_pairs; x++)
+			if (s->instances[a].pairs[x].has_mac)
+				refs[n] = (MacRef){ &s->instances[a].pairs[x], n }, n++;
+	if (refs && shared) {
+		qsort(refs, n, sizeof(*refs), mac_ref_cmp);
+		for (size_t k = 0; k + 1 < n; k++)
+			if (memcmp(refs[k].pair->mac, refs[k + 1].pair->mac, 6) == 0)
+				shared[refs[k].at] = shared[refs[k + 1].at] = true;
+		/* Back to file order, the shared ones only. */
+		n = 0;
+		for (size_t a = 0; a < s->n_instances; a++)
+			for (size_t x = 0; x < s->instances[a].n_pairs; x++)
+				if (s->instances[a].pairs[x].has_mac && shared[n++])
+					refs[n_dup++].pair = &s->instances[a].pairs[x];
+	}
+	for (size_t k = 0; k < n_dup; k++)
+		for (size_t j = k + 1; j < n_dup; j++)
+			report_mac_twin(c, refs[k].pair, refs[j].pair);
+	if (!refs || !shared) /* no memory for the index: every pair against every pair */
+		for (size_t a = 0; a < s->n_instances; a++)
+			for (size_t x = 0; x < s->instances[a].n_pairs; x++)
+				for (size_t b = a; b < s->n_instances; b++)
+					for (size_t y = b == a ? x + 1 : 0;
+					     y < s->instances[b].n_pairs; y++)
+						report_mac_twin(c, &s->instances[a].pairs[x],
+								&s->instances[b].pairs[y]);
+	free(shared);
+	free(refs);
+}
 
-			for (size_t b = a; b < s->n_instances; b++)
-				for (size_t y = b == a ? x + 1 : 0; y < s->instances[b].n_pairs;
-				     y++) {
-					ConfPair *q = &s->instances[b].pairs[y];
+/* Instances whose name an earlier one has (sorted through an index, as above). */
+static bool *later_name_twins(const ConfSet *s)
+{
+	bool *later = calloc(s->n_instances ? s->n_instances : 1, sizeof(*later));
+	NameRef *refs = malloc((s->n_instances ? s->n_instances : 1) * sizeof(*refs));
 
-					if (!p->has_mac || !q->has_mac || memcmp(p->mac, q->mac, 6))
-						continue;
-					c->file = q->file;
-					c->line = q->line;
-					conf_diag(c, CONF_ERROR,
-						  "pair %s: MAC address already used by pair %s in "
-						  "%s",
-						  q->name, p->name, p->file);
-				}
-		}
+	if (!later || !refs) {
+		free(refs);
+		free(later);
+		return NULL;
+	}
+	for (size_t i = 0; i < s->n_instances; i++)
+		refs[i] = (NameRef){ s->instances[i].name, i };
+	qsort(refs, s->n_instances, sizeof(*refs), name_ref_cmp);
+	for (size_t k = 1; k < s->n_instances; k++)
+		if (strcmp(refs[k].name, refs[k - 1].name) == 0)
+			later[refs[k].at] = true;
+	free(refs);
+	return later;
 }
 
 int conf_load(const char *root, ConfSet **out, ConfDiags *diags)
@@ -360,6 +429,7 @@ int conf_load(const char *root, ConfSet **out, ConfDiags *diags)
 	ConfDaemon daemon_def;
 	ConfPool *pool_def = NULL;
 	ConfInstance *instance_def = NULL;
+	bool *twins;
 	ConfSet *s;
 	size_t errors_before = diags->n_errors;
 	int r;
@@ -470,9 +540,11 @@ daemon_done:
 
 	for (size_t i = 0; i < s->n_pools; i++)
 		check_pool(&c, &s->pools[i]);
+	twins = later_name_twins(s);
 	for (size_t i = 0; i < s->n_instances; i++) {
 		check_instance(&c, s, &s->instances[i]);
-		for (size_t j = 0; j < i; j++)
+		/* Without the index (no memory), every name against every earlier one. */
+		for (size_t j = 0; (!twins || twins[i]) && j < i; j++)
 			if (strcmp(s->instances[j].name, s->instances[i].name) == 0) {
 				c.file = s->instances[i].file;
 				c.line = 0;
@@ -480,6 +552,7 @@ daemon_done:
 					  s->instances[i].name, s->instances[j].file);
 			}
 	}
+	free(twins);
 	check_macs(&c, s);
 
 	name_list_free(&pools);

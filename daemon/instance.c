@@ -602,9 +602,18 @@ static void setup_on_probe(QmpConn *c, int r, const QmpProbe *probe, const char 
  */
 static bool instance_watch_exit(Instance *i, pid_t pid);
 
+static void instance_unwatch_exit(Instance *i);
+
 static void instance_set_qemu(Instance *i, pid_t pid, uint64_t start)
 {
+	/*
+	 * Its monitor now tells when it goes (the connection closes): a pidfd
+	 * is only needed while the monitor is away, so a host of 10,000 QEMUs
+	 * costs one descriptor each (docs/performance.md, "File descriptors").
+	 */
 	i->same_qemu = pid > 0 && pid == i->pid && start && start == i->pid_start;
+	if (i->same_qemu && pid == i->watched_pid)
+		instance_unwatch_exit(i);
 	i->pid = pid;
 	i->pid_start = start;
 }
@@ -743,6 +752,15 @@ static bool instance_watch_exit(Instance *i, pid_t pid)
 					   (int)pid, strerror(errno));
 		return false;
 	}
+	/* Checked once the pidfd pins the pid: a stranger under a recycled pid is not it. */
+	if (pid == i->pid && i->pid_start) {
+		uint64_t start = 0;
+
+		if (process_get_start(pid, &start) < 0 || start != i->pid_start) {
+			close(fd);
+			return false;
+		}
+	}
 	i->ev_exit = event_new(i->env->base, fd, EV_READ, instance_on_exit, i);
 	if (!i->ev_exit) {
 		close(fd);
@@ -796,7 +814,13 @@ void instance_restore_qemu(Instance *i, pid_t pid, uint64_t start)
 
 void instance_follow_recorded_qemu(Instance *i)
 {
-	/* It may die before we ever reach its monitor: its VFs must go back then too. */
+	/*
+	 * It may die before we ever reach its monitor: its VFs must go back then
+	 * too. A monitor that is connected (or connecting) says so itself by
+	 * closing; one that is not yet reachable does not.
+	 */
+	if (i->conn && qmp_conn_get_state(i->conn) != QMP_CONN_DISCONNECTED)
+		return;
 	if (i->pid > 0 && instance_holds_vfs(i))
 		instance_watch_exit(i, i->pid);
 }

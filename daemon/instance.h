@@ -137,8 +137,9 @@ void instance_set_settling(Instance *i, bool settling);
 Instance *instance_free(Instance *i);
 
 /*
- * Start-up: the QEMU process the state files name holds VFs; watch for its
- * exit at once, connected or not.
+ * Start-up, after the connect was started: the QEMU process the state files
+ * name holds VFs; unless its monitor is connected (whose closing tells),
+ * watch for its exit at once.
  */
 void instance_follow_recorded_qemu(Instance *i);
 /* Start-up: the QEMU process (pid, start time) a state file names; a pid of 0 says nothing. */

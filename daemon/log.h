@@ -8,12 +8,26 @@
 #include <stdarg.h>
 #include <syslog.h>
 
+typedef struct LogHeld LogHeld;
+
 typedef struct Log {
 	int max_level; /* LOG_ERR .. LOG_DEBUG */
 	int to_journal;
+	LogHeld *held; /* lines waiting for log_release(); NULL until first held */
 } Log;
 
 void log_init(Log *log, int max_level);
+void log_done(Log *log);
+
+/*
+ * Between log_hold() and log_release() (a QMP event's handling) info,
+ * notice and debug lines are formatted but written only at the release,
+ * in order: the write (and, under systemd, the journal's wakeup) stays off
+ * the path from an event to the command it causes. Warnings and errors go
+ * at once, after whatever was held. docs/performance.md, "The decide path".
+ */
+void log_hold(Log *log);
+void log_release(Log *log);
 /* Accepts err, warning, notice, info, debug (and numeric 3..7). */
 int log_parse_level(const char *s);
 

@@ -61,12 +61,9 @@ static void help(void)
 }
 
 /*
- * systemd socket activation (failoverd-qmp.socket): the listening AF_UNIX
- * stream socket it passed, made with its SocketMode=/SocketGroup=, or -1.
- */
-/*
- * Descriptors per QEMU (its monitor, a pidfd): the soft limit of 1024 is select()'s, and
- * libevent polls with epoll, so take the hard limit. Where that is still too
+ * A descriptor per QEMU (its monitor; a pidfd only while that is away): the
+ * soft limit of 1024 is select()'s, and libevent polls with epoll, so take
+ * the hard limit. Where that is still too
  * few (or setrlimit() is filtered, as in the unit, which sets LimitNOFILE=
  * instead), say so now rather than per failed connect (docs/performance.md
  * §Ten thousand instances).
@@ -74,8 +71,9 @@ static void help(void)
 static void raise_nofile(Log *log, size_t n_instances)
 {
 	/*
-	 * A monitor and, after a restart, a pidfd per QEMU (daemon/instance.c);
-	 * beyond those: pools, netlink, udev, the bus, state files, the log.
+	 * A monitor per QEMU, and a pidfd per QEMU whose monitor is away
+	 * (daemon/instance.c); beyond those: pools, netlink, udev, the bus,
+	 * state files, the log.
 	 */
 	const rlim_t spare = 64;
 	struct rlimit rl;
@@ -88,14 +86,18 @@ static void raise_nofile(Log *log, size_t n_instances)
 		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
 			rl = want;
 	}
-	if (rl.rlim_cur != RLIM_INFINITY && 2 * n_instances + spare > rl.rlim_cur)
+	if (rl.rlim_cur != RLIM_INFINITY && n_instances + spare > rl.rlim_cur)
 		log_warning(log,
 			    "%zu instances need about %zu file descriptors, but RLIMIT_NOFILE "
 			    "is %llu: some QEMUs will not be connected (raise LimitNOFILE=)",
-			    n_instances, 2 * n_instances + (size_t)spare,
+			    n_instances, n_instances + (size_t)spare,
 			    (unsigned long long)rl.rlim_cur);
 }
 
+/*
+ * systemd socket activation (failoverd-qmp.socket): the listening AF_UNIX
+ * stream socket it passed, made with its SocketMode=/SocketGroup=, or -1.
+ */
 static int activated_qmp_socket(void)
 {
 	int n = sd_listen_fds(1);

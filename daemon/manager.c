@@ -17,10 +17,12 @@
 #include "daemon/manager.h"
 #include "daemon/messages.h"
 #include "daemon/metrics.h"
+#include "daemon/namemap.h"
 #include "daemon/pairfile.h"
 #include "daemon/pools.h"
 #include "daemon/probecache.h"
 #include "daemon/process.h"
+#include "daemon/statefile.h"
 #include "daemon/steer.h"
 #include "qmp/qmp.h"
 
@@ -32,6 +34,7 @@ struct Manager {
 	struct event *sig_term, *sig_int;
 	QmpListener *listener;
 	Instance *instances;
+	NameMap *by_name; /* the instances by name; NULL: walk the list */
 	char state_dir[256];
 	ManagerPairFn pair_hook;
 	void *pair_hook_ud;
@@ -62,10 +65,32 @@ static void manager_flush_saves(Manager *m);
 
 Instance *manager_find_instance(Manager *m, const char *name)
 {
+	if (m->by_name)
+		return name_map_get(m->by_name, name);
 	for (Instance *i = m->instances; i; i = i->next)
 		if (strcmp(i->name, name) == 0)
 			return i;
 	return NULL;
+}
+
+/* An index that could not take a name is dropped: lookups walk the list again. */
+static void manager_index_instance(Manager *m, Instance *i)
+{
+	if (m->by_name && name_map_put(m->by_name, i->name, i) < 0)
+		m->by_name = name_map_free(m->by_name);
+}
+
+static void manager_link_instance(Manager *m, Instance *i)
+{
+	instance_link(&m->instances, i);
+	manager_index_instance(m, i);
+}
+
+static void manager_unlink_instance(Manager *m, Instance *i)
+{
+	if (m->by_name)
+		name_map_remove(m->by_name, i->name, i);
+	instance_unlink(&m->instances, i);
 }
 
 Instance *manager_get_instances(Manager *m)
@@ -129,7 +154,7 @@ static void manager_on_instance_lost(void *ud, Instance *i)
 	/* Configured instances wait for QEMU to come back; others go away. */
 	if (i->configured)
 		return;
-	instance_unlink(&m->instances, i);
+	manager_unlink_instance(m, i);
 	manager_flush_saves(m); /* before its pairs go */
 	instance_free(i);
 }
@@ -155,19 +180,22 @@ static Instance *manager_on_instance_identified(void *ud, Instance *i, const cha
 				    "a second QEMU named %s connected while the first is still "
 				    "attached; ignoring it",
 				    name);
-			instance_unlink(&m->instances, i);
+			manager_unlink_instance(m, i);
 			manager_flush_saves(m); /* before its pairs go */
 			instance_free(i);
 			return NULL;
 		}
 		instance_take_conn(known, i);
-		instance_unlink(&m->instances, i);
+		manager_unlink_instance(m, i);
 		manager_flush_saves(m); /* before its pairs go */
 		instance_free(i);
 		log_info(&m->log, "instance %s: QEMU connected to the listening socket", name);
 		return known;
 	}
+	if (m->by_name)
+		name_map_remove(m->by_name, i->name, i);
 	instance_set_name(i, name);
+	manager_index_instance(m, i);
 	return i;
 }
 
@@ -191,7 +219,7 @@ static void manager_on_accept(QmpListener *l, int fd, void *userdata)
 		instance_free(i);
 		return;
 	}
-	instance_link(&m->instances, i);
+	manager_link_instance(m, i);
 }
 
 /* --- pools (daemon/pools.c) --- */
@@ -281,7 +309,11 @@ void manager_checkpoint(Manager *m, const char *point)
 	if (!m->stop_at[0] || strcmp(m->stop_at, point) != 0)
 		return;
 	manager_flush_saves(m); /* a checkpoint is a durable step */
+	/* Everything up to here is in the log when the test looks. */
+	log_release(&m->log);
 	log_notice(&m->log, "checkpoint %s reached: stopping (--debug-stop-at)", point);
+	if (m->in_event)
+		log_hold(&m->log);
 	raise(SIGSTOP);
 }
 
@@ -453,10 +485,11 @@ static void manager_on_pair_done(void *ud, Pair *p)
 	Manager *m = ud;
 	Instance *i = p->instance;
 	char path[512];
+	int r;
 
 	if (pair_file_path(path, sizeof(path), m->state_dir, i->name, p->config.name) == 0 &&
-	    unlink(path) < 0 && errno != ENOENT)
-		log_pair_warning(p, "cannot remove %s: %s", path, strerror(errno));
+	    (r = statefile_remove(path)) < 0)
+		log_pair_warning(p, "cannot remove %s: %s", path, strerror(-r));
 	log_pair_info(p, "detached and forgotten");
 	manager_forget_save(m, p);
 	instance_remove_pair(i, p);
@@ -473,6 +506,7 @@ static void manager_on_event(void *ud, Instance *i, const char *event, uint64_t 
 	metrics_event(&m->metrics, rx_ns, tx_before_ns, tx_start_ns, tx_ns);
 	m->in_event = false;
 	manager_flush_saves(m);
+	log_release(&m->log);
 
 	for (size_t k = 0; k < sizeof(changes) / sizeof(changes[0]); k++)
 		if (strcmp(event, changes[k]) == 0) {
@@ -486,6 +520,7 @@ static void manager_on_event_begin(void *ud, Instance *i)
 	Manager *m = ud;
 
 	m->in_event = true;
+	log_hold(&m->log);
 }
 
 /*
@@ -607,7 +642,8 @@ static void manager_restore_adhoc_pairs(Manager *m)
 			if (i && instance_find_pair(i, sp.config.name))
 				continue; /* configured: loaded with its configuration */
 			if (!sp.vf.id[0]) {
-				unlink(path); /* a pair removed from the configuration, done */
+				/* a pair removed from the configuration, done */
+				(void)statefile_remove(path);
 				continue;
 			}
 			sp.config.adhoc = sp.config.retired = true;
@@ -662,7 +698,7 @@ int manager_add_instance(Manager *m, const ManagerInstanceConfig *c, Instance **
 			return r;
 		}
 	}
-	instance_link(&m->instances, i);
+	manager_link_instance(m, i);
 	if (out)
 		*out = i;
 	return 0;
@@ -685,8 +721,6 @@ int manager_start(Manager *m)
 	pools_recover(m->pools);
 	/* A pair that is still configured undoes its own steering once QEMU is reconciled. */
 	steer_recover(m->steer, manager_owner_alive, m, manager_steer_report);
-	for (Instance *i = m->instances; i; i = i->next)
-		instance_follow_recorded_qemu(i);
 	r = pools_start_monitor(m->pools);
 	if (r < 0)
 		log_warning(&m->log, "cannot watch for PF/VF removal (udev): %s", strerror(-r));
@@ -697,6 +731,7 @@ int manager_start(Manager *m)
 			instance_set_settling(i, true);
 			m->n_settling++;
 		}
+		instance_follow_recorded_qemu(i); /* after the connect: it may make it needless */
 	}
 	log_info(&m->log, "failoverd started (state in %s)", m->state_dir);
 	manager_check_started(m);
@@ -879,7 +914,7 @@ int manager_connect_instance(Manager *m, Instance *i)
 	r = instance_connect(i, i->qmp_path);
 	if (r == -EMFILE || r == -ENFILE)
 		log_instance_error(i,
-				   "cannot connect to %s: %s (two descriptors per QEMU: raise "
+				   "cannot connect to %s: %s (one descriptor per QEMU: raise "
 				   "LimitNOFILE=)",
 				   i->qmp_path, strerror(-r));
 	else if (r < 0)
@@ -1002,9 +1037,11 @@ int manager_new(Manager **out, const ManagerOptions *opts)
 	snprintf(m->state_dir, sizeof(m->state_dir), "%s",
 		 opts->state_dir ? opts->state_dir : "/var/lib/failoverd");
 	m->base = event_base_new();
+	(void)name_map_new(&m->by_name); /* without it, lookups walk the list */
 	if (!m->base || probe_cache_new(&m->probes, m->base) < 0 ||
 	    pools_new(&m->pools, m->base, &m->log, &pools_ops, m) < 0) {
 		m->probes = probe_cache_free(m->probes);
+		m->by_name = name_map_free(m->by_name);
 		if (m->base)
 			event_base_free(m->base);
 		free(m);
@@ -1105,7 +1142,7 @@ Manager *manager_free(Manager *m)
 	while (m->instances) {
 		Instance *i = m->instances;
 
-		instance_unlink(&m->instances, i);
+		manager_unlink_instance(m, i);
 		manager_flush_saves(m); /* before its pairs go */
 		instance_free(i);
 	}
@@ -1122,6 +1159,8 @@ Manager *manager_free(Manager *m)
 	event_base_free(m->base);
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
+	m->by_name = name_map_free(m->by_name);
+	log_done(&m->log);
 	free(m);
 	return NULL;
 }

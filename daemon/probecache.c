@@ -31,6 +31,8 @@ struct Entry {
 	char reason[512];
 	Waiter *leader;	 /* whose probe is in flight, or NULL */
 	Waiter *waiters; /* QEMUs of this build waiting for it */
+	/* Where the next waiter goes: 10,000 QEMUs connecting at once queue in O(1). */
+	Waiter **waiters_tail;
 };
 
 struct ProbeCache {
@@ -197,7 +199,7 @@ int probe_cache_probe(ProbeCache *pc, QmpConn *c, const char *primary_driver, Qm
 	const QmpVersion *v = qmp_conn_get_version(c);
 	ProcessExe exe;
 	Entry *e;
-	Waiter *w, **tail;
+	Waiter *w;
 	int r;
 
 	/*
@@ -231,9 +233,10 @@ int probe_cache_probe(ProbeCache *pc, QmpConn *c, const char *primary_driver, Qm
 	w->fn = fn;
 	w->ud = ud;
 	if (e->leader) {
-		for (tail = &e->waiters; *tail; tail = &(*tail)->next)
-			;
-		*tail = w;
+		if (!e->waiters)
+			e->waiters_tail = &e->waiters;
+		*e->waiters_tail = w;
+		e->waiters_tail = &w->next;
 		return 0;
 	}
 	e->leader = w;
@@ -252,7 +255,9 @@ void probe_cache_cancel(ProbeCache *pc, void *ud)
 	for (Entry *e = pc->entries; e; e = e->next) {
 		if (e->leader && e->leader->ud == ud)
 			e->leader->fn = NULL;
-		for (Waiter **w = &e->waiters; *w;) {
+		Waiter **w = &e->waiters;
+
+		while (*w) {
 			if ((*w)->ud == ud) {
 				Waiter *dead = *w;
 
@@ -262,5 +267,6 @@ void probe_cache_cancel(ProbeCache *pc, void *ud)
 				w = &(*w)->next;
 			}
 		}
+		e->waiters_tail = w;
 	}
 }

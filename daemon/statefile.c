@@ -7,14 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "daemon/statefile.h"
 
-static int write_all(int fd, const char *buf, size_t len)
+static int pwrite_all(int fd, const char *buf, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+	for (off_t at = 0; len > 0;) {
+		ssize_t n = pwrite(fd, buf, len, at);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -22,6 +23,7 @@ static int write_all(int fd, const char *buf, size_t len)
 			return -errno;
 		}
 		buf += n;
+		at += n;
 		len -= (size_t)n;
 	}
 	return 0;
@@ -59,36 +61,30 @@ int statefile_write(const char *path, const StateEntry *entries, size_t n)
 	return statefile_write_full(path, entries, n, STATEFILE_DURABLE);
 }
 
-int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
-			 StateFileFlags flags)
+/*
+ * The file's twin: hidden, with a '~' no state file name has (pair names and
+ * PCI addresses never hold one), so skipped by every scan of these
+ * directories. It holds the previous content after a write.
+ */
+static int twin_path(const char *path, char *buf, size_t size)
 {
-	char tmp[4096], dir[4096];
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mem;
-	int fd, r;
+	const char *base = strrchr(path, '/');
+	int n = base ? snprintf(buf, size, "%.*s/.%s~", (int)(base - path), path, base + 1)
+		     : snprintf(buf, size, ".%s~", path);
 
-	/*
-	 * Hidden, and with a '~' no state file name has (pair names and PCI
-	 * addresses never hold one): no other file's name, and skipped by
-	 * every scan of these directories.
-	 */
-	{
-		const char *base = strrchr(path, '/');
-		int len_tmp = base ? snprintf(tmp, sizeof(tmp), "%.*s/.%s~XXXXXX",
-					      (int)(base - path), path, base + 1)
-				   : snprintf(tmp, sizeof(tmp), ".%s~XXXXXX", path);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
 
-		if (len_tmp < 0 || len_tmp >= (int)sizeof(tmp))
-			return -ENAMETOOLONG;
-	}
-	mem = open_memstream(&buf, &len);
+static int format_entries(const StateEntry *entries, size_t n, char **buf, size_t *len)
+{
+	FILE *mem = open_memstream(buf, len);
+
 	if (!mem)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (!valid_key(entries[i].key)) {
 			fclose(mem);
-			free(buf);
+			free(*buf);
 			return -EINVAL;
 		}
 		fprintf(mem, "%s=", entries[i].key);
@@ -98,30 +94,60 @@ int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
 		fputc('\n', mem);
 	}
 	if (fclose(mem) != 0) {
-		free(buf);
+		free(*buf);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+/*
+ * The new content goes into the twin, then the two names are exchanged in
+ * one step: readers of @path see the old or the new content, never a mix.
+ * Unlike a fresh temp file renamed over the old one, no inode is created or
+ * freed and no block is given back (ext4 scans recently freed inodes on
+ * every creation, and a discard-mounted one discards freed blocks at once):
+ * docs/performance.md, "Pair state files".
+ */
+int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
+			 StateFileFlags flags)
+{
+	char twin[4096], dir[4096];
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, r;
+
+	r = twin_path(path, twin, sizeof(twin));
+	if (r < 0)
+		return r;
+	r = format_entries(entries, n, &buf, &len);
+	if (r < 0)
+		return r;
 	if ((flags & STATEFILE_IF_CHANGED) && same_content(path, buf, len)) {
 		free(buf);
 		return 0;
 	}
 
-	fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
+	fd = open(twin, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		free(buf);
 		return -errno;
 	}
-	r = write_all(fd, buf, len);
+	/* Overwritten, then cut: truncating to zero first would free its block. */
+	r = pwrite_all(fd, buf, len);
 	free(buf);
+	if (r == 0 && ftruncate(fd, (off_t)len) < 0)
+		r = -errno;
 	if (r == 0 && (flags & STATEFILE_DURABLE) && fsync(fd) < 0)
 		r = -errno;
 	close(fd);
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return r;
+	if (r == 0 && renameat2(AT_FDCWD, twin, AT_FDCWD, path, RENAME_EXCHANGE) < 0) {
+		/* The first write of @path, or a file system that cannot exchange. */
+		r = errno == ENOENT || errno == EINVAL ? 0 : -errno;
+		if (r == 0 && rename(twin, path) < 0)
+			r = -errno;
 	}
+	if (r < 0)
+		return r;
 	if (!(flags & STATEFILE_DURABLE))
 		return 0;
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -131,6 +157,15 @@ int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
 		close(fd);
 	}
 	return 0;
+}
+
+int statefile_remove(const char *path)
+{
+	char twin[4096];
+
+	if (twin_path(path, twin, sizeof(twin)) == 0)
+		(void)unlink(twin); /* only ever the previous content */
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
 int statefile_read(const char *path, StateFileFn fn, void *userdata, unsigned *bad_line)

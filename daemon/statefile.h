@@ -1,8 +1,8 @@
 #pragma once
 
 /*
- * Small "key=value" state files, written atomically (temp file, rename)
- * with mode 0600, and parsed strictly.
+ * Small "key=value" state files, written atomically (a hidden twin file
+ * exchanged with it) with mode 0600, and parsed strictly.
  */
 
 #include <stddef.h>
@@ -27,6 +27,9 @@ int statefile_write(const char *path, const StateEntry *entries, size_t n);
  */
 int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
 			 StateFileFlags flags);
+
+/* Removes @path and its twin; a missing file is no error. */
+int statefile_remove(const char *path);
 
 /* Called per line; a negative return stops the read and is returned. */
 typedef int (*StateFileFn)(const char *key, const char *value, void *userdata);

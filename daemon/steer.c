@@ -83,7 +83,7 @@ static void record_drop(Steer *s, SteerRecord *rec)
 	char path[512];
 
 	record_path(s, rec->owner, path, sizeof(path));
-	unlink(path);
+	(void)statefile_remove(path);
 	for (SteerRecord **at = &s->records; *at; at = &(*at)->next)
 		if (*at == rec) {
 			*at = rec->next;

@@ -406,8 +406,10 @@ static int saved_path(const VfPool *p, const char *vf, char *buf, size_t size)
 
 static int saved_delete(const VfPool *p, const char *path)
 {
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
+	int r = statefile_remove(path);
+
+	if (r < 0)
+		return r;
 	fsync_dir(p->saved_dir);
 	return 0;
 }

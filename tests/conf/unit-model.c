@@ -392,6 +392,40 @@ START_TEST(test_cross_checks)
 }
 END_TEST
 
+/* Three guests with one MAC among many distinct ones: every clash is named, once. */
+START_TEST(test_cross_checks_three_way)
+{
+	char content[4096];
+
+	conf_tree_write(t, ETC "lab.pool", lab_pool);
+	for (int k = 0; k < 3; k++) {
+		snprintf(content, sizeof(content),
+			 "[Instance]\nName=%s\n[Pair]\nName=x%d\nPool=lab\n"
+			 "MACAddress=52:54:00:00:00:%02x\nStandby=n0\n"
+			 "[Pair]\nName=s%d\nPool=lab\nMACAddress=52:54:00:00:00:ee\nStandby=n1\n",
+			 k == 1 ? "other" : "guest", k, 0x10 + k, k);
+		conf_tree_write(t, k == 0 ? ETC "a.vm" : k == 1 ? ETC "b.vm" : ETC "c.vm", content);
+	}
+	conf_tree_load(t);
+	expect_errors(4);
+	expect_diag(ETC "c.vm", 0, "error",
+		    strcat(strcpy((char[512]){ 0 }, "instance name 'guest' is also used by "),
+			   conf_tree_path(t, ETC "a.vm")));
+	expect_diag(
+		ETC "b.vm", 8, "error",
+		strcat(strcpy((char[512]){ 0 }, "pair s1: MAC address already used by pair s0 in "),
+		       conf_tree_path(t, ETC "a.vm")));
+	expect_diag(
+		ETC "c.vm", 8, "error",
+		strcat(strcpy((char[512]){ 0 }, "pair s2: MAC address already used by pair s0 in "),
+		       conf_tree_path(t, ETC "a.vm")));
+	expect_diag(
+		ETC "c.vm", 8, "error",
+		strcat(strcpy((char[512]){ 0 }, "pair s2: MAC address already used by pair s1 in "),
+		       conf_tree_path(t, ETC "b.vm")));
+}
+END_TEST
+
 typedef struct Change {
 	ConfObject what;
 	char name[64];
@@ -612,6 +646,7 @@ int main(void)
 	tcase_add_test(tc, test_pairs_from_dropins);
 	tcase_add_test(tc, test_too_many_pairs);
 	tcase_add_test(tc, test_cross_checks);
+	tcase_add_test(tc, test_cross_checks_three_way);
 	tcase_add_test(tc, test_traffic_rules);
 	tcase_add_test(tc, test_diff);
 	tcase_add_test(tc, test_equal_ignores_stale_values);

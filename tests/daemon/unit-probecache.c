@@ -208,6 +208,37 @@ START_TEST(test_shared_only_by_the_same_executable)
 }
 END_TEST
 
+/*
+ * QEMUs of one build connecting at once wait for the first one's probe; one
+ * that gives up (its monitor closed) and comes back queues again, and every
+ * waiter gets the one answer, once.
+ */
+START_TEST(test_waiters_share_one_probe)
+{
+	for (int k = 0; k < 3; k++)
+		peer_open_self(&peers[k]);
+	for (int k = 0; k < 3; k++)
+		ck_assert_int_eq(spin_until(&peers[k].n_ready, 1, 5000), 0);
+	for (int k = 0; k < 3; k++)
+		ck_assert_int_eq(
+			probe_cache_probe(cache, peers[k].conn, "e1000e", on_probe, &peers[k]), 0);
+	probe_cache_cancel(cache, &peers[2]); /* the last in the queue, behind peers[1] */
+	ck_assert_int_eq(probe_cache_probe(cache, peers[2].conn, "e1000e", on_probe, &peers[2]), 0);
+	for (int k = 0; k < 3; k++) {
+		ck_assert_int_eq(spin_until(&peers[k].n_probed, 1, 5000), 0);
+		ck_assert_int_eq(peers[k].r, 0);
+		ck_assert(peers[k].probe.standby_failover);
+	}
+	ck_assert_uint_eq(fake_qmp_count(peers[0].fake, "device-list-properties"), 2);
+	for (int k = 1; k < 3; k++)
+		ck_assert_uint_eq(fake_qmp_count(peers[k].fake, "device-list-properties"), 0);
+	/* Nothing more arrives later. */
+	spin_until(&peers[0].n_probed, 2, 200);
+	for (int k = 0; k < 3; k++)
+		ck_assert_int_eq(peers[k].n_probed, 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("probecache");
@@ -215,6 +246,7 @@ int main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_shared_only_by_the_same_executable);
+	tcase_add_test(tc, test_waiters_share_one_probe);
 	suite_add_tcase(s, tc);
 	return test_suite_run(s, CK_NORMAL);
 }

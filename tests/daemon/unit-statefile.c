@@ -1,6 +1,7 @@
 /*
  * State files: atomic writes whose temporary files never collide with
- * another state file (pair "p" and pair "p.tmp" of one instance).
+ * another state file (pair "p" and pair "p.tmp" of one instance), and that
+ * recycle their two files instead of making new ones.
  */
 
 #include <check.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/statefile.h"
 #include "tests/lib/harness.h"
@@ -59,12 +62,127 @@ START_TEST(test_temporary_names_never_collide)
 }
 END_TEST
 
+static int count_entries(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+/* A shorter record after a longer one: nothing of the old one survives. */
+START_TEST(test_shorter_rewrite_is_exact)
+{
+	TestDir *d = test_dir_new();
+	char p[300], buf[32], reason[200];
+	const StateEntry a[] = { { "state", "failed" }, { "reason", reason } },
+			 b[] = { { "state", "active" } };
+	unsigned line = 0;
+
+	memset(reason, 'x', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = 0;
+	snprintf(p, sizeof(p), "%s/vm@p", test_dir_path(d));
+	for (int k = 0; k < 3; k++) {
+		ck_assert_int_eq(statefile_write_full(p, a, 2, 0), 0);
+		ck_assert_int_eq(statefile_write_full(p, b, 1, 0), 0);
+	}
+	read_state(p, buf);
+	ck_assert_str_eq(buf, "active");
+	ck_assert_int_eq(statefile_read(p, collect, buf, &line), 0);
+	{
+		struct stat st;
+
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_int_eq(st.st_size, (off_t)strlen("state=active\n"));
+		ck_assert_int_eq(st.st_mode & 0777, 0600);
+	}
+	test_dir_free(d);
+}
+END_TEST
+
+/*
+ * Rewrites alternate between the file and its hidden twin: no inode is made
+ * or freed per write (docs/performance.md), and a reader that opened the
+ * file before a write still reads the whole old record.
+ */
+START_TEST(test_rewrites_recycle_two_files)
+{
+	TestDir *d = test_dir_new();
+	char p[300], buf[64];
+	const StateEntry a[] = { { "state", "staged" } }, b[] = { { "state", "active" } };
+	ino_t first, second;
+	FILE *old;
+
+	snprintf(p, sizeof(p), "%s/vm@p", test_dir_path(d));
+	ck_assert_int_eq(statefile_write_full(p, a, 1, 0), 0);
+	ck_assert_int_eq(statefile_write_full(p, b, 1, 0), 0);
+	first = inode_of(p);
+	old = fopen(p, "r");
+	ck_assert_ptr_nonnull(old);
+	ck_assert_int_eq(statefile_write_full(p, a, 1, 0), 0);
+	second = inode_of(p);
+	ck_assert_int_ne(first, second);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), old));
+	ck_assert_str_eq(buf, "state=active\n");
+	fclose(old);
+	ck_assert_int_eq(statefile_write_full(p, b, 1, STATEFILE_DURABLE), 0);
+	ck_assert_int_eq(inode_of(p), first);
+	read_state(p, buf);
+	ck_assert_str_eq(buf, "active");
+	ck_assert_int_eq(count_entries(test_dir_path(d)), 2); /* the file and its twin */
+	ck_assert_int_eq(statefile_remove(p), 0);
+	ck_assert_int_eq(count_entries(test_dir_path(d)), 0);
+	ck_assert_int_eq(statefile_remove(p), 0); /* twice is fine */
+	test_dir_free(d);
+}
+END_TEST
+
+/* A daemon killed mid-write leaves a torn twin: the file and the next write are unharmed. */
+START_TEST(test_torn_twin_is_harmless)
+{
+	TestDir *d = test_dir_new();
+	char p[300], twin[300], buf[32];
+	const StateEntry a[] = { { "state", "staged" } }, b[] = { { "state", "active" } };
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/vm@p", test_dir_path(d));
+	snprintf(twin, sizeof(twin), "%s/.vm@p~", test_dir_path(d));
+	ck_assert_int_eq(statefile_write_full(p, a, 1, 0), 0);
+	f = fopen(twin, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("state=acti", f); /* no newline: cut off */
+	fclose(f);
+	read_state(p, buf);
+	ck_assert_str_eq(buf, "staged");
+	ck_assert_int_eq(statefile_write_full(p, b, 1, 0), 0);
+	read_state(p, buf);
+	ck_assert_str_eq(buf, "active");
+	test_dir_free(d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("statefile");
 	TCase *tc = tcase_create("write");
 
 	tcase_add_test(tc, test_temporary_names_never_collide);
+	tcase_add_test(tc, test_shorter_rewrite_is_exact);
+	tcase_add_test(tc, test_rewrites_recycle_two_files);
+	tcase_add_test(tc, test_torn_twin_is_harmless);
 	suite_add_tcase(s, tc);
 	return test_suite_run(s, CK_NORMAL);
 }
