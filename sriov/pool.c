@@ -328,6 +328,21 @@ static int pool_add(SriovPool *p, SriovAlloc *a)
 	return 0;
 }
 
+/*
+ * Whether the record named @file can be one of @p's, by its name alone
+ * (record_load() holds names to their content): every pool shares the
+ * directory, and reading each of 10,000 records once per pool made start-up
+ * quadratic (docs/performance.md, "Ten thousand instances").
+ */
+static bool pool_may_own(const SriovPool *p, const char *file)
+{
+	size_t n = strlen(p->name);
+
+	if (p->driver == SRIOV_POOL_EMULATED)
+		return strncmp(file, p->name, n) == 0 && file[n] == '@';
+	return strchr(file, '@') == NULL;
+}
+
 static int pool_load(SriovPool *p, SriovError *err)
 {
 	struct dirent *de;
@@ -344,7 +359,7 @@ static int pool_load(SriovPool *p, SriovError *err)
 	while ((de = readdir(d))) {
 		SriovAlloc *a;
 
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || !pool_may_own(p, de->d_name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", p->alloc_dir, de->d_name) >=
 		    (int)sizeof(path))

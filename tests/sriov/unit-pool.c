@@ -282,6 +282,42 @@ START_TEST(test_corrupted_records)
 }
 END_TEST
 
+/*
+ * Every pool's records share one directory; a pool reads only the ones its
+ * name can own, so one damaged record stops only the pool it belongs to.
+ */
+START_TEST(test_damaged_record_stops_only_its_pool)
+{
+	SriovPoolConfig demo = { .name = "demo",
+				 .driver = SRIOV_POOL_EMULATED,
+				 .model = "e1000e",
+				 .size = 2,
+				 .state_dir = state },
+			other = demo;
+	SriovError err = { "" };
+	char path[256];
+	SriovPool *p = NULL;
+
+	other.name = "other";
+	snprintf(path, sizeof(path), "%s/alloc", state);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/alloc/other@0", state);
+	write_file(path, "garbage\n");
+	ck_assert_int_eq(sriov_pool_new(&p, &demo, &err), 0);
+	ck_assert_uint_eq(sriov_pool_get_n_allocs(p), 0);
+	sriov_pool_free(p);
+	p = NULL;
+	ck_assert_int_eq(sriov_pool_new(&p, &other, &err), -EBADMSG);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(strstr(err.message, path) && strstr(err.message, "corrupted (line 1)"), "%s",
+		      err.message);
+	/* A VF pool never reads an emulated slot's record. */
+	p = pool_vfio("fast", both, 1, NULL, 0);
+	ck_assert_uint_eq(sriov_pool_get_n_allocs(p), 0);
+	sriov_pool_free(p);
+}
+END_TEST
+
 START_TEST(test_emulated)
 {
 	SriovPoolConfig c = {
@@ -441,6 +477,7 @@ int main(void)
 	tcase_add_test(tc, test_two_pools_share_pf);
 	tcase_add_test(tc, test_record_files);
 	tcase_add_test(tc, test_corrupted_records);
+	tcase_add_test(tc, test_damaged_record_stops_only_its_pool);
 	tcase_add_test(tc, test_emulated);
 	tcase_add_test(tc, test_vanished_vfs);
 	tcase_add_test(tc, test_missing_pf);
