@@ -9,7 +9,9 @@
  *   qmp-rtt --floor                   the kernel's share of any reaction: one
  *                                     sendmsg() of a command-sized message to
  *                                     a peer asleep in epoll_wait (which it
- *                                     must wake), no QEMU involved
+ *                                     must wake), no QEMU involved; and the
+ *                                     library's share: json-c parsing an event
+ *                                     and building and serialising a command
  */
 
 #include <errno.h>
@@ -260,6 +262,57 @@ static void floor_sendmsg(const char *key, int peer_cpu, size_t count)
 	close(sv[1]);
 }
 
+/*
+ * What json-c alone costs of a decide: parsing a DEVICE_DELETED as QEMU
+ * sends it, and building and serialising the qom-get the daemon answers
+ * with; each after a pause, as an isolated event finds its caches.
+ */
+static void floor_json(size_t count)
+{
+	static const char ev[] = "{\"timestamp\": {\"seconds\": 1764700000, \"microseconds\": "
+				 "123456}, \"event\": \"DEVICE_DELETED\", \"data\": {\"path\": "
+				 "\"/machine/peripheral/fo-p0\", \"device\": \"fo-p0\"}}";
+	uint64_t *parse = calloc(count, sizeof(uint64_t)), *build = calloc(count, sizeof(uint64_t));
+	json_tokener *tok = json_tokener_new();
+
+	if (!parse || !build || !tok)
+		die("json floor");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	pin(0);
+	for (size_t k = 0; k < count + 50; k++) {
+		uint64_t t0 = now_ns(), t1, t2;
+		json_object *o, *cmd, *args;
+
+		json_tokener_reset(tok);
+		o = json_tokener_parse_ex(tok, ev, (int)sizeof(ev) - 1);
+		t1 = now_ns();
+		cmd = json_object_new_object();
+		args = json_object_new_object();
+		json_object_object_add(args, "path", json_object_new_string("/machine/peripheral/net0"));
+		json_object_object_add(args, "property", json_object_new_string("failover"));
+		json_object_object_add(cmd, "execute", json_object_new_string("qom-get"));
+		json_object_object_add(cmd, "arguments", args);
+		json_object_object_add(cmd, "id", json_object_new_int64((int64_t)k));
+		if (!o || !json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN))
+			die("json floor");
+		t2 = now_ns();
+		json_object_put(cmd);
+		json_object_put(o);
+		if (k >= 50) {
+			parse[k - 50] = t1 - t0;
+			build[k - 50] = t2 - t1;
+		}
+		usleep(300);
+	}
+	qsort(parse, count, sizeof(uint64_t), cmp_u64);
+	qsort(build, count, sizeof(uint64_t), cmp_u64);
+	printf("json_parse_event_p50_us=%.2f json_build_command_p50_us=%.2f\n",
+	       pct_us(parse, count, 0.5), pct_us(build, count, 0.5));
+	json_tokener_free(tok);
+	free(parse);
+	free(build);
+}
+
 int main(int argc, char **argv)
 {
 	Client c;
@@ -271,6 +324,7 @@ int main(int argc, char **argv)
 		floor_sendmsg("sendmsg_wakeup_same_cpu", 0, 3000);
 		if (CPU_COUNT(&all) > 1)
 			floor_sendmsg("sendmsg_wakeup_other_cpu", 1, 3000);
+		floor_json(2000);
 		return 0;
 	}
 
