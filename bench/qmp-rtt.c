@@ -288,7 +288,8 @@ static void floor_json(size_t count)
 		t1 = now_ns();
 		cmd = json_object_new_object();
 		args = json_object_new_object();
-		json_object_object_add(args, "path", json_object_new_string("/machine/peripheral/net0"));
+		json_object_object_add(args, "path",
+				       json_object_new_string("/machine/peripheral/net0"));
 		json_object_object_add(args, "property", json_object_new_string("failover"));
 		json_object_object_add(cmd, "execute", json_object_new_string("qom-get"));
 		json_object_object_add(cmd, "arguments", args);
