@@ -883,7 +883,8 @@ static void bus_on_instance_changed(Manager *m, Instance *i, void *ud)
 	bus_arm(b);
 }
 
-static void bus_on_pair_changed(Manager *m, Pair *p, PairState from, void *ud)
+static void bus_on_pair_changed(Manager *m, Pair *p, PairState from, PairState to, const char *why,
+				void *ud)
 {
 	_cleanup_free_ char *path = NULL;
 	char name[256], reason[512];
@@ -898,8 +899,8 @@ static void bus_on_pair_changed(Manager *m, Pair *p, PairState from, void *ud)
 		    : sd_bus_emit_signal(b->bus, BUS_PATH, BUS_IFACE_MANAGER, "PairStateChanged",
 					 BUS_SIGNATURE_PAIR_STATE_CHANGED,
 					 TEXT(p->instance->name, name), p->config.name,
-					 pair_state_to_string(from), pair_state_to_string(p->state),
-					 TEXT(p->reason, reason));
+					 pair_state_to_string(from), pair_state_to_string(to),
+					 TEXT(why, reason));
 	if (r < 0)
 		log_warning(b->log, "D-Bus: cannot emit PairStateChanged: %s", strerror(-r));
 	if (pair_path(p, &path) >= 0)

@@ -57,6 +57,13 @@ struct Manager {
 	bool in_event;
 	size_t n_deferred;
 	Pair *deferred[8];
+	/* Pair hook calls an event caused, made once its reaction is sent (manager_notify()). */
+	size_t n_notes;
+	struct {
+		Pair *pair;
+		PairState from, to;
+		char reason[sizeof(((Pair *)0)->reason)];
+	} notes[8];
 };
 
 static void manager_flush_saves(Manager *m);
@@ -284,6 +291,8 @@ int manager_add_pool(Manager *m, const SriovPoolConfig *config, const NlVfConfig
 
 static void manager_write_pair(Manager *m, Pair *p);
 
+static void manager_flush_notes(Manager *m);
+
 /* Writes what manager_save_pair() deferred during an event, in order. */
 static void manager_flush_saves(Manager *m)
 {
@@ -292,6 +301,7 @@ static void manager_flush_saves(Manager *m)
 	m->n_deferred = 0;
 	for (size_t k = 0; k < n; k++)
 		manager_write_pair(m, m->deferred[k]);
+	manager_flush_notes(m); /* the pairs may go next */
 }
 
 static void manager_forget_save(Manager *m, Pair *p)
@@ -309,7 +319,7 @@ void manager_checkpoint(Manager *m, const char *point)
 	if (!m->stop_at[0] || strcmp(m->stop_at, point) != 0)
 		return;
 	manager_flush_saves(m); /* a checkpoint is a durable step */
-	/* Everything up to here is in the log when the test looks. */
+	/* Everything up to here is in the log (and on the bus) when the test looks. */
 	log_release(&m->log);
 	log_notice(&m->log, "checkpoint %s reached: stopping (--debug-stop-at)", point);
 	if (m->in_event)
@@ -429,6 +439,38 @@ static void manager_steer_report(const char *owner, int r, const char *err, void
 
 /* --- pairs: logging, hook, persistence --- */
 
+/* Makes the pair hook calls an event deferred, in order. */
+static void manager_flush_notes(Manager *m)
+{
+	size_t n = m->n_notes;
+
+	m->n_notes = 0;
+	for (size_t k = 0; k < n && m->pair_hook; k++)
+		m->pair_hook(m, m->notes[k].pair, m->notes[k].from, m->notes[k].to,
+			     m->notes[k].reason, m->pair_hook_ud);
+}
+
+/*
+ * The D-Bus signals of a change: during an event, after its reaction, as
+ * with saves and log lines (a signal is a message to dbus-daemon, whose
+ * wakeup would otherwise come before the command to QEMU).
+ */
+static void manager_notify(Manager *m, Pair *p, PairState from)
+{
+	if (!m->pair_hook)
+		return;
+	if (m->in_event && m->n_notes < sizeof(m->notes) / sizeof(m->notes[0])) {
+		m->notes[m->n_notes].pair = p;
+		m->notes[m->n_notes].from = from;
+		m->notes[m->n_notes].to = p->state;
+		memcpy(m->notes[m->n_notes].reason, p->reason, sizeof(p->reason));
+		m->n_notes++;
+		return;
+	}
+	manager_flush_notes(m);
+	m->pair_hook(m, p, from, p->state, p->reason, m->pair_hook_ud);
+}
+
 void manager_set_pair_hook(Manager *m, ManagerPairFn fn, void *ud)
 {
 	m->pair_hook = fn;
@@ -454,8 +496,7 @@ static void manager_on_pair_changed(void *ud, Pair *p, PairState from)
 	if (from == _PAIR_STATE_MAX) {
 		/* Not a transition: a property (GuestNegotiated) to persist and show. */
 		manager_save_pair(m, p);
-		if (m->pair_hook)
-			m->pair_hook(m, p, from, m->pair_hook_ud);
+		manager_notify(m, p, from);
 		return;
 	}
 	snprintf(f_inst, sizeof(f_inst), "FAILOVERD_INSTANCE=%s", p->instance->name);
@@ -476,8 +517,7 @@ static void manager_on_pair_changed(void *ud, Pair *p, PairState from)
 		snprintf(point, sizeof(point), "state:%s", pair_state_to_string(p->state));
 		manager_checkpoint(m, point);
 	}
-	if (m->pair_hook)
-		m->pair_hook(m, p, from, m->pair_hook_ud);
+	manager_notify(m, p, from);
 }
 
 static void manager_on_pair_done(void *ud, Pair *p)
@@ -491,6 +531,7 @@ static void manager_on_pair_done(void *ud, Pair *p)
 	    (r = statefile_remove(path)) < 0)
 		log_pair_warning(p, "cannot remove %s: %s", path, strerror(-r));
 	log_pair_info(p, "detached and forgotten");
+	manager_flush_notes(m); /* its last transitions, while it exists */
 	manager_forget_save(m, p);
 	instance_remove_pair(i, p);
 	manager_instance_changed(m, i);

@@ -27,8 +27,14 @@ typedef struct ManagerOptions {
 	unsigned command_timeout_ms; /* [Daemon] CommandTimeoutSec=; 0: the default */
 } ManagerOptions;
 
-/* @from is _PAIR_STATE_MAX when only a property other than the state changed. */
-typedef void (*ManagerPairFn)(Manager *m, Pair *p, PairState from, void *ud);
+/*
+ * A transition @from -> @to for @reason (what the pair was at that moment:
+ * during a QMP event the call comes after the event's command went out, and
+ * the pair may have moved on). @from is _PAIR_STATE_MAX when only a
+ * property other than the state changed.
+ */
+typedef void (*ManagerPairFn)(Manager *m, Pair *p, PairState from, PairState to, const char *reason,
+			      void *ud);
 /* Connected, run or migration status, or the set of pairs changed. */
 typedef void (*ManagerInstanceFn)(Manager *m, Instance *i, void *ud);
 
