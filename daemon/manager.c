@@ -93,10 +93,15 @@ static void manager_link_instance(Manager *m, Instance *i)
 	manager_index_instance(m, i);
 }
 
-static void manager_unlink_instance(Manager *m, Instance *i)
+static void manager_unindex_instance(Manager *m, Instance *i)
 {
 	if (m->by_name)
 		name_map_remove(m->by_name, i->name, i);
+}
+
+static void manager_unlink_instance(Manager *m, Instance *i)
+{
+	manager_unindex_instance(m, i);
 	instance_unlink(&m->instances, i);
 }
 
@@ -199,8 +204,7 @@ static Instance *manager_on_instance_identified(void *ud, Instance *i, const cha
 		log_info(&m->log, "instance %s: QEMU connected to the listening socket", name);
 		return known;
 	}
-	if (m->by_name)
-		name_map_remove(m->by_name, i->name, i);
+	manager_unindex_instance(m, i);
 	instance_set_name(i, name);
 	manager_index_instance(m, i);
 	return i;

@@ -106,7 +106,7 @@ static int format_entries(const StateEntry *entries, size_t n, char **buf, size_
  * Unlike a fresh temp file renamed over the old one, no inode is created or
  * freed and no block is given back (ext4 scans recently freed inodes on
  * every creation, and a discard-mounted one discards freed blocks at once):
- * docs/performance.md, "Pair state files".
+ * docs/performance.md, "State files recycle two inodes".
  */
 int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
 			 StateFileFlags flags)
