@@ -134,7 +134,7 @@ static void on_disconnected(QmpConn *c, int err, const char *reason, void *ud)
 {
 }
 
-static void on_event(QmpConn *c, const char *name, json_object *data, const QmpTimestamp *ts,
+static void on_event(QmpConn *c, const char *name, const QmpValue *data, const QmpTimestamp *ts,
 		     void *ud)
 {
 	Host *h = ud;
@@ -144,8 +144,10 @@ static void on_event(QmpConn *c, const char *name, json_object *data, const QmpT
 		return;
 	e = &h->events[h->n_events++];
 	snprintf(e->name, sizeof(e->name), "%s", name);
-	snprintf(e->data, sizeof(e->data), "%s",
-		 data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
+	if (data)
+		qmp_value_format(*data, e->data, sizeof(e->data));
+	else
+		e->data[0] = 0;
 	e->ts_ms = (double)ts->seconds * 1000.0 + (double)ts->microseconds / 1000.0;
 }
 

@@ -43,15 +43,12 @@ void log_instance_event(const Instance *i, int level, const char *message_id, co
 	va_end(ap);
 }
 
-int instance_call(Instance *i, const char *command, json_object *args, json_type expect,
+int instance_call(Instance *i, const char *command, const QmpArgs *args, json_type expect,
 		  QmpReplyFn fn, void *ud)
 {
-	if (!i->conn || qmp_conn_get_state(i->conn) != QMP_CONN_READY) {
-		if (args)
-			json_object_put(args);
+	if (!i->conn)
 		return -ENOTCONN;
-	}
-	return qmp_conn_call(i->conn, command, args, expect, 0, fn, ud);
+	return qmp_conn_call_args(i->conn, command, args, expect, 0, fn, ud);
 }
 
 Pair *instance_find_pair(Instance *i, const char *name)
@@ -254,15 +251,19 @@ static void port_on_peripheral(QmpConn *c, int r, json_object *ret, const QmpErr
 	s->pending = s->n;
 	for (size_t k = 0; k < s->n; k++) {
 		PortProbe *pp = calloc(1, sizeof(*pp));
-		json_object *args = json_object_new_object();
+		QmpArgs args;
 		char path[200];
 
 		snprintf(path, sizeof(path), "/machine/peripheral/%s/%s", s->ports[k], s->ports[k]);
-		json_object_object_add(args, "path", json_object_new_string(path));
-		pp->search = s;
-		pp->index = k;
-		r = instance_call(s->instance, "qom-list", args, json_type_array, port_on_bus_list,
-				  pp);
+		qmp_args_init(&args);
+		qmp_args_add_string(&args, "path", path);
+		r = pp ? instance_call(s->instance, "qom-list", &args, json_type_array,
+				       port_on_bus_list, pp)
+		       : -ENOMEM;
+		if (pp) {
+			pp->search = s;
+			pp->index = k;
+		}
 		if (r < 0) {
 			free(pp);
 			s->error = r;
@@ -278,19 +279,18 @@ static void port_on_peripheral(QmpConn *c, int r, json_object *ret, const QmpErr
 int instance_find_free_port(Instance *i, const char *own, InstancePortFn fn, void *ud)
 {
 	PortSearch *s = calloc(1, sizeof(*s));
-	json_object *args = json_object_new_object();
+	QmpArgs args;
 	int r;
 
-	if (!s) {
-		json_object_put(args);
+	if (!s)
 		return -ENOMEM;
-	}
 	s->instance = i;
 	s->own = own;
 	s->fn = fn;
 	s->ud = ud;
-	json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
-	r = instance_call(i, "qom-list", args, json_type_array, port_on_peripheral, s);
+	qmp_args_init(&args);
+	qmp_args_add_string(&args, "path", "/machine/peripheral");
+	r = instance_call(i, "qom-list", &args, json_type_array, port_on_peripheral, s);
 	if (r < 0)
 		free(s);
 	return r;
@@ -298,9 +298,9 @@ int instance_find_free_port(Instance *i, const char *own, InstancePortFn fn, voi
 
 /* --- events --- */
 
-static const char *data_string(json_object *data, const char *key)
+static const char *data_string(const QmpValue *data, const char *key)
 {
-	return qmp_json_get_string(data, key);
+	return data ? qmp_value_get_string(*data, key) : NULL;
 }
 
 /*
@@ -322,7 +322,7 @@ int instance_guest_negotiated(const Instance *i, const char *standby)
 	return i->reset_seen ? 0 : -1;
 }
 
-static void on_failover_negotiated(Instance *i, json_object *data, const QmpTimestamp *ts)
+static void on_failover_negotiated(Instance *i, const QmpValue *data, const QmpTimestamp *ts)
 {
 	const char *id = data_string(data, "device-id");
 
@@ -334,7 +334,7 @@ static void on_failover_negotiated(Instance *i, json_object *data, const QmpTime
 			pair_on_failover_negotiated(p, ts);
 }
 
-static void on_unplug_primary(Instance *i, json_object *data, const QmpTimestamp *ts)
+static void on_unplug_primary(Instance *i, const QmpValue *data, const QmpTimestamp *ts)
 {
 	const char *id = data_string(data, "device-id");
 
@@ -343,7 +343,7 @@ static void on_unplug_primary(Instance *i, json_object *data, const QmpTimestamp
 			pair_on_unplug_primary(p, ts);
 }
 
-static void on_device_deleted(Instance *i, json_object *data, const QmpTimestamp *ts)
+static void on_device_deleted(Instance *i, const QmpValue *data, const QmpTimestamp *ts)
 {
 	const char *id = data_string(data, "device");
 
@@ -352,7 +352,7 @@ static void on_device_deleted(Instance *i, json_object *data, const QmpTimestamp
 			pair_on_device_deleted(p, ts);
 }
 
-static void on_migration(Instance *i, json_object *data, const QmpTimestamp *ts)
+static void on_migration(Instance *i, const QmpValue *data, const QmpTimestamp *ts)
 {
 	const char *status = data_string(data, "status");
 
@@ -365,19 +365,19 @@ static void on_migration(Instance *i, json_object *data, const QmpTimestamp *ts)
 		i->migrating_in = false;
 }
 
-static void on_reset(Instance *i, json_object *data, const QmpTimestamp *ts)
+static void on_reset(Instance *i, const QmpValue *data, const QmpTimestamp *ts)
 {
 	instance_forget_guest(i, true);
 	for (Pair *p = i->pairs; p; p = p->next)
 		pair_on_reset(p);
 }
 
-static void on_stop(Instance *i, json_object *data, const QmpTimestamp *ts)
+static void on_stop(Instance *i, const QmpValue *data, const QmpTimestamp *ts)
 {
 	snprintf(i->run_status, sizeof(i->run_status), "paused");
 }
 
-static void on_resume(Instance *i, json_object *data, const QmpTimestamp *ts)
+static void on_resume(Instance *i, const QmpValue *data, const QmpTimestamp *ts)
 {
 	snprintf(i->run_status, sizeof(i->run_status), "running");
 }
@@ -385,7 +385,7 @@ static void on_resume(Instance *i, json_object *data, const QmpTimestamp *ts)
 /* Sorted by name: looked up with bsearch. */
 static const struct {
 	const char *name;
-	void (*fn)(Instance *i, json_object *data, const QmpTimestamp *ts);
+	void (*fn)(Instance *i, const QmpValue *data, const QmpTimestamp *ts);
 } event_table[] = {
 	{ "DEVICE_DELETED", on_device_deleted },
 	{ "FAILOVER_NEGOTIATED", on_failover_negotiated },
@@ -401,7 +401,7 @@ static int event_cmp(const void *key, const void *elem)
 	return strcmp(key, *(const char *const *)elem);
 }
 
-static void instance_on_event(QmpConn *c, const char *name, json_object *data,
+static void instance_on_event(QmpConn *c, const char *name, const QmpValue *data,
 			      const QmpTimestamp *ts, void *ud)
 {
 	Instance *i = ud;
@@ -410,10 +410,13 @@ static void instance_on_event(QmpConn *c, const char *name, json_object *data,
 	uint64_t tx = qmp_conn_get_tx_ns(c); /* a later write was caused by this event */
 
 	/* Not even formatted unless wanted: this is the reaction's hot path. */
-	if (i->env->log->max_level >= LOG_DEBUG)
-		log_instance_debug(
-			i, "event %s %s", name,
-			data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
+	if (i->env->log->max_level >= LOG_DEBUG) {
+		char text[512] = "";
+
+		if (data)
+			qmp_value_format(*data, text, sizeof(text));
+		log_instance_debug(i, "event %s %s", name, text);
+	}
 	if (i->env->ops->event_begin)
 		i->env->ops->event_begin(i->env->userdata, i);
 	if (e)
@@ -460,7 +463,7 @@ static void setup_on_migrate(QmpConn *c, int r, json_object *ret, const QmpError
 		return;
 	}
 	/* No "status" member at all means no migration ever ran. */
-	status = data_string(ret, "status");
+	status = qmp_json_get_string(ret, "status");
 	snprintf(i->migration_status, sizeof(i->migration_status), "%s", status ? status : "");
 	instance_go_ready(i);
 }
@@ -475,7 +478,7 @@ static void setup_on_status(QmpConn *c, int r, json_object *ret, const QmpError 
 			setup_fail(i, c, r, "query-status", err ? err->desc : NULL);
 		return;
 	}
-	status = data_string(ret, "status");
+	status = qmp_json_get_string(ret, "status");
 	snprintf(i->run_status, sizeof(i->run_status), "%s", status ? status : "unknown");
 	i->migrating_in = strcmp(i->run_status, "inmigrate") == 0;
 	r = instance_call(i, "query-migrate", NULL, json_type_object, setup_on_migrate, i);
@@ -493,7 +496,7 @@ static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *e
 			setup_fail(i, c, r, "query-name", err ? err->desc : NULL);
 		return;
 	}
-	name = data_string(ret, "name");
+	name = qmp_json_get_string(ret, "name");
 	/* May hand the connection over to a configured instance of that name. */
 	i = i->env->ops->identified(i->env->userdata, i, name);
 	if (!i || i->waiting_for_exit)
@@ -538,7 +541,7 @@ static void setup_on_events_cap(QmpConn *c, int r, json_object *ret, const QmpEr
 static void setup_on_caps(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
 {
 	Instance *i = ud;
-	json_object *args, *caps, *cap;
+	QmpArgs args;
 
 	if (r == -ECANCELED || r == -ECONNRESET)
 		return;
@@ -565,14 +568,9 @@ static void setup_on_caps(QmpConn *c, int r, json_object *ret, const QmpError *e
 			return;
 		}
 	}
-	args = json_object_new_object();
-	caps = json_object_new_array();
-	cap = json_object_new_object();
-	json_object_object_add(cap, "capability", json_object_new_string("events"));
-	json_object_object_add(cap, "state", json_object_new_boolean(true));
-	json_object_array_add(caps, cap);
-	json_object_object_add(args, "capabilities", caps);
-	r = instance_call(i, "migrate-set-capabilities", args, json_type_object,
+	qmp_args_init(&args);
+	qmp_args_add_json(&args, "capabilities", "[{\"capability\":\"events\",\"state\":true}]");
+	r = instance_call(i, "migrate-set-capabilities", &args, json_type_object,
 			  setup_on_events_cap, i);
 	if (r < 0)
 		log_instance_warning(i, "%s", strerror(-r));

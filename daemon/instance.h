@@ -188,5 +188,5 @@ int instance_find_free_port(Instance *i, const char *own, InstancePortFn fn, voi
  * QMP helpers for pairs; callbacks run exactly once. @expect: the JSON type
  * of the reply (qmp_conn_call()); any other type arrives as -EBADMSG.
  */
-int instance_call(Instance *i, const char *command, json_object *args, json_type expect,
+int instance_call(Instance *i, const char *command, const QmpArgs *args, json_type expect,
 		  QmpReplyFn fn, void *ud);

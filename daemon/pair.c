@@ -120,17 +120,14 @@ static void pair_call_done(QmpConn *c, int r, json_object *ret, const QmpError *
 	free(pc);
 }
 
-static int pair_call(Pair *p, const char *command, json_object *args, json_type expect,
+static int pair_call(Pair *p, const char *command, const QmpArgs *args, json_type expect,
 		     QmpReplyFn fn)
 {
 	PairCall *pc = malloc(sizeof(*pc));
 	int r;
 
-	if (!pc) {
-		if (args)
-			json_object_put(args);
+	if (!pc)
 		return -ENOMEM;
-	}
 	pc->pair = pair_ref(p);
 	pc->fn = fn;
 	r = instance_call(p->instance, command, args, expect, pair_call_done, pc);
@@ -245,15 +242,15 @@ static void pair_update_standby_link(Pair *p)
 {
 	PairLink want =
 		p->state == PAIR_ACTIVE && !p->eject_pending ? PAIR_LINK_DOWN : PAIR_LINK_UP;
-	json_object *args;
+	QmpArgs args;
 
 	if (!p->config.traffic || !p->config.standby_link_down || want == p->standby_link ||
 	    !p->instance->ready || !p->standby_id[0])
 		return;
-	args = json_object_new_object();
-	json_object_object_add(args, "name", json_object_new_string(p->standby_id));
-	json_object_object_add(args, "up", json_object_new_boolean(want == PAIR_LINK_UP));
-	if (pair_call(p, "set_link", args, json_type_object, link_on_set) == 0)
+	qmp_args_init(&args);
+	qmp_args_add_string(&args, "name", p->standby_id);
+	qmp_args_add_bool(&args, "up", want == PAIR_LINK_UP);
+	if (pair_call(p, "set_link", &args, json_type_object, link_on_set) == 0)
 		p->standby_link = want;
 }
 
@@ -560,18 +557,18 @@ static void presence_on_list(QmpConn *c, int r, json_object *ret, const QmpError
 static void pair_check_presence(Pair *p, PresenceFn fn)
 {
 	Presence *q = calloc(1, sizeof(*q));
-	json_object *args = json_object_new_object();
+	QmpArgs args;
 	int r;
 
 	if (!q) {
-		json_object_put(args);
 		fn(p, -ENOMEM, false);
 		return;
 	}
 	q->pair = pair_ref(p);
 	q->fn = fn;
-	json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
-	r = instance_call(p->instance, "qom-list", args, json_type_array, presence_on_list, q);
+	qmp_args_init(&args);
+	qmp_args_add_string(&args, "path", "/machine/peripheral");
+	r = instance_call(p->instance, "qom-list", &args, json_type_array, presence_on_list, q);
 	if (r < 0) {
 		pair_unref(p);
 		free(q);
@@ -650,28 +647,28 @@ static void attach_on_device_add(QmpConn *c, int r, json_object *ret, const QmpE
 
 static void attach_add_primary(Pair *p)
 {
-	json_object *args = json_object_new_object();
+	QmpArgs args;
 	int r;
 
-	json_object_object_add(args, "driver", json_object_new_string(p->vf.driver));
-	json_object_object_add(args, "id", json_object_new_string(p->primary_id));
-	json_object_object_add(args, "bus", json_object_new_string(p->primary_bus));
-	json_object_object_add(args, "failover_pair_id", json_object_new_string(p->standby_id));
+	qmp_args_init(&args);
+	qmp_args_add_string(&args, "driver", p->vf.driver);
+	qmp_args_add_string(&args, "id", p->primary_id);
+	qmp_args_add_string(&args, "bus", p->primary_bus);
+	qmp_args_add_string(&args, "failover_pair_id", p->standby_id);
 	if (p->vf.emulated) {
 		/* docs/qemu-failover.md §emulated: no ROM and no slirp netdev, or migration breaks.
 		 */
-		json_object_object_add(args, "mac", json_object_new_string(p->mac_str));
-		json_object_object_add(args, "romfile", json_object_new_string(""));
+		qmp_args_add_string(&args, "mac", p->mac_str);
+		qmp_args_add_string(&args, "romfile", "");
 		if (p->config.primary_netdev[0])
-			json_object_object_add(args, "netdev",
-					       json_object_new_string(p->config.primary_netdev));
+			qmp_args_add_string(&args, "netdev", p->config.primary_netdev);
 	} else {
-		json_object_object_add(args, "host", json_object_new_string(p->vf.id));
+		qmp_args_add_string(&args, "host", p->vf.id);
 	}
 	/* Persisted before it is sent: a successor must assume QEMU may hold it. */
 	p->primary_pending = true;
 	pair_dirty(p);
-	r = pair_call(p, "device_add", args, json_type_object, attach_on_device_add);
+	r = pair_call(p, "device_add", &args, json_type_object, attach_on_device_add);
 	if (r < 0) {
 		p->primary_pending = false;
 		pair_dirty(p);
@@ -779,10 +776,11 @@ static void attach_on_info_network(QmpConn *c, int r, json_object *ret, const Qm
 
 static void attach_ask_info_network(Pair *p)
 {
-	json_object *args = json_object_new_object();
+	QmpArgs args;
 
-	json_object_object_add(args, "command-line", json_object_new_string("info network"));
-	if (pair_call(p, "human-monitor-command", args, json_type_string, attach_on_info_network) <
+	qmp_args_init(&args);
+	qmp_args_add_string(&args, "command-line", "info network");
+	if (pair_call(p, "human-monitor-command", &args, json_type_string, attach_on_info_network) <
 	    0)
 		tap_not_found(p, "cannot ask QEMU");
 }
@@ -806,7 +804,7 @@ static void attach_on_standby_netdev(QmpConn *c, int r, json_object *ret, const 
 /* docs/traffic.md: TrafficHandling=yes without StandbyTap=: QEMU says which tap it is. */
 static void attach_find_tap(Pair *p)
 {
-	json_object *args;
+	QmpArgs args;
 
 	if (!p->config.traffic || p->config.standby_tap[0]) {
 		attach_primary_port(p);
@@ -819,10 +817,10 @@ static void attach_find_tap(Pair *p)
 		attach_ask_info_network(p);
 		return;
 	}
-	args = json_object_new_object();
-	json_object_object_add(args, "path", json_object_new_string(p->standby_path));
-	json_object_object_add(args, "property", json_object_new_string("netdev"));
-	if (pair_call(p, "qom-get", args, json_type_string, attach_on_standby_netdev) < 0)
+	qmp_args_init(&args);
+	qmp_args_add_string(&args, "path", p->standby_path);
+	qmp_args_add_string(&args, "property", "netdev");
+	if (pair_call(p, "qom-get", &args, json_type_string, attach_on_standby_netdev) < 0)
 		tap_not_found(p, "cannot ask QEMU");
 }
 
@@ -850,7 +848,7 @@ static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, cons
 				       void *ud)
 {
 	Pair *p = ud;
-	json_object *args;
+	QmpArgs args;
 
 	if (pair_call_aborted(p, r))
 		return;
@@ -863,23 +861,23 @@ static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, cons
 		pair_fail(p, "standby %s is a virtio-net-pci without failover=on", p->standby_id);
 		return;
 	}
-	args = json_object_new_object();
-	json_object_object_add(args, "path", json_object_new_string(p->standby_path));
-	json_object_object_add(args, "property", json_object_new_string("mac"));
-	r = pair_call(p, "qom-get", args, json_type_string, attach_on_standby_mac);
+	qmp_args_init(&args);
+	qmp_args_add_string(&args, "path", p->standby_path);
+	qmp_args_add_string(&args, "property", "mac");
+	r = pair_call(p, "qom-get", &args, json_type_string, attach_on_standby_mac);
 	if (r < 0)
 		pair_fail(p, "cannot query standby %s: %s", p->standby_id, strerror(-r));
 }
 
 static void attach_check_standby(Pair *p)
 {
-	json_object *args = json_object_new_object();
+	QmpArgs args;
 	int r;
 
-	snprintf(p->standby_path, sizeof(p->standby_path), "/machine/peripheral/%s", p->standby_id);
-	json_object_object_add(args, "path", json_object_new_string(p->standby_path));
-	json_object_object_add(args, "property", json_object_new_string("failover"));
-	r = pair_call(p, "qom-get", args, json_type_boolean, attach_on_standby_failover);
+	qmp_args_init(&args);
+	qmp_args_add_string(&args, "path", p->standby_path);
+	qmp_args_add_string(&args, "property", "failover");
+	r = pair_call(p, "qom-get", &args, json_type_boolean, attach_on_standby_failover);
 	if (r < 0)
 		pair_fail(p, "cannot query standby %s: %s", p->standby_id, strerror(-r));
 }
@@ -900,16 +898,17 @@ static void standby_on_device_add(QmpConn *c, int r, json_object *ret, const Qmp
 
 static void standby_add(Pair *p)
 {
-	json_object *args = json_object_new_object();
+	QmpArgs args;
 	int r;
 
-	json_object_object_add(args, "driver", json_object_new_string("virtio-net-pci"));
-	json_object_object_add(args, "id", json_object_new_string(p->standby_id));
-	json_object_object_add(args, "netdev", json_object_new_string(p->config.standby_netdev));
-	json_object_object_add(args, "mac", json_object_new_string(p->mac_str));
-	json_object_object_add(args, "failover", json_object_new_boolean(true));
-	json_object_object_add(args, "bus", json_object_new_string(p->standby_bus));
-	r = pair_call(p, "device_add", args, json_type_object, standby_on_device_add);
+	qmp_args_init(&args);
+	qmp_args_add_string(&args, "driver", "virtio-net-pci");
+	qmp_args_add_string(&args, "id", p->standby_id);
+	qmp_args_add_string(&args, "netdev", p->config.standby_netdev);
+	qmp_args_add_string(&args, "mac", p->mac_str);
+	qmp_args_add_bool(&args, "failover", true);
+	qmp_args_add_string(&args, "bus", p->standby_bus);
+	r = pair_call(p, "device_add", &args, json_type_object, standby_on_device_add);
 	if (r < 0)
 		pair_fail(p, "cannot send device_add: %s", strerror(-r));
 }
@@ -1055,12 +1054,13 @@ static void detach_on_device_del(QmpConn *c, int r, json_object *ret, const QmpE
 
 static void detach_send(Pair *p)
 {
-	json_object *args = json_object_new_object();
+	QmpArgs args;
 	int r;
 
-	json_object_object_add(args, "id", json_object_new_string(p->primary_id));
+	qmp_args_init(&args);
+	qmp_args_add_string(&args, "id", p->primary_id);
 	p->busy = true;
-	r = pair_call(p, "device_del", args, json_type_object, detach_on_device_del);
+	r = pair_call(p, "device_del", &args, json_type_object, detach_on_device_del);
 	if (r < 0) {
 		p->busy = false;
 		pair_set_state(p, PAIR_DETACHING, "cannot send device_del: %s; VF %s stays held",
@@ -1494,6 +1494,7 @@ static void pair_set_config(Pair *p, const PairConfig *config)
 		snprintf(p->standby_id, sizeof(p->standby_id), "%s", config->standby);
 	else
 		snprintf(p->standby_id, sizeof(p->standby_id), "fo-%s-standby", config->name);
+	snprintf(p->standby_path, sizeof(p->standby_path), "/machine/peripheral/%s", p->standby_id);
 }
 
 int pair_new(Pair **out, Instance *instance, const PairConfig *config)

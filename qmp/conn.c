@@ -232,30 +232,54 @@ static void conn_on_writable(evutil_socket_t fd, short what, void *userdata)
 		conn_close(c, r, "writing to QEMU monitor failed: %s", strerror(-r));
 }
 
-static int conn_send(QmpConn *c, json_object *msg, int fd)
+/* Queues {"execute": @command, "arguments": @args, "id": @id}, written as text. */
+static int conn_send(QmpConn *c, const char *command, const char *args, size_t args_len, int64_t id,
+		     int fd)
 {
-	size_t len;
-	const char *s = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
+	char cmd[160], tail[32], digits[24];
+	size_t cmd_len = qmp_json_write_string(cmd, sizeof(cmd), command);
+	size_t n_digits = 0, tail_len, len;
 	OutChunk *o;
+	char *w;
 	int r;
 
-	if (!s)
-		return -ENOMEM;
+	if (cmd_len >= sizeof(cmd))
+		return -ENAMETOOLONG;
+	/* Ids count up from 1; written by hand, as printf is most of a call's cost. */
+	do
+		digits[n_digits++] = (char)('0' + (uint64_t)id % 10);
+	while ((id = (int64_t)((uint64_t)id / 10)) > 0);
+	memcpy(tail, "\"id\":", 5);
+	for (tail_len = 5; n_digits > 0;)
+		tail[tail_len++] = digits[--n_digits];
+	memcpy(tail + tail_len, "}\n", 2);
+	tail_len += 2;
+	len = strlen("{\"execute\":") + cmd_len + 1 + tail_len;
+	if (args)
+		len += strlen("\"arguments\":") + args_len + 1;
 	/*
 	 * A peer that stopped reading would have us queue commands forever. The
 	 * call is refused now, the connection closed from the loop (callbacks
 	 * never run inside qmp_conn_call()).
 	 */
-	if (c->out_bytes + len + 1 > QMP_OUTPUT_MAX) {
+	if (c->out_bytes + len > QMP_OUTPUT_MAX) {
 		event_active(c->ev_overflow, 0, 0);
 		return -ENOBUFS;
 	}
-	o = malloc(sizeof(*o) + len + 1);
+	o = malloc(sizeof(*o) + len);
 	if (!o)
 		return -ENOMEM;
-	memcpy(o->data, s, len);
-	o->data[len] = '\n';
-	o->len = len + 1;
+	w = o->data;
+	w = mempcpy(w, "{\"execute\":", strlen("{\"execute\":"));
+	w = mempcpy(w, cmd, cmd_len);
+	*w++ = ',';
+	if (args) {
+		w = mempcpy(w, "\"arguments\":", strlen("\"arguments\":"));
+		w = mempcpy(w, args, args_len);
+		*w++ = ',';
+	}
+	memcpy(w, tail, tail_len);
+	o->len = len;
 	o->off = 0;
 	o->next = NULL;
 	o->fd = -1;
@@ -284,30 +308,23 @@ static int conn_send(QmpConn *c, json_object *msg, int fd)
 	return 0;
 }
 
-static int call_start(QmpConn *c, const char *command, json_object *args, int fd, json_type expect,
-		      unsigned timeout_ms, QmpReplyFn fn, void *userdata)
+/* @args: NULL or the arguments object as JSON text of @args_len bytes. */
+static int call_start(QmpConn *c, const char *command, const char *args, size_t args_len, int fd,
+		      json_type expect, unsigned timeout_ms, QmpReplyFn fn, void *userdata)
 {
-	_qmp_cleanup_(json_object_putp) json_object *msg = NULL;
 	QmpCall *call;
 	struct timeval tv;
 	int r;
 
-	if (c->fd < 0) {
-		if (args)
-			json_object_put(args);
+	if (c->fd < 0)
 		return -ENOTCONN;
-	}
-	msg = json_object_new_object();
 	call = calloc(1, sizeof(*call));
-	if (!msg || !call) {
-		free(call);
-		if (args)
-			json_object_put(args);
+	if (!call)
 		return -ENOMEM;
-	}
 	call->conn = c;
 	call->id = ++c->next_id;
-	snprintf(call->command, sizeof(call->command), "%s", command);
+	/* Kept for the timeout's message only. */
+	memccpy(call->command, command, 0, sizeof(call->command) - 1);
 	call->expect = expect;
 	call->timeout_ms = timeout_ms ? timeout_ms : c->command_ms;
 	call->fn = fn;
@@ -315,15 +332,8 @@ static int call_start(QmpConn *c, const char *command, json_object *args, int fd
 	call->timer = evtimer_new(c->base, call_on_timeout, call);
 	if (!call->timer) {
 		free(call);
-		if (args)
-			json_object_put(args);
 		return -ENOMEM;
 	}
-
-	json_object_object_add(msg, "execute", json_object_new_string(command));
-	if (args)
-		json_object_object_add(msg, "arguments", args);
-	json_object_object_add(msg, "id", json_object_new_int64(call->id));
 
 	call->next = c->calls;
 	if (c->calls)
@@ -333,7 +343,7 @@ static int call_start(QmpConn *c, const char *command, json_object *args, int fd
 	ms_to_tv(call->timeout_ms, &tv);
 	evtimer_add(call->timer, &tv);
 
-	r = conn_send(c, msg, fd);
+	r = conn_send(c, command, args, args_len, call->id, fd);
 	if (r < 0) {
 		call_unlink(call);
 		free(call);
@@ -342,15 +352,30 @@ static int call_start(QmpConn *c, const char *command, json_object *args, int fd
 	return 0;
 }
 
+/* Consumes @args: written out as text, then dropped. */
+static int call_start_json(QmpConn *c, const char *command, json_object *args, int fd,
+			   json_type expect, unsigned timeout_ms, QmpReplyFn fn, void *userdata)
+{
+	const char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (c->state != QMP_CONN_READY)
+		r = -ENOTCONN;
+	else if (args &&
+		 !(text = json_object_to_json_string_length(args, JSON_C_TO_STRING_PLAIN, &len)))
+		r = -ENOMEM;
+	else
+		r = call_start(c, command, text, len, fd, expect, timeout_ms, fn, userdata);
+	if (args)
+		json_object_put(args);
+	return r;
+}
+
 int qmp_conn_call(QmpConn *c, const char *command, json_object *args, json_type expect,
 		  unsigned timeout_ms, QmpReplyFn fn, void *userdata)
 {
-	if (c->state != QMP_CONN_READY) {
-		if (args)
-			json_object_put(args);
-		return -ENOTCONN;
-	}
-	return call_start(c, command, args, -1, expect, timeout_ms, fn, userdata);
+	return call_start_json(c, command, args, -1, expect, timeout_ms, fn, userdata);
 }
 
 int qmp_conn_call_with_fd(QmpConn *c, const char *command, json_object *args, int fd,
@@ -361,57 +386,62 @@ int qmp_conn_call_with_fd(QmpConn *c, const char *command, json_object *args, in
 			json_object_put(args);
 		return -EBADF;
 	}
-	if (c->state != QMP_CONN_READY) {
-		if (args)
-			json_object_put(args);
+	return call_start_json(c, command, args, fd, expect, timeout_ms, fn, userdata);
+}
+
+int qmp_conn_call_args(QmpConn *c, const char *command, const QmpArgs *args, json_type expect,
+		       unsigned timeout_ms, QmpReplyFn fn, void *userdata)
+{
+	if (args && args->overflow)
+		return -EMSGSIZE;
+	if (c->state != QMP_CONN_READY)
 		return -ENOTCONN;
-	}
-	return call_start(c, command, args, fd, expect, timeout_ms, fn, userdata);
+	return call_start(c, command, args ? args->text : NULL, args ? args->len : 0, -1, expect,
+			  timeout_ms, fn, userdata);
 }
 
 /* --- input --- */
 
-int qmp_parse_error(json_object *error, QmpError *out)
+static void copy_string(char *dst, size_t size, QmpValue obj, const char *key, const char *fallback)
 {
-	json_object *v;
+	const char *v = qmp_value_get_string(obj, key);
 
+	snprintf(dst, size, "%s", v ? v : fallback);
+}
+
+static int parse_error(QmpValue error, QmpError *out)
+{
 	memset(out, 0, sizeof(*out));
-	if (!error || !json_object_is_type(error, json_type_object))
+	if (qmp_value_type(error) != json_type_object)
 		return -EBADMSG;
-	if (json_object_object_get_ex(error, "class", &v) &&
-	    json_object_is_type(v, json_type_string))
-		snprintf(out->klass, sizeof(out->klass), "%s", json_object_get_string(v));
-	else
-		snprintf(out->klass, sizeof(out->klass), "GenericError");
-	if (json_object_object_get_ex(error, "desc", &v) &&
-	    json_object_is_type(v, json_type_string))
-		snprintf(out->desc, sizeof(out->desc), "%s", json_object_get_string(v));
-	else
-		snprintf(out->desc, sizeof(out->desc), "(no description)");
+	copy_string(out->klass, sizeof(out->klass), error, "class", "GenericError");
+	copy_string(out->desc, sizeof(out->desc), error, "desc", "(no description)");
 	return 0;
 }
 
-int qmp_parse_greeting(json_object *msg, QmpVersion *out)
+static int member_int(QmpValue obj, const char *key, int64_t *out)
 {
-	json_object *qmp, *version, *qemu, *v;
+	QmpValue v;
+
+	return qmp_value_member(obj, key, &v) ? qmp_value_int64(v, out) : -ENOENT;
+}
+
+static int parse_greeting(QmpValue msg, QmpVersion *out)
+{
+	QmpValue qmp, version, qemu;
+	int64_t n;
 
 	memset(out, 0, sizeof(*out));
-	if (!json_object_object_get_ex(msg, "QMP", &qmp) ||
-	    !json_object_is_type(qmp, json_type_object))
+	if (!qmp_value_member(msg, "QMP", &qmp) || !qmp_value_member(qmp, "version", &version) ||
+	    !qmp_value_member(version, "qemu", &qemu) || qmp_value_type(qemu) != json_type_object)
 		return -EBADMSG;
-	if (!json_object_object_get_ex(qmp, "version", &version) ||
-	    !json_object_object_get_ex(version, "qemu", &qemu) ||
-	    !json_object_is_type(qemu, json_type_object))
-		return -EBADMSG;
-	if (json_object_object_get_ex(qemu, "major", &v) && json_object_is_type(v, json_type_int))
-		out->major = json_object_get_int(v);
-	if (json_object_object_get_ex(qemu, "minor", &v) && json_object_is_type(v, json_type_int))
-		out->minor = json_object_get_int(v);
-	if (json_object_object_get_ex(qemu, "micro", &v) && json_object_is_type(v, json_type_int))
-		out->micro = json_object_get_int(v);
-	if (json_object_object_get_ex(version, "package", &v) &&
-	    json_object_is_type(v, json_type_string))
-		snprintf(out->package, sizeof(out->package), "%s", json_object_get_string(v));
+	if (member_int(qemu, "major", &n) == 0 && n > 0 && n < 1000)
+		out->major = (int)n;
+	if (member_int(qemu, "minor", &n) == 0 && n >= 0 && n < 1000)
+		out->minor = (int)n;
+	if (member_int(qemu, "micro", &n) == 0 && n >= 0 && n < 1000)
+		out->micro = (int)n;
+	copy_string(out->package, sizeof(out->package), version, "package", "");
 	if (out->major <= 0)
 		return -EBADMSG;
 	return 0;
@@ -431,17 +461,17 @@ static void conn_on_capabilities(QmpConn *c, int r, json_object *ret, const QmpE
 		c->ops.ready(c, c->userdata);
 }
 
-static int conn_on_greeting(QmpConn *c, json_object *msg)
+static int conn_on_greeting(QmpConn *c, QmpValue msg)
 {
-	int r = qmp_parse_greeting(msg, &c->version);
+	int r = parse_greeting(msg, &c->version);
 
 	if (r < 0) {
 		conn_close(c, -EPROTO, "peer is not a QMP monitor: bad or missing greeting");
 		return -EPROTO;
 	}
 	evtimer_del(c->ev_timer);
-	r = call_start(c, "qmp_capabilities", NULL, -1, json_type_object, 0, conn_on_capabilities,
-		       NULL);
+	r = call_start(c, "qmp_capabilities", NULL, 0, -1, json_type_object, 0,
+		       conn_on_capabilities, NULL);
 	if (r < 0 && r != -ENOTCONN) {
 		conn_close(c, r, "sending qmp_capabilities failed: %s", strerror(-r));
 		return r;
@@ -449,42 +479,48 @@ static int conn_on_greeting(QmpConn *c, json_object *msg)
 	return 0;
 }
 
-static void conn_on_reply(QmpConn *c, json_object *msg, json_object *idv)
+static void conn_on_reply(QmpConn *c, QmpValue msg, QmpValue idv)
 {
-	json_object *ret = NULL, *error = NULL;
+	QmpValue ret, error;
 	QmpCall *call;
 	int64_t id;
 
 	/* Ids are ours; a reply we no longer wait for (timed out) is dropped. */
-	if (!json_object_is_type(idv, json_type_int))
+	if (qmp_value_int64(idv, &id) < 0)
 		return;
-	id = json_object_get_int64(idv);
 	for (call = c->calls; call; call = call->next)
 		if (call->id == id)
 			break;
 	if (!call)
 		return;
 	call_unlink(call);
-	if (json_object_object_get_ex(msg, "return", &ret)) {
+	if (qmp_value_member(msg, "return", &ret)) {
 		QmpError err = { .klass = "ProtocolError" };
+		json_type type = qmp_value_type(ret);
+		_qmp_cleanup_(json_object_putp) json_object *tree = NULL;
 
 		/* Checked here once, so no callback ever meets a type it did not ask for. */
-		if (call->expect == QMP_RETURN_ANY || json_object_is_type(ret, call->expect)) {
-			call_complete(call, 0, ret, NULL);
+		if (call->expect != QMP_RETURN_ANY && type != call->expect) {
+			snprintf(err.desc, sizeof(err.desc), "reply is %s, expected %s",
+				 qmp_json_type_name(type), qmp_json_type_name(call->expect));
+			call_complete(call, -EBADMSG, NULL, &err);
 			return;
 		}
-		snprintf(err.desc, sizeof(err.desc), "reply is %s, expected %s",
-			 qmp_json_type_name(json_object_get_type(ret)),
-			 qmp_json_type_name(call->expect));
-		call_complete(call, -EBADMSG, NULL, &err);
-	} else if (json_object_object_get_ex(msg, "error", &error)) {
+		/* Reply callbacks keep and walk what they get: they get a json-c tree. */
+		if (qmp_value_to_json(ret, &tree) < 0) {
+			snprintf(err.desc, sizeof(err.desc), "out of memory reading the reply");
+			call_complete(call, -ENOMEM, NULL, &err);
+			return;
+		}
+		call_complete(call, 0, tree, NULL);
+	} else if (qmp_value_member(msg, "error", &error)) {
 		QmpError err;
 
-		if (qmp_parse_error(error, &err) < 0) {
+		if (parse_error(error, &err) < 0) {
 			snprintf(err.klass, sizeof(err.klass), "ProtocolError");
 			snprintf(err.desc, sizeof(err.desc),
 				 "error member is %s, expected an object",
-				 qmp_json_type_name(json_object_get_type(error)));
+				 qmp_json_type_name(qmp_value_type(error)));
 			call_complete(call, -EBADMSG, NULL, &err);
 			return;
 		}
@@ -497,44 +533,40 @@ static void conn_on_reply(QmpConn *c, json_object *msg, json_object *idv)
 	}
 }
 
-static void conn_on_event(QmpConn *c, json_object *msg, json_object *name)
+static void conn_on_event(QmpConn *c, QmpValue msg, QmpValue namev)
 {
-	json_object *data = NULL, *ts, *v;
+	const char *name = qmp_value_string(namev);
 	QmpTimestamp stamp = { 0, 0 };
+	QmpValue data, ts;
+	bool has_data;
 
-	if (!json_object_is_type(name, json_type_string))
+	if (!name)
 		return;
 	/* QEMU's events carry an object or nothing: anything else is not QEMU. */
-	if (json_object_object_get_ex(msg, "data", &data) &&
-	    !json_object_is_type(data, json_type_object)) {
-		conn_close(c, -EBADMSG, "event %.64s: data is %s, expected an object",
-			   json_object_get_string(name),
-			   qmp_json_type_name(json_object_get_type(data)));
+	has_data = qmp_value_member(msg, "data", &data);
+	if (has_data && qmp_value_type(data) != json_type_object) {
+		conn_close(c, -EBADMSG, "event %.64s: data is %s, expected an object", name,
+			   qmp_json_type_name(qmp_value_type(data)));
 		return;
 	}
-	if (json_object_object_get_ex(msg, "timestamp", &ts) &&
-	    json_object_is_type(ts, json_type_object)) {
-		if (json_object_object_get_ex(ts, "seconds", &v) &&
-		    json_object_is_type(v, json_type_int))
-			stamp.seconds = json_object_get_int64(v);
-		if (json_object_object_get_ex(ts, "microseconds", &v) &&
-		    json_object_is_type(v, json_type_int))
-			stamp.microseconds = json_object_get_int64(v);
+	if (qmp_value_member(msg, "timestamp", &ts)) {
+		(void)member_int(ts, "seconds", &stamp.seconds);
+		(void)member_int(ts, "microseconds", &stamp.microseconds);
 	}
 	if (c->ops.event)
-		c->ops.event(c, json_object_get_string(name), data, &stamp, c->userdata);
+		c->ops.event(c, name, has_data ? &data : NULL, &stamp, c->userdata);
 }
 
-static int conn_on_message(json_object *msg, void *userdata)
+static int conn_on_message(const QmpMsg *m, void *userdata)
 {
 	QmpConn *c = userdata;
-	json_object *v;
+	QmpValue msg = qmp_msg_root(m), v;
 
 	if (c->state == QMP_CONN_CONNECTING && c->version.major == 0)
 		return conn_on_greeting(c, msg);
-	if (json_object_object_get_ex(msg, "event", &v))
+	if (qmp_value_member(msg, "event", &v))
 		conn_on_event(c, msg, v);
-	else if (json_object_object_get_ex(msg, "id", &v))
+	else if (qmp_value_member(msg, "id", &v))
 		conn_on_reply(c, msg, v);
 	/* Anything else (id-less errors, late greetings) carries nothing for us. */
 

@@ -31,6 +31,27 @@
 typedef struct QmpConn QmpConn;
 typedef struct QmpListener QmpListener;
 typedef struct QmpStream QmpStream;
+typedef struct QmpMsg QmpMsg;
+
+/*
+ * A value inside a received message (qmp/msg.c): valid only while the
+ * callback that was handed it runs. Reading one allocates nothing.
+ */
+typedef struct QmpValue {
+	const QmpMsg *msg;
+	uint32_t tok;
+} QmpValue;
+
+/*
+ * Command arguments written straight as JSON text (no tree is built):
+ * members added in order; a value that does not fit sets @overflow, and
+ * the call is then refused with -EMSGSIZE.
+ */
+typedef struct QmpArgs {
+	char text[2048];
+	size_t len;
+	bool overflow;
+} QmpArgs;
 
 typedef enum QmpConnState {
 	QMP_CONN_DISCONNECTED,
@@ -73,7 +94,7 @@ typedef struct QmpConnOps {
 	 */
 	void (*disconnected)(QmpConn *c, int err, const char *reason, void *userdata);
 	/* Asynchronous event; @data is NULL or an object (else the connection closes). */
-	void (*event)(QmpConn *c, const char *name, json_object *data, const QmpTimestamp *ts,
+	void (*event)(QmpConn *c, const char *name, const QmpValue *data, const QmpTimestamp *ts,
 		      void *userdata);
 } QmpConnOps;
 
@@ -121,6 +142,9 @@ int qmp_conn_call(QmpConn *c, const char *command, json_object *args, json_type 
 /* Same, with @fd attached as SCM_RIGHTS (for getfd / add-fd); @fd is dup'ed. */
 int qmp_conn_call_with_fd(QmpConn *c, const char *command, json_object *args, int fd,
 			  json_type expect, unsigned timeout_ms, QmpReplyFn fn, void *userdata);
+/* Same, with @args as text (NULL: none); -EMSGSIZE if they overflowed. */
+int qmp_conn_call_args(QmpConn *c, const char *command, const QmpArgs *args, json_type expect,
+		       unsigned timeout_ms, QmpReplyFn fn, void *userdata);
 size_t qmp_conn_get_n_pending(const QmpConn *c);
 
 /* --- listening socket for QEMU-initiated connections --- */
@@ -160,8 +184,8 @@ int qmp_probe_start(QmpConn *c, const char *primary_driver, QmpProbeFn fn, void 
 
 /* --- incremental message parser (exposed for tests and fuzzing) --- */
 
-/* Called per complete top-level value; return <0 to stop feeding. */
-typedef int (*QmpStreamFn)(json_object *msg, void *userdata);
+/* Called per complete top-level object; return <0 to stop feeding. */
+typedef int (*QmpStreamFn)(const QmpMsg *msg, void *userdata);
 
 int qmp_stream_new(QmpStream **out, size_t max_message, QmpStreamFn fn, void *userdata);
 QmpStream *qmp_stream_free(QmpStream *s);
@@ -174,9 +198,37 @@ int qmp_stream_feed(QmpStream *s, const char *buf, size_t len);
 void qmp_stream_reset(QmpStream *s);
 const char *qmp_stream_get_error(const QmpStream *s);
 
-/* Helpers used by the connection and by callers inspecting replies. */
-int qmp_parse_error(json_object *error, QmpError *out);
-int qmp_parse_greeting(json_object *msg, QmpVersion *out);
+/* --- one message, parsed in place (strict RFC 8259 JSON) --- */
+
+int qmp_msg_new(QmpMsg **out);
+QmpMsg *qmp_msg_free(QmpMsg *m);
+/*
+ * Parses the @len bytes at @buf, which must stay until the next parse:
+ * strings are decoded in them. -EBADMSG (or -ENOMEM): *@why says what and
+ * *@where at which byte.
+ */
+int qmp_msg_parse(QmpMsg *m, char *buf, size_t len, size_t *where, const char **why);
+QmpValue qmp_msg_root(const QmpMsg *m);
+json_type qmp_value_type(QmpValue v);
+/* Member @key of object @obj (the last one, if the name repeats). */
+bool qmp_value_member(QmpValue obj, const char *key, QmpValue *out);
+/* The decoded string, NULL if @v is not one. */
+const char *qmp_value_string(QmpValue v);
+/* @obj[@key] when @obj is an object and the member a string, else NULL. */
+const char *qmp_value_get_string(QmpValue obj, const char *key);
+int qmp_value_int64(QmpValue v, int64_t *out);
+/* A json-c tree of @v (*@out is NULL for null); -ENOMEM. */
+int qmp_value_to_json(QmpValue v, json_object **out);
+/* @v as compact JSON into @buf (truncated, NUL-terminated); returns the full length. */
+size_t qmp_value_format(QmpValue v, char *buf, size_t size);
+
+void qmp_args_init(QmpArgs *a);
+void qmp_args_add_string(QmpArgs *a, const char *key, const char *value);
+void qmp_args_add_bool(QmpArgs *a, const char *key, bool value);
+/* @json is written as it is: for constant values the caller wrote itself. */
+void qmp_args_add_json(QmpArgs *a, const char *key, const char *json);
+/* @s as a JSON string literal (quoted, escaped); returns the full length. */
+size_t qmp_json_write_string(char *buf, size_t size, const char *s);
 
 /* --- typed access inside replies (json-c's getters assert or return NULL) --- */
 

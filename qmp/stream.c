@@ -1,4 +1,4 @@
-/* Incremental QMP message parser: bytes in, one json object per message out. */
+/* Incremental QMP message parser: bytes in, one parsed message (qmp/msg.c) per object out. */
 
 #include <errno.h>
 #include <limits.h>
@@ -10,23 +10,17 @@
 #include "qmp/qmp.h"
 
 struct QmpStream {
-	json_tokener *tok;
+	QmpMsg *parsed;
 	size_t max_message;
 	/*
-	 * The current message, collected until complete and only then handed
-	 * to the tokener in one piece: json-c judges a number cut across two
-	 * buffers more leniently ("1234" then "-5}" passes as 1234), so
-	 * feeding it piecewise made the verdict depend on how bytes arrived.
+	 * The current message, collected until complete and only then parsed
+	 * in one piece, so the verdict never depends on how bytes arrived.
 	 */
 	char *msg;
 	size_t in_message; /* bytes of the current message so far, 0 between messages */
 	size_t msg_cap;
 	size_t offset; /* total bytes consumed, for error messages */
-	/*
-	 * A tiny pre-scanner finds where the top-level object ends, so the
-	 * strict tokener only ever sees exactly one message (json-c's strict
-	 * mode rejects anything after the value in the same buffer).
-	 */
+	/* A tiny pre-scanner finds where the top-level object ends. */
 	unsigned depth;
 	bool in_string, escaped;
 	QmpStreamFn fn;
@@ -41,13 +35,11 @@ int qmp_stream_new(QmpStream **out, size_t max_message, QmpStreamFn fn, void *us
 	if (!s)
 		return -ENOMEM;
 	/* Strict: QEMU emits RFC 8259 JSON; anything else is a broken peer. */
-	s->tok = json_tokener_new();
-	if (!s->tok) {
+	if (qmp_msg_new(&s->parsed) < 0) {
 		free(s);
 		return -ENOMEM;
 	}
-	json_tokener_set_flags(s->tok, JSON_TOKENER_STRICT);
-	/* The tokener takes an int length. */
+	/* Token offsets are 32-bit. */
 	s->max_message = max_message < INT_MAX ? max_message : INT_MAX;
 	s->fn = fn;
 	s->userdata = userdata;
@@ -59,7 +51,7 @@ QmpStream *qmp_stream_free(QmpStream *s)
 {
 	if (!s)
 		return NULL;
-	json_tokener_free(s->tok);
+	qmp_msg_free(s->parsed);
 	free(s->msg);
 	free(s);
 	return NULL;
@@ -67,7 +59,6 @@ QmpStream *qmp_stream_free(QmpStream *s)
 
 void qmp_stream_reset(QmpStream *s)
 {
-	json_tokener_reset(s->tok);
 	s->in_message = 0;
 	s->offset = 0;
 	s->depth = 0;
@@ -93,8 +84,8 @@ static int is_ws(char c)
 
 /*
  * Returns how many of @len bytes belong to the current message, or 0 on a
- * single quote outside a string: json-c accepts those even in strict mode,
- * QEMU never sends them, and they would confuse the scan.
+ * single quote outside a string: not JSON, and a brace quoted in one
+ * would confuse the scan.
  */
 static size_t stream_scan(QmpStream *s, const char *buf, size_t len)
 {
@@ -147,47 +138,27 @@ static int stream_collect(QmpStream *s, const char *buf, size_t len)
 /* Parses the complete message collected so far and passes it on. */
 static int stream_dispatch(QmpStream *s)
 {
-	size_t start = s->offset - s->in_message, len = s->in_message;
-	enum json_tokener_error jerr;
-	json_object *msg;
-	size_t used;
+	size_t start = s->offset - s->in_message, where;
+	const char *why;
 	int r;
 
-	json_tokener_reset(s->tok);
-	msg = json_tokener_parse_ex(s->tok, s->msg, (int)s->in_message);
-	jerr = json_tokener_get_error(s->tok);
-	used = (size_t)json_tokener_get_parse_end(s->tok);
+	r = qmp_msg_parse(s->parsed, s->msg, s->in_message, &where, &why);
 	s->in_message = 0;
+	s->depth = 0;
+	s->in_string = s->escaped = false;
+	if (r < 0) {
+		s->offset = start + where;
+		return stream_fail(s, r,
+				   r == -EBADMSG ? "invalid JSON from peer: %s at byte %zu"
+						 : "%s at byte %zu",
+				   why);
+	}
+	r = s->fn(s->parsed, s->userdata);
 	if (s->msg_cap > 65536) { /* a rare big reply: do not keep its buffer */
 		free(s->msg);
 		s->msg = NULL;
 		s->msg_cap = 0;
 	}
-	s->depth = 0;
-	s->in_string = s->escaped = false;
-	if (!msg) {
-		/* A "null" literal also parses to NULL: treat like garbage. */
-		const char *why = jerr == json_tokener_success	  ? "not a JSON object"
-				  : jerr == json_tokener_continue ? "unexpected end of message"
-								  : json_tokener_error_desc(jerr);
-
-		s->offset = start + used;
-		return stream_fail(s, -EBADMSG, "invalid JSON from peer: %s at byte %zu", why);
-	}
-	if (used != len) { /* the tokener stopped before the brace the scanner saw */
-		json_object_put(msg);
-		s->offset = start + used;
-		return stream_fail(s, -EBADMSG, "invalid JSON from peer: %s at byte %zu",
-				   "unexpected data in the message");
-	}
-	if (!json_object_is_type(msg, json_type_object)) {
-		json_object_put(msg);
-		s->offset = start;
-		return stream_fail(s, -EBADMSG, "invalid QMP stream: %s at byte %zu",
-				   "top-level value is not an object");
-	}
-	r = s->fn(msg, s->userdata);
-	json_object_put(msg);
 	return r;
 }
 

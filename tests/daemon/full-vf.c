@@ -203,7 +203,7 @@ static void on_disconnected(QmpConn *c, int err, const char *reason, void *ud)
 {
 }
 
-static void on_event(QmpConn *c, const char *name, json_object *data, const QmpTimestamp *ts,
+static void on_event(QmpConn *c, const char *name, const QmpValue *data, const QmpTimestamp *ts,
 		     void *ud)
 {
 }

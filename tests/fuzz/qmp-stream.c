@@ -4,7 +4,8 @@
  * Input: byte 0 seeds the chunk sizes, byte 1 picks the message size limit,
  * the rest is the stream. It is parsed twice, in one piece and cut into
  * chunks as a socket might deliver it: the messages, their order and the
- * result must not depend on the cuts. After an error, a reset stream must
+ * result must not depend on the cuts. Every message read must mean to
+ * json-c what it means to us. After an error, a reset stream must
  * parse a fresh message again.
  */
 
@@ -29,18 +30,42 @@ static void hash_bytes(uint64_t *h, const char *s, size_t len)
 	}
 }
 
-static int on_message(json_object *msg, void *userdata)
+/*
+ * What the parser read, written out again, is JSON that json-c reads as
+ * the same value as the tree the parser builds for reply callbacks.
+ */
+static void check_against_json_c(QmpValue root, const char *text, size_t len)
+{
+	json_tokener *tok = json_tokener_new_ex(80);
+	json_object *theirs, *ours;
+
+	FUZZ_ASSERT(tok != NULL);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	theirs = json_tokener_parse_ex(tok, text, (int)len);
+	FUZZ_ASSERT(json_tokener_get_error(tok) == json_tokener_success);
+	FUZZ_ASSERT(qmp_value_to_json(root, &ours) == 0);
+	FUZZ_ASSERT(json_object_equal(ours, theirs));
+	json_object_put(ours);
+	json_object_put(theirs);
+	json_tokener_free(tok);
+}
+
+static int on_message(const QmpMsg *msg, void *userdata)
 {
 	Seen *seen = userdata;
-	const char *text;
+	QmpValue root = qmp_msg_root(msg), v;
+	static char text[1 << 16];
+	size_t len;
 
-	FUZZ_ASSERT(json_object_is_type(msg, json_type_object));
-	text = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
-	hash_bytes(&seen->hash, text, strlen(text));
+	FUZZ_ASSERT(qmp_value_type(root) == json_type_object);
+	len = qmp_value_format(root, text, sizeof(text));
+	hash_bytes(&seen->hash, text, len < sizeof(text) ? len : sizeof(text) - 1);
+	if (len < sizeof(text))
+		check_against_json_c(root, text, len);
 	hash_bytes(&seen->hash, "\n", 1);
 	seen->n++;
 	/* The callback may stop the feed, as the connection does when it is freed. */
-	return json_object_object_get_ex(msg, "fuzz-stop", NULL) ? -ECANCELED : 0;
+	return qmp_value_member(root, "fuzz-stop", &v) ? -ECANCELED : 0;
 }
 
 static int parse(const char *buf, size_t len, size_t limit, unsigned seed, Seen *seen)

@@ -17,7 +17,7 @@ static void on_disconnected(QmpConn *c, int err, const char *reason, void *ud)
 {
 }
 
-static void on_event(QmpConn *c, const char *name, json_object *data, const QmpTimestamp *ts,
+static void on_event(QmpConn *c, const char *name, const QmpValue *data, const QmpTimestamp *ts,
 		     void *ud)
 {
 	TestVm *v = ud;
@@ -25,8 +25,10 @@ static void on_event(QmpConn *c, const char *name, json_object *data, const QmpT
 	if (v->n_events >= TEST_VM_EVENTS)
 		return;
 	snprintf(v->events[v->n_events], sizeof(v->events[0]), "%s", name);
-	snprintf(v->data[v->n_events], sizeof(v->data[0]), "%s",
-		 data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
+	if (data)
+		qmp_value_format(*data, v->data[v->n_events], sizeof(v->data[0]));
+	else
+		v->data[v->n_events][0] = 0;
 	v->ts[v->n_events++] = *ts;
 }
 

@@ -63,14 +63,16 @@ static void on_disconnected(QmpConn *c, int err, const char *reason, void *ud)
 	snprintf(ctx.reason, sizeof(ctx.reason), "%s", reason);
 }
 
-static void on_event(QmpConn *c, const char *name, json_object *data, const QmpTimestamp *ts,
+static void on_event(QmpConn *c, const char *name, const QmpValue *data, const QmpTimestamp *ts,
 		     void *ud)
 {
 	if (ctx.n_events >= 32)
 		return;
 	snprintf(ctx.events[ctx.n_events], sizeof(ctx.events[0]), "%s", name);
-	snprintf(ctx.event_data[ctx.n_events], sizeof(ctx.event_data[0]), "%s",
-		 data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN) : "");
+	if (data)
+		qmp_value_format(*data, ctx.event_data[ctx.n_events], sizeof(ctx.event_data[0]));
+	else
+		ctx.event_data[ctx.n_events][0] = 0;
 	ctx.event_ts[ctx.n_events] = *ts;
 	ctx.n_events++;
 }

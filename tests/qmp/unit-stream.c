@@ -13,13 +13,13 @@ typedef struct Seen {
 	char names[16][64];
 } Seen;
 
-static int on_msg(json_object *msg, void *userdata)
+static int on_msg(const QmpMsg *msg, void *userdata)
 {
 	Seen *s = userdata;
-	json_object *v;
+	const char *event = qmp_value_get_string(qmp_msg_root(msg), "event");
 
-	if (s->n < 16 && json_object_object_get_ex(msg, "event", &v))
-		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", json_object_get_string(v));
+	if (s->n < 16 && event)
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", event);
 	else if (s->n < 16)
 		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", "(other)");
 	s->n++;
@@ -182,7 +182,7 @@ START_TEST(test_invalid_number_rejected_at_any_cut)
 }
 END_TEST
 
-static int stop_after_first(json_object *msg, void *userdata)
+static int stop_after_first(const QmpMsg *msg, void *userdata)
 {
 	(*(int *)userdata)++;
 	return -ECANCELED;
