@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qmp/qmp.h"
+
 typedef struct Client {
 	int fd;
 	char buf[1 << 16];
@@ -263,9 +265,11 @@ static void floor_sendmsg(const char *key, int peer_cpu, size_t count)
 }
 
 /*
- * What json-c alone costs of a decide: parsing a DEVICE_DELETED as QEMU
- * sends it, and building and serialising the qom-get the daemon answers
- * with; each after a pause, as an isolated event finds its caches.
+ * What reading a DEVICE_DELETED as QEMU sends it and writing the qom-get
+ * the daemon answers with cost, each after a pause as an isolated event
+ * finds its caches: with json-c (a tree per message: the daemon's way until
+ * 2026-12-03, kept as the baseline) and with qmp/msg.c and QmpArgs (its
+ * way since), in the same run.
  */
 static void floor_json(size_t count)
 {
@@ -273,15 +277,23 @@ static void floor_json(size_t count)
 				 "123456}, \"event\": \"DEVICE_DELETED\", \"data\": {\"path\": "
 				 "\"/machine/peripheral/fo-p0\", \"device\": \"fo-p0\"}}";
 	uint64_t *parse = calloc(count, sizeof(uint64_t)), *build = calloc(count, sizeof(uint64_t));
+	uint64_t *ours_parse = calloc(count, sizeof(uint64_t));
+	uint64_t *ours_build = calloc(count, sizeof(uint64_t));
 	json_tokener *tok = json_tokener_new();
+	QmpMsg *msg = NULL;
 
-	if (!parse || !build || !tok)
+	if (!parse || !build || !ours_parse || !ours_build || !tok || qmp_msg_new(&msg) < 0)
 		die("json floor");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	pin(0);
 	for (size_t k = 0; k < count + 50; k++) {
 		uint64_t t0 = now_ns(), t1, t2;
 		json_object *o, *cmd, *args;
+		char buf[sizeof(ev)], cmd_text[64];
+		QmpValue data;
+		QmpArgs qargs;
+		size_t where;
+		const char *why;
 
 		json_tokener_reset(tok);
 		o = json_tokener_parse_ex(tok, ev, (int)sizeof(ev) - 1);
@@ -304,14 +316,41 @@ static void floor_json(size_t count)
 			build[k - 50] = t2 - t1;
 		}
 		usleep(300);
+
+		memcpy(buf, ev, sizeof(ev));
+		t0 = now_ns();
+		if (qmp_msg_parse(msg, buf, sizeof(ev) - 1, &where, &why) < 0 ||
+		    !qmp_value_member(qmp_msg_root(msg), "data", &data) ||
+		    !qmp_value_get_string(data, "device"))
+			die("msg floor");
+		t1 = now_ns();
+		qmp_args_init(&qargs);
+		qmp_args_add_string(&qargs, "path", "/machine/peripheral/net0");
+		qmp_args_add_string(&qargs, "property", "failover");
+		qmp_json_write_string(cmd_text, sizeof(cmd_text), "qom-get");
+		t2 = now_ns();
+		if (qargs.overflow)
+			die("msg floor");
+		if (k >= 50) {
+			ours_parse[k - 50] = t1 - t0;
+			ours_build[k - 50] = t2 - t1;
+		}
+		usleep(300);
 	}
 	qsort(parse, count, sizeof(uint64_t), cmp_u64);
 	qsort(build, count, sizeof(uint64_t), cmp_u64);
-	printf("json_parse_event_p50_us=%.2f json_build_command_p50_us=%.2f\n",
-	       pct_us(parse, count, 0.5), pct_us(build, count, 0.5));
+	qsort(ours_parse, count, sizeof(uint64_t), cmp_u64);
+	qsort(ours_build, count, sizeof(uint64_t), cmp_u64);
+	printf("json_parse_event_p50_us=%.2f json_build_command_p50_us=%.2f "
+	       "msg_parse_event_p50_us=%.2f args_build_command_p50_us=%.2f\n",
+	       pct_us(parse, count, 0.5), pct_us(build, count, 0.5), pct_us(ours_parse, count, 0.5),
+	       pct_us(ours_build, count, 0.5));
 	json_tokener_free(tok);
+	qmp_msg_free(msg);
 	free(parse);
 	free(build);
+	free(ours_parse);
+	free(ours_build);
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event_struct.h>
+
 #include "qmp/qmp.h"
 
 typedef struct QmpCall QmpCall;
@@ -23,7 +25,8 @@ struct QmpCall {
 	unsigned timeout_ms;
 	QmpReplyFn fn;
 	void *userdata;
-	struct event *timer;
+	struct event timer; /* in the call: one allocation per command, not two */
+	bool timer_armed;
 };
 
 typedef struct OutChunk OutChunk;
@@ -111,9 +114,9 @@ static void call_unlink(QmpCall *call)
 		call->next->prev = call->prev;
 	call->prev = call->next = NULL;
 	c->n_calls--;
-	if (call->timer) {
-		event_free(call->timer);
-		call->timer = NULL;
+	if (call->timer_armed) {
+		event_del(&call->timer);
+		call->timer_armed = false;
 	}
 }
 
@@ -329,8 +332,7 @@ static int call_start(QmpConn *c, const char *command, const char *args, size_t 
 	call->timeout_ms = timeout_ms ? timeout_ms : c->command_ms;
 	call->fn = fn;
 	call->userdata = userdata;
-	call->timer = evtimer_new(c->base, call_on_timeout, call);
-	if (!call->timer) {
+	if (evtimer_assign(&call->timer, c->base, call_on_timeout, call) < 0) {
 		free(call);
 		return -ENOMEM;
 	}
@@ -341,7 +343,8 @@ static int call_start(QmpConn *c, const char *command, const char *args, size_t 
 	c->calls = call;
 	c->n_calls++;
 	ms_to_tv(call->timeout_ms, &tv);
-	evtimer_add(call->timer, &tv);
+	evtimer_add(&call->timer, &tv);
+	call->timer_armed = true;
 
 	r = conn_send(c, command, args, args_len, call->id, fd);
 	if (r < 0) {

@@ -490,8 +490,8 @@ int qmp_value_to_json(QmpValue v, json_object **out)
 		o = json_object_new_object();
 		for (uint32_t k = v.tok + 1; o && k < t->end; k = v.msg->toks[k + 1].end) {
 			r = qmp_value_to_json((QmpValue){ v.msg, k + 1 }, &child);
-			if (r < 0 ||
-			    json_object_object_add(o, v.msg->buf + v.msg->toks[k].start, child) < 0) {
+			if (r < 0 || json_object_object_add(o, v.msg->buf + v.msg->toks[k].start,
+							    child) < 0) {
 				json_object_put(child);
 				json_object_put(o);
 				return -ENOMEM;

@@ -40,6 +40,7 @@ typedef struct Fixture {
 	char reason[512];
 	int n_events;
 	char event[64];
+	char event_device[64];
 	QmpTimestamp ts;
 	Reply replies[8];
 	int n_replies;
@@ -74,8 +75,11 @@ static void on_disconnected(QmpConn *c, int err, const char *reason, void *ud)
 static void on_event(QmpConn *c, const char *name, const QmpValue *data, const QmpTimestamp *ts,
 		     void *ud)
 {
+	const char *device = data ? qmp_value_get_string(*data, "device-id") : NULL;
+
 	fx.n_events++;
 	snprintf(fx.event, sizeof(fx.event), "%s", name);
+	snprintf(fx.event_device, sizeof(fx.event_device), "%s", device ? device : "(none)");
 	fx.ts = *ts;
 }
 
@@ -241,6 +245,59 @@ START_TEST(test_event_with_timestamp)
 	ck_assert_str_eq(fx.event, "FAILOVER_NEGOTIATED");
 	ck_assert_int_eq(fx.ts.seconds, 1764345600);
 	ck_assert_int_eq(fx.ts.microseconds, 250001);
+}
+END_TEST
+
+/* Ids are the user's: whatever QEMU escaped reaches the handler as it was named. */
+START_TEST(test_event_data_decoded)
+{
+	handshake();
+	peer_send("{\"event\": \"UNPLUG_PRIMARY\", \"data\": {\"device-id\": "
+		  "\"fo-\\\"p\\u00e9\\/0\"}}\r\n");
+	ck_assert_int_eq(spin_until(&fx.n_events, 1, 2000), 0);
+	ck_assert_str_eq(fx.event_device, "fo-\"p\xc3\xa9/0");
+	/* A member of another type is absent to the handler, not misread. */
+	peer_send("{\"event\": \"UNPLUG_PRIMARY\", \"data\": {\"device-id\": 7}}\r\n");
+	ck_assert_int_eq(spin_until(&fx.n_events, 2, 2000), 0);
+	ck_assert_str_eq(fx.event_device, "(none)");
+	ck_assert_int_eq(fx.n_disconnected, 0);
+}
+END_TEST
+
+/* Arguments written as text arrive as the JSON the caller meant; too long ones never leave. */
+START_TEST(test_text_args)
+{
+	char line[4096], big[3000];
+	size_t n = 0;
+	json_object *o, *v;
+	QmpArgs a;
+
+	handshake();
+	qmp_args_init(&a);
+	qmp_args_add_string(&a, "id", "fo-\"p0\\");
+	qmp_args_add_bool(&a, "failover", true);
+	ck_assert_int_eq(
+		qmp_conn_call_args(fx.conn, "device_add", &a, json_type_object, 0, on_reply, 0), 0);
+	while (n < sizeof(line) - 1 && read(fx.peer, line + n, 1) == 1 && line[n] != '\n')
+		n++;
+	line[n] = 0;
+	o = json_tokener_parse(line);
+	ck_assert_msg(o != NULL, "not JSON: %s", line);
+	ck_assert_str_eq(qmp_json_get_string(o, "execute"), "device_add");
+	ck_assert(json_object_object_get_ex(o, "arguments", &v));
+	ck_assert_str_eq(qmp_json_get_string(v, "id"), "fo-\"p0\\");
+	ck_assert(json_object_object_get_ex(o, "id", &v));
+	ck_assert(json_object_is_type(v, json_type_int));
+	json_object_put(o);
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	qmp_args_init(&a);
+	qmp_args_add_string(&a, "host", big);
+	ck_assert_int_eq(
+		qmp_conn_call_args(fx.conn, "device_add", &a, json_type_object, 0, on_reply, 0),
+		-EMSGSIZE);
+	ck_assert_int_eq(qmp_conn_get_n_pending(fx.conn), 1);
 }
 END_TEST
 
@@ -622,6 +679,8 @@ int main(void)
 	tcase_add_test(tc, test_replies_matched_out_of_order);
 	tcase_add_test(tc, test_error_reply_has_class_and_desc);
 	tcase_add_test(tc, test_event_with_timestamp);
+	tcase_add_test(tc, test_event_data_decoded);
+	tcase_add_test(tc, test_text_args);
 	tcase_add_test(tc, test_timeout_then_late_reply_ignored);
 	tcase_add_test(tc, test_eof_fails_each_pending_once);
 	tcase_add_test(tc, test_garbage_closes_connection);
