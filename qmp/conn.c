@@ -25,8 +25,8 @@ struct QmpCall {
 	unsigned timeout_ms;
 	QmpReplyFn fn;
 	void *userdata;
-	struct event timer; /* in the call: one allocation per command, not two */
-	bool timer_armed;
+	struct event
+		timer; /* in the call: one allocation per command, not two; armed while linked */
 };
 
 typedef struct OutChunk OutChunk;
@@ -114,10 +114,7 @@ static void call_unlink(QmpCall *call)
 		call->next->prev = call->prev;
 	call->prev = call->next = NULL;
 	c->n_calls--;
-	if (call->timer_armed) {
-		event_del(&call->timer);
-		call->timer_armed = false;
-	}
+	event_del(&call->timer);
 }
 
 /* Completes and frees @call; it must already be unlinked. */
@@ -344,7 +341,6 @@ static int call_start(QmpConn *c, const char *command, const char *args, size_t 
 	c->n_calls++;
 	ms_to_tv(call->timeout_ms, &tv);
 	evtimer_add(&call->timer, &tv);
-	call->timer_armed = true;
 
 	r = conn_send(c, command, args, args_len, call->id, fd);
 	if (r < 0) {
