@@ -503,7 +503,7 @@ fi
 
 if phase traffic; then
 log "traffic: $TRAFFIC_RUNS live migrations each with the traffic handling off and on"
-spawn TR "$work/traffic.log" env TRAFFIC_RUNS="$TRAFFIC_RUNS" "$B/tests/daemon/traffic-migration"
+spawn TR "$work/traffic.log" env FOVD_BUILD_DIR="$B" TRAFFIC_RUNS="$TRAFFIC_RUNS" "$B/tests/daemon/traffic-migration"
 wait "$TR" || {
 	tail -n 40 "$work/traffic.log" >&2
 	die "the traffic benchmark failed"
