@@ -15,6 +15,8 @@
 #include "daemon/validate.h"
 
 #define RETRY_SEC 2
+/* Waits for the bus daemon that a handled signal cut short are tried again, this often. */
+#define BUS_EINTR_RETRIES 100
 
 typedef struct BusPoolFree {
 	char name[66];
@@ -156,9 +158,15 @@ static int bus_query_caller(Bus *b, sd_bus_message *msg, BusCaller *c)
 	const char *key;
 	int r;
 
-	r = sd_bus_call_method(b->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-			       "org.freedesktop.DBus", "GetConnectionCredentials", &e, &reply, "s",
-			       sd_bus_message_get_sender(msg));
+	/* A signal (SIGUSR1, SIGHUP) cuts sd-bus's wait short: the question is simply asked again. */
+	for (int tries = 0;; tries++) {
+		sd_bus_error_free(&e);
+		r = sd_bus_call_method(b->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+				       "org.freedesktop.DBus", "GetConnectionCredentials", &e,
+				       &reply, "s", sd_bus_message_get_sender(msg));
+		if (r != -EINTR || tries >= BUS_EINTR_RETRIES)
+			break;
+	}
 	if (r < 0)
 		return r;
 	r = sd_bus_message_enter_container(reply, 'a', "{sv}");
@@ -1048,7 +1056,16 @@ static int bus_connect(Bus *b)
 		log_error(b->log, "cannot export D-Bus objects: %s", strerror(-r));
 		goto fail;
 	}
+	/*
+	 * Interrupted by a signal, the request may still have reached the bus
+	 * daemon: asked again, "already the owner" is then the answer.
+	 */
 	r = sd_bus_request_name(bus, BUS_NAME, 0);
+	for (int tries = 0; r == -EINTR && tries < BUS_EINTR_RETRIES; tries++) {
+		r = sd_bus_request_name(bus, BUS_NAME, 0);
+		if (r == -EALREADY)
+			r = 0;
+	}
 	if (r < 0) {
 		log_error(b->log, "cannot own D-Bus name %s: %s", BUS_NAME,
 			  r == -EEXIST ? "already owned by another process" : strerror(-r));

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,6 +33,7 @@ static struct {
 	int notify_fd;
 	char msgs[256][64];
 	int n_msgs;
+	pid_t signaller; /* a child sending the daemon signals, 0 if none */
 } t;
 
 static void setup(void)
@@ -77,8 +79,18 @@ static void setup(void)
 	setenv("NOTIFY_SOCKET", sa.sun_path, 1);
 }
 
+static void signaller_stop(void)
+{
+	if (t.signaller <= 0)
+		return;
+	kill(t.signaller, SIGKILL);
+	waitpid(t.signaller, NULL, 0);
+	t.signaller = 0;
+}
+
 static void teardown(void)
 {
+	signaller_stop();
 	test_host_kill(&t.host);
 	t.dbus = test_qemu_free(t.dbus);
 	if (t.notify_fd >= 0)
@@ -158,7 +170,7 @@ START_TEST(test_notify_protocol)
 	/* Pinged at half the interval from the loop: ~6 in 1.2 s. */
 	ck_assert_int_ge(count("WATCHDOG=1"), 3);
 
-	snprintf(cmd, sizeof(cmd), "%s --bus-address=%s reload",
+	snprintf(cmd, sizeof(cmd), "%s --bus-address=%s reload >/dev/null",
 		 test_build_path(ctl, sizeof(ctl), "failoverctl"), t.address);
 	ck_assert_int_eq(system(cmd), 0);
 	collect(300);
@@ -280,6 +292,78 @@ START_TEST(test_no_watchdog_no_timer)
 }
 END_TEST
 
+/* Whether @pid has a handler for @sig (SigCgt in /proc/PID/status). */
+static bool catches(pid_t pid, int sig)
+{
+	char path[64], line[256];
+	unsigned long long mask = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+			break;
+	fclose(f);
+	return mask & (1ull << (sig - 1));
+}
+
+/* A child that sends @sig to @pid every @us microseconds until stopped. */
+static void signaller_start(pid_t pid, int sig, unsigned us)
+{
+	pid_t parent = getpid();
+
+	t.signaller = fork();
+	ck_assert_int_ge(t.signaller, 0);
+	if (t.signaller > 0)
+		return;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	while (kill(pid, sig) == 0)
+		usleep(us);
+	_exit(0);
+}
+
+/*
+ * Signals the daemon handles (SIGUSR1 for metrics, SIGHUP for a reload)
+ * may come at any time, also while it waits for the bus daemon: owning
+ * the name at start-up and asking who a caller is both wait for a reply.
+ * An interrupted wait is not a failure.
+ */
+START_TEST(test_signals_while_waiting_for_the_bus)
+{
+	char cmd[700], ctl[300];
+	pid_t pid;
+	int k, status;
+
+	daemon_start();
+	pid = test_qemu_pid(t.host.daemon);
+	for (k = 0; k < 10000 && !catches(pid, SIGUSR1); k++)
+		usleep(100);
+	ck_assert_msg(catches(pid, SIGUSR1), "the daemon never caught SIGUSR1");
+	signaller_start(pid, SIGUSR1, 100);
+	for (k = 0; k < 100 && find("READY=1", 0) < 0 &&
+		    test_qemu_wait_exit(t.host.daemon, 0, &status) != 0;
+	     k++)
+		collect(100);
+	ck_assert_msg(find("READY=1", 0) >= 0, "no READY=1 under signals (see %s)", t.host.log);
+
+	/* Reload is for the admin group: each call asks the bus who the caller is. */
+	snprintf(cmd, sizeof(cmd), "%s --bus-address=%s reload",
+		 test_build_path(ctl, sizeof(ctl), "failoverctl"), t.address);
+	for (k = 0; k < 20; k++) {
+		ck_assert_msg(system(cmd) == 0, "reload %d failed under signals (see %s)", k,
+			      t.host.log);
+		collect(20); /* RELOADING=1, READY=1: read, or the daemon's next notify waits */
+	}
+	signaller_stop();
+	ck_assert_int_eq(test_qemu_wait_exit(t.host.daemon, 0, &status), -ETIMEDOUT);
+}
+END_TEST
+
 START_TEST(test_install_and_verify_unit)
 {
 	static const char *const files[] = {
@@ -356,6 +440,7 @@ int main(void)
 	tcase_add_test(tc, test_no_watchdog_no_timer);
 	tcase_add_test(tc, test_runtime_dir_watched);
 	tcase_add_test(tc, test_ready_after_reconcile);
+	tcase_add_test(tc, test_signals_while_waiting_for_the_bus);
 	tcase_add_test(tc, test_install_and_verify_unit);
 	suite_add_tcase(s, tc);
 	return test_suite_run(s, CK_NORMAL);
