@@ -15,7 +15,7 @@
 #include "daemon/validate.h"
 
 #define RETRY_SEC 2
-/* Waits for the bus daemon that a handled signal cut short are tried again, this often. */
+/* How often a wait for the bus daemon that a handled signal cut short is tried again. */
 #define BUS_EINTR_RETRIES 100
 
 typedef struct BusPoolFree {
@@ -158,7 +158,7 @@ static int bus_query_caller(Bus *b, sd_bus_message *msg, BusCaller *c)
 	const char *key;
 	int r;
 
-	/* A signal (SIGUSR1, SIGHUP) cuts sd-bus's wait short: the question is simply asked again. */
+	/* A handled signal (SIGUSR1, SIGHUP) cuts the wait short: asked again. */
 	for (int tries = 0;; tries++) {
 		sd_bus_error_free(&e);
 		r = sd_bus_call_method(b->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
