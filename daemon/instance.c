@@ -13,6 +13,7 @@
 #include "daemon/messages.h"
 #include "daemon/probecache.h"
 #include "daemon/process.h"
+#include "daemon/strcopy.h"
 
 static void log_instance_v(const Instance *i, int level, const char *message_id, const char *fmt,
 			   va_list ap)
@@ -327,7 +328,7 @@ static void on_failover_negotiated(Instance *i, const QmpValue *data, const QmpT
 	const char *id = data_string(data, "device-id");
 
 	if (id && instance_guest_negotiated(i, id) != 1 && i->n_negotiated < INSTANCE_MAX_STANDBYS)
-		snprintf(i->negotiated[i->n_negotiated++], sizeof(i->negotiated[0]), "%s", id);
+		str_copy(i->negotiated[i->n_negotiated++], sizeof(i->negotiated[0]), id);
 
 	for (Pair *p = i->pairs; id && p; p = p->next)
 		if (strcmp(p->standby_id, id) == 0)

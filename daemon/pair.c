@@ -14,6 +14,7 @@
 #include "daemon/instance.h"
 #include "daemon/pair.h"
 #include "daemon/pairfile.h"
+#include "daemon/strcopy.h"
 
 static const char *const state_names[_PAIR_STATE_MAX] = {
 	[PAIR_WAITING] = "waiting",	[PAIR_STAGED] = "staged",
@@ -459,8 +460,8 @@ static void pair_note_plugged(Pair *p)
 void pair_get_record(const Pair *p, PairRecord *rec)
 {
 	memset(rec, 0, sizeof(*rec));
-	snprintf(rec->state, sizeof(rec->state), "%s", pair_state_to_string(p->state));
-	snprintf(rec->reason, sizeof(rec->reason), "%s", p->reason);
+	str_copy(rec->state, sizeof(rec->state), pair_state_to_string(p->state));
+	str_copy(rec->reason, sizeof(rec->reason), p->reason);
 	if (p->has_vf)
 		rec->vf = p->vf;
 	rec->vf_gone = p->has_vf && p->vf_gone;
@@ -468,16 +469,16 @@ void pair_get_record(const Pair *p, PairRecord *rec)
 	rec->primary_added = pair_qemu_may_hold(p);
 	rec->guest_negotiated = p->guest_negotiated;
 	rec->detach = p->detach_requested;
-	snprintf(rec->primary_bus, sizeof(rec->primary_bus), "%s", p->primary_bus);
-	snprintf(rec->standby_bus, sizeof(rec->standby_bus), "%s", p->standby_bus);
-	snprintf(rec->standby_tap, sizeof(rec->standby_tap), "%s", p->standby_tap);
+	str_copy(rec->primary_bus, sizeof(rec->primary_bus), p->primary_bus);
+	str_copy(rec->standby_bus, sizeof(rec->standby_bus), p->standby_bus);
+	str_copy(rec->standby_tap, sizeof(rec->standby_tap), p->standby_tap);
 	rec->qemu_pid = p->instance->pid;
 	rec->qemu_start = p->instance->pid_start;
 	rec->changed_us = p->changed_us;
 	rec->degraded_ms = p->degraded_ms;
 	rec->config = p->config;
 	rec->has_mac = true;
-	snprintf(rec->qmp, sizeof(rec->qmp), "%s", p->instance->qmp_path);
+	str_copy(rec->qmp, sizeof(rec->qmp), p->instance->qmp_path);
 }
 
 void pair_restore(Pair *p, const PairRecord *rec, bool vf_ours, bool qemu_alive)

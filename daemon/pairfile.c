@@ -75,9 +75,18 @@ static const Field fields[] = {
 int pair_file_path(char *buf, size_t size, const char *state_dir, const char *instance,
 		   const char *pair)
 {
-	int n = snprintf(buf, size, "%s/pairs/%s@%s", state_dir, instance, pair);
+	size_t d = strlen(state_dir), i = strlen(instance), p = strlen(pair);
+	char *w = buf;
 
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	/* Copied, not printed: a path is made on every save. */
+	if (d + strlen("/pairs/") + i + 1 + p + 1 > size)
+		return -ENAMETOOLONG;
+	w = mempcpy(w, state_dir, d);
+	w = mempcpy(w, "/pairs/", strlen("/pairs/"));
+	w = mempcpy(w, instance, i);
+	*w++ = '@';
+	memcpy(w, pair, p + 1);
+	return 0;
 }
 
 static int field_parse(const Field *f, PairRecord *rec, const char *value)
@@ -126,9 +135,30 @@ int pair_file_read(const char *path, PairRecord *rec, unsigned *bad_line)
 	return statefile_read(path, field_entry, rec, bad_line);
 }
 
-/* The text of @f in @rec; @buf holds numbers. */
-static const char *field_format(const Field *f, const PairRecord *rec, char *buf, size_t size)
+/* @v in decimal at the end of @buf (of 24 bytes); returns where it starts. */
+static char *format_u64(char buf[24], uint64_t v, bool negative)
 {
+	char *w = buf + 23;
+
+	*w = 0;
+	do
+		*--w = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	if (negative)
+		*--w = '-';
+	return w;
+}
+
+static char *format_i64(char buf[24], int64_t v)
+{
+	/* The magnitude as unsigned: INT64_MIN has no positive twin. */
+	return format_u64(buf, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
+}
+
+/* The text of @f in @rec; @buf (24 bytes) holds numbers. */
+static const char *field_format(const Field *f, const PairRecord *rec, char buf[24])
+{
+	static const char hex[] = "0123456789abcdef";
 	const char *at = (const char *)rec + f->offset;
 	const uint8_t *m = rec->config.mac;
 
@@ -138,19 +168,19 @@ static const char *field_format(const Field *f, const PairRecord *rec, char *buf
 	case F_BOOL:
 		return *(const bool *)at ? "1" : "0";
 	case F_PID:
-		snprintf(buf, size, "%d", (int)*(const pid_t *)at);
-		break;
+		return format_i64(buf, *(const pid_t *)at);
 	case F_U64:
-		snprintf(buf, size, "%" PRIu64, *(const uint64_t *)at);
-		break;
+		return format_u64(buf, *(const uint64_t *)at, false);
 	case F_I64:
-		snprintf(buf, size, "%" PRId64, *(const int64_t *)at);
-		break;
+		return format_i64(buf, *(const int64_t *)at);
 	case F_ORIGIN:
 		return rec->config.retired ? "retired" : rec->config.adhoc ? "dbus" : "config";
 	case F_MAC:
-		snprintf(buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
-			 m[5]);
+		for (int k = 0; k < 6; k++) {
+			buf[3 * k] = hex[m[k] >> 4];
+			buf[3 * k + 1] = hex[m[k] & 15];
+			buf[3 * k + 2] = k < 5 ? ':' : 0;
+		}
 		break;
 	}
 	return buf;
@@ -163,7 +193,7 @@ int pair_file_write(const char *path, const PairRecord *rec)
 
 	for (size_t k = 0; k < N_FIELDS; k++) {
 		e[k].key = fields[k].key;
-		e[k].value = field_format(&fields[k], rec, buf[k], sizeof(buf[k]));
+		e[k].value = field_format(&fields[k], rec, buf[k]);
 	}
 	/*
 	 * Atomic, not fsync'ed (~3 ms each, on every transition): a daemon

@@ -68,35 +68,52 @@ int statefile_write(const char *path, const StateEntry *entries, size_t n)
  */
 static int twin_path(const char *path, char *buf, size_t size)
 {
-	const char *base = strrchr(path, '/');
-	int n = base ? snprintf(buf, size, "%.*s/.%s~", (int)(base - path), path, base + 1)
-		     : snprintf(buf, size, ".%s~", path);
+	const char *slash = strrchr(path, '/');
+	size_t dir = slash ? (size_t)(slash - path) + 1 : 0, len = strlen(path);
 
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	if (len + 3 > size)
+		return -ENAMETOOLONG;
+	memcpy(buf, path, dir);
+	buf[dir] = '.';
+	memcpy(buf + dir + 1, path + dir, len - dir);
+	memcpy(buf + len + 1, "~", 2);
+	return 0;
 }
 
-static int format_entries(const StateEntry *entries, size_t n, char **buf, size_t *len)
+/*
+ * One "key=value" line per entry into @buf (of @size bytes, or malloc'ed
+ * when that is too small: *@out says which). Copied, not printed: this runs
+ * on every transition (docs/performance.md, "State files").
+ */
+static int format_entries(const StateEntry *entries, size_t n, char *buf, size_t size, char **out,
+			  size_t *len)
 {
-	FILE *mem = open_memstream(buf, len);
+	size_t total = 0;
+	char *w;
 
-	if (!mem)
-		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		if (!valid_key(entries[i].key)) {
-			fclose(mem);
-			free(*buf);
+		if (!valid_key(entries[i].key))
 			return -EINVAL;
-		}
-		fprintf(mem, "%s=", entries[i].key);
-		/* One line per entry: newlines in values (reasons) become spaces. */
-		for (const char *v = entries[i].value ? entries[i].value : ""; *v; v++)
-			fputc(*v == '\n' || *v == '\r' ? ' ' : *v, mem);
-		fputc('\n', mem);
+		total += strlen(entries[i].key) + 2 +
+			 (entries[i].value ? strlen(entries[i].value) : 0);
 	}
-	if (fclose(mem) != 0) {
-		free(*buf);
+	*out = total <= size ? buf : malloc(total);
+	if (!*out)
 		return -ENOMEM;
+	w = *out;
+	for (size_t i = 0; i < n; i++) {
+		const char *v = entries[i].value ? entries[i].value : "";
+		size_t vlen = strlen(v);
+
+		w = mempcpy(w, entries[i].key, strlen(entries[i].key));
+		*w++ = '=';
+		/* One line per entry: newlines in values (reasons) become spaces. */
+		for (size_t k = 0; k < vlen; k++)
+			w[k] = v[k] == '\n' || v[k] == '\r' ? ' ' : v[k];
+		w += vlen;
+		*w++ = '\n';
 	}
+	*len = total;
 	return 0;
 }
 
@@ -111,7 +128,7 @@ static int format_entries(const StateEntry *entries, size_t n, char **buf, size_
 int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
 			 StateFileFlags flags)
 {
-	char twin[4096], dir[4096];
+	char twin[4096], dir[4096], small[2048];
 	char *buf = NULL;
 	size_t len = 0;
 	int fd, r;
@@ -119,22 +136,26 @@ int statefile_write_full(const char *path, const StateEntry *entries, size_t n,
 	r = twin_path(path, twin, sizeof(twin));
 	if (r < 0)
 		return r;
-	r = format_entries(entries, n, &buf, &len);
+	r = format_entries(entries, n, small, sizeof(small), &buf, &len);
 	if (r < 0)
 		return r;
 	if ((flags & STATEFILE_IF_CHANGED) && same_content(path, buf, len)) {
-		free(buf);
+		if (buf != small)
+			free(buf);
 		return 0;
 	}
 
 	fd = open(twin, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		free(buf);
-		return -errno;
+		r = -errno;
+		if (buf != small)
+			free(buf);
+		return r;
 	}
 	/* Overwritten, then cut: truncating to zero first would free its block. */
 	r = pwrite_all(fd, buf, len);
-	free(buf);
+	if (buf != small)
+		free(buf);
 	if (r == 0 && ftruncate(fd, (off_t)len) < 0)
 		r = -errno;
 	if (r == 0 && (flags & STATEFILE_DURABLE) && fsync(fd) < 0)

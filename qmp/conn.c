@@ -168,41 +168,50 @@ static void out_free_all(QmpConn *c)
 	c->out_bytes = 0;
 }
 
+/* One sendmsg() of @len bytes, @fd (if >= 0) riding along: bytes taken, or -errno. */
+static ssize_t out_write(QmpConn *c, const char *data, size_t len, int fd)
+{
+	struct iovec iov = { (void *)data, len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	do {
+		c->tx_start_ns = now_ns();
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	c->tx_ns = now_ns();
+	return n;
+}
+
 /* Returns 0 when everything is written or would block, <0 on a dead socket. */
 static int out_flush(QmpConn *c)
 {
 	while (c->out_head) {
 		OutChunk *o = c->out_head;
-		struct iovec iov = { o->data + o->off, o->len - o->off };
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t n;
+		ssize_t n = out_write(c, o->data + o->off, o->len - o->off, o->off ? -1 : o->fd);
 
-		if (o->fd >= 0 && o->off == 0) {
-			struct cmsghdr *cm;
-
-			memset(&ctl, 0, sizeof(ctl));
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = sizeof(ctl.buf);
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &o->fd, sizeof(int));
-		}
-		c->tx_start_ns = now_ns();
-		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return -errno;
-		}
-		c->tx_ns = now_ns();
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			break;
 		if (o->fd >= 0) {
 			close(o->fd);
 			o->fd = -1;
@@ -232,16 +241,45 @@ static void conn_on_writable(evutil_socket_t fd, short what, void *userdata)
 		conn_close(c, r, "writing to QEMU monitor failed: %s", strerror(-r));
 }
 
-/* Queues {"execute": @command, "arguments": @args, "id": @id}, written as text. */
+/* Queues @len bytes behind what waits, with a copy of @fd (if >= 0). */
+static int out_queue(QmpConn *c, const char *data, size_t len, int fd)
+{
+	OutChunk *o = malloc(sizeof(*o) + len);
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	memcpy(o->data, data, len);
+	o->len = len;
+	o->off = 0;
+	o->next = NULL;
+	o->fd = -1;
+	if (fd >= 0) {
+		o->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (o->fd < 0) {
+			r = -errno;
+			free(o);
+			return r;
+		}
+	}
+	if (c->out_tail)
+		c->out_tail->next = o;
+	else
+		c->out_head = o;
+	c->out_tail = o;
+	c->out_bytes += len;
+	return 0;
+}
+
+/* Writes {"execute": @command, "arguments": @args, "id": @id} as text. */
 static int conn_send(QmpConn *c, const char *command, const char *args, size_t args_len, int64_t id,
 		     int fd)
 {
-	char cmd[160], tail[32], digits[24];
+	char cmd[160], tail[32], digits[24], small[4096];
 	size_t cmd_len = qmp_json_write_string(cmd, sizeof(cmd), command);
-	size_t n_digits = 0, tail_len, len;
-	OutChunk *o;
-	char *w;
-	int r;
+	size_t n_digits = 0, tail_len, len, done = 0;
+	char *text, *w;
+	int r = 0;
 
 	if (cmd_len >= sizeof(cmd))
 		return -ENAMETOOLONG;
@@ -266,11 +304,10 @@ static int conn_send(QmpConn *c, const char *command, const char *args, size_t a
 		event_active(c->ev_overflow, 0, 0);
 		return -ENOBUFS;
 	}
-	o = malloc(sizeof(*o) + len);
-	if (!o)
+	text = len <= sizeof(small) ? small : malloc(len);
+	if (!text)
 		return -ENOMEM;
-	w = o->data;
-	w = mempcpy(w, "{\"execute\":", strlen("{\"execute\":"));
+	w = mempcpy(text, "{\"execute\":", strlen("{\"execute\":"));
 	w = mempcpy(w, cmd, cmd_len);
 	*w++ = ',';
 	if (args) {
@@ -279,33 +316,33 @@ static int conn_send(QmpConn *c, const char *command, const char *args, size_t a
 		*w++ = ',';
 	}
 	memcpy(w, tail, tail_len);
-	o->len = len;
-	o->off = 0;
-	o->next = NULL;
-	o->fd = -1;
-	if (fd >= 0) {
-		o->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		if (o->fd < 0) {
-			r = -errno;
-			free(o);
-			return r;
+	/*
+	 * Written through when nothing waits: the common case never waits for
+	 * the loop, and never copies the text. Only what the socket did not
+	 * take is queued. A dead socket is left to the read handler, so no reply
+	 * callback ever runs before qmp_conn_call() has returned.
+	 */
+	if (!c->out_head && fd < 0) {
+		ssize_t n = out_write(c, text, len, -1);
+
+		if (n < 0)
+			event_active(c->ev_read, EV_READ, 0);
+		done = n < 0 ? len : (size_t)n;
+	}
+	if (done < len) {
+		r = out_queue(c, text + done, len - done, fd);
+		if (r == 0 && out_flush(c) < 0)
+			event_active(c->ev_read, EV_READ, 0);
+		if (r < 0 && done > 0) {
+			/* Half a command is out: the stream is lost; the read handler closes it. */
+			shutdown(c->fd, SHUT_RDWR);
+			event_active(c->ev_read, EV_READ, 0);
+			r = 0;
 		}
 	}
-	if (c->out_tail)
-		c->out_tail->next = o;
-	else
-		c->out_head = o;
-	c->out_tail = o;
-	c->out_bytes += o->len;
-	/*
-	 * Write through: the common case never waits for the loop. A dead
-	 * socket is left to the read handler, so no reply callback ever runs
-	 * before qmp_conn_call() has returned.
-	 */
-	r = out_flush(c);
-	if (r < 0)
-		event_active(c->ev_read, EV_READ, 0);
-	return 0;
+	if (text != small)
+		free(text);
+	return r;
 }
 
 /* @args: NULL or the arguments object as JSON text of @args_len bytes. */
@@ -339,8 +376,6 @@ static int call_start(QmpConn *c, const char *command, const char *args, size_t 
 		c->calls->prev = call;
 	c->calls = call;
 	c->n_calls++;
-	ms_to_tv(call->timeout_ms, &tv);
-	evtimer_add(&call->timer, &tv);
 
 	r = conn_send(c, command, args, args_len, call->id, fd);
 	if (r < 0) {
@@ -348,6 +383,9 @@ static int call_start(QmpConn *c, const char *command, const char *args, size_t 
 		free(call);
 		return r;
 	}
+	/* Armed once the command is out: not on the way to QEMU (the loop runs no timer before). */
+	ms_to_tv(call->timeout_ms, &tv);
+	evtimer_add(&call->timer, &tv);
 	return 0;
 }
 

@@ -6,8 +6,11 @@
 
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "daemon/pairfile.h"
 #include "tests/lib/harness.h"
@@ -56,6 +59,49 @@ START_TEST(test_record_survives_a_restart)
 	ck_assert_int_eq(pair_file_write(path, &rec), 0);
 	ck_assert_int_eq(pair_file_read(path, &back, &line), 0);
 	ck_assert_mem_eq(&back, &rec, sizeof(rec));
+	test_dir_free(d);
+}
+END_TEST
+
+/* Numbers at their extremes and a MAC with letters: written as printf would, read back. */
+START_TEST(test_numbers_at_the_limits)
+{
+	static const uint8_t mac[6] = { 0xfe, 0x0a, 0xbc, 0x00, 0x9d, 0xef };
+	const int64_t degraded[] = { -1, 0, INT64_MIN, INT64_MAX };
+	TestDir *d = test_dir_new();
+	char path[4096], text[8192], want[64];
+	PairRecord rec = { 0 }, back;
+	unsigned line = 0;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/pairs", test_dir_path(d));
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_eq(pair_file_path(path, sizeof(path), test_dir_path(d), "vm1", "p0"), 0);
+	snprintf(rec.state, sizeof(rec.state), "active");
+	memcpy(rec.config.mac, mac, 6);
+	rec.has_mac = true;
+	rec.qemu_pid = 2147483647;
+	rec.qemu_start = UINT64_MAX;
+	for (size_t k = 0; k < sizeof(degraded) / sizeof(degraded[0]); k++) {
+		rec.degraded_ms = degraded[k];
+		rec.changed_us = k;
+		ck_assert_int_eq(pair_file_write(path, &rec), 0);
+		f = fopen(path, "re");
+		ck_assert_ptr_nonnull(f);
+		n = fread(text, 1, sizeof(text) - 1, f);
+		text[n] = 0;
+		fclose(f);
+		snprintf(want, sizeof(want), "\ndegraded_ms=%" PRId64 "\n", degraded[k]);
+		ck_assert_msg(strstr(text, want), "no %s in:\n%s", want + 1, text);
+		ck_assert(strstr(text, "\nmac=fe:0a:bc:00:9d:ef\n"));
+		ck_assert(strstr(text, "\nqemu_pid=2147483647\n"));
+		ck_assert(strstr(text, "\nqemu_start=18446744073709551615\n"));
+		ck_assert_int_eq(pair_file_read(path, &back, &line), 0);
+		ck_assert_int_eq(back.degraded_ms, degraded[k]);
+		ck_assert_mem_eq(back.config.mac, mac, 6);
+		ck_assert_uint_eq(back.changed_us, k);
+	}
 	test_dir_free(d);
 }
 END_TEST
@@ -110,6 +156,7 @@ int main(void)
 	TCase *tc = tcase_create("pairfile");
 
 	tcase_add_test(tc, test_record_survives_a_restart);
+	tcase_add_test(tc, test_numbers_at_the_limits);
 	tcase_add_test(tc, test_other_versions_load);
 	tcase_add_test(tc, test_damaged_file_names_its_line);
 	suite_add_tcase(s, tc);

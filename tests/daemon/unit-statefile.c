@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,53 @@ START_TEST(test_torn_twin_is_harmless)
 }
 END_TEST
 
+/* The file's exact bytes, NUL-terminated (at most @size - 1). */
+static size_t read_bytes(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return n;
+}
+
+/*
+ * What goes to disk, byte for byte: a line per entry, a reason's newlines
+ * made spaces (a reader sees one line), a record past any small buffer
+ * whole, and a bad key refused with the file left as it was.
+ */
+START_TEST(test_written_bytes)
+{
+	TestDir *d = test_dir_new();
+	static char big[5000], bytes[8192];
+	char p[300], expect[6000];
+	const StateEntry a[] = { { "state", "failed" },
+				 { "reason", "line one\nline two\r" },
+				 { "empty", NULL } },
+			 b[] = { { "state", "active" }, { "reason", big } },
+			 bad[] = { { "state", "x" }, { "Bad-Key", "y" } };
+
+	snprintf(p, sizeof(p), "%s/vm@p", test_dir_path(d));
+	ck_assert_int_eq(statefile_write_full(p, a, 3, 0), 0);
+	read_bytes(p, bytes, sizeof(bytes));
+	ck_assert_str_eq(bytes, "state=failed\nreason=line one line two \nempty=\n");
+
+	memset(big, 'r', sizeof(big) - 1);
+	ck_assert_int_eq(statefile_write_full(p, b, 2, STATEFILE_IF_CHANGED), 0);
+	snprintf(expect, sizeof(expect), "state=active\nreason=%s\n", big);
+	ck_assert_uint_eq(read_bytes(p, bytes, sizeof(bytes)), strlen(expect));
+	ck_assert_str_eq(bytes, expect);
+
+	ck_assert_int_eq(statefile_write_full(p, bad, 2, 0), -EINVAL);
+	read_bytes(p, bytes, sizeof(bytes));
+	ck_assert_str_eq(bytes, expect);
+	test_dir_free(d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("statefile");
@@ -183,6 +231,7 @@ int main(void)
 	tcase_add_test(tc, test_shorter_rewrite_is_exact);
 	tcase_add_test(tc, test_rewrites_recycle_two_files);
 	tcase_add_test(tc, test_torn_twin_is_harmless);
+	tcase_add_test(tc, test_written_bytes);
 	suite_add_tcase(s, tc);
 	return test_suite_run(s, CK_NORMAL);
 }
