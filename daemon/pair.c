@@ -318,18 +318,28 @@ const PairHistory *pair_history_entry(const Pair *p, size_t k)
 }
 
 /* Every deadline: a pair waits for at most one thing at a time, what its state says. */
+/* Every event stops the pair's timers: mostly none runs, and then nothing is asked of libevent. */
 static void pair_timer_stop(Pair *p)
 {
-	for (int k = 0; k < _PAIR_TIMER_MAX; k++)
-		if (p->timers[k])
+	for (int k = 0; p->timers_armed && k < _PAIR_TIMER_MAX; k++)
+		if (p->timers_armed & (1u << k)) {
 			evtimer_del(p->timers[k]);
+			p->timers_armed &= ~(1u << k);
+		}
 }
 
 static void pair_timer_start(Pair *p, PairTimer which, unsigned ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	evtimer_add(p->timers[which], &tv);
+	if (evtimer_add(p->timers[which], &tv) == 0)
+		p->timers_armed |= 1u << which;
+}
+
+/* A timer that fired is no longer armed. */
+static void pair_timer_fired(Pair *p, PairTimer which)
+{
+	p->timers_armed &= ~(1u << which);
 }
 
 /*
@@ -568,7 +578,7 @@ static void pair_check_presence(Pair *p, PresenceFn fn)
 	q->pair = pair_ref(p);
 	q->fn = fn;
 	qmp_args_init(&args);
-	qmp_args_add_string(&args, "path", "/machine/peripheral");
+	qmp_args_add_json(&args, "path", "\"/machine/peripheral\""); /* constant: no escaping */
 	r = instance_call(p->instance, "qom-list", &args, json_type_array, presence_on_list, q);
 	if (r < 0) {
 		pair_unref(p);
@@ -1442,6 +1452,7 @@ static void pair_on_unplug_timeout(evutil_socket_t fd, short what, void *ud)
 	Pair *p = ud;
 	char t[24];
 
+	pair_timer_fired(p, PAIR_TIMER_UNPLUG);
 	if (p->state != PAIR_UNPLUGGING)
 		return;
 	snprintf(p->reason, sizeof(p->reason),
@@ -1456,6 +1467,7 @@ static void pair_on_negotiate_timeout(evutil_socket_t fd, short what, void *ud)
 {
 	Pair *p = ud;
 
+	pair_timer_fired(p, PAIR_TIMER_NEGOTIATE);
 	if (p->state != PAIR_STAGED)
 		return;
 	p->guest_negotiated = false;
@@ -1471,6 +1483,7 @@ static void pair_on_detach_timeout(evutil_socket_t fd, short what, void *ud)
 	Pair *p = ud;
 	char t[24];
 
+	pair_timer_fired(p, PAIR_TIMER_DETACH);
 	if (p->state != PAIR_DETACHING)
 		return;
 	/* QEMU still has the device: the VF is not ours to give back yet. */

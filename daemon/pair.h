@@ -124,6 +124,7 @@ struct Pair {
 	bool removed;	       /* forgotten: unlinked, freed when the last reference goes */
 	unsigned n_ref;	       /* the instance's list + every call in flight */
 	struct event *timers[_PAIR_TIMER_MAX]; /* one deadline per purpose */
+	unsigned timers_armed;		       /* bit per PairTimer: stopping none costs nothing */
 	struct event *retry;		       /* a failed VF release, tried again */
 	unsigned retry_ms;		       /* its next backoff */
 	bool attach_wanted;		       /* an attach is due (pair_check_state() starts it) */

@@ -135,6 +135,19 @@ static int stream_collect(QmpStream *s, const char *buf, size_t len)
 	return 0;
 }
 
+/* Passes the parsed message on. */
+static int stream_deliver(QmpStream *s)
+{
+	int r = s->fn(s->parsed, s->userdata);
+
+	if (s->msg_cap > 65536) { /* a rare big reply: do not keep its buffer */
+		free(s->msg);
+		s->msg = NULL;
+		s->msg_cap = 0;
+	}
+	return r;
+}
+
 /* Parses the complete message collected so far and passes it on. */
 static int stream_dispatch(QmpStream *s)
 {
@@ -153,13 +166,33 @@ static int stream_dispatch(QmpStream *s)
 						 : "%s at byte %zu",
 				   why);
 	}
-	r = s->fn(s->parsed, s->userdata);
-	if (s->msg_cap > 65536) { /* a rare big reply: do not keep its buffer */
-		free(s->msg);
-		s->msg = NULL;
-		s->msg_cap = 0;
-	}
-	return r;
+	return stream_deliver(s);
+}
+
+/*
+ * QEMU ends every message with a newline, and a JSON string holds none: a
+ * line that parses as one object (and whitespace) is that message, found
+ * without scanning byte by byte. Anything else - two messages on a line,
+ * one over several lines, not JSON - returns 0 and goes the scanning way,
+ * which then decides as if this had never been tried. 1 when delivered.
+ */
+static int stream_try_line(QmpStream *s, const char *buf, size_t len)
+{
+	const char *nl = memchr(buf, '\n', len);
+	size_t line, where;
+	const char *why;
+	int r;
+
+	if (!nl || (line = (size_t)(nl - buf) + 1) > s->max_message ||
+	    stream_collect(s, buf, line) < 0)
+		return 0;
+	r = qmp_msg_parse(s->parsed, s->msg, line, &where, &why);
+	s->in_message = 0;
+	if (r < 0)
+		return 0;
+	s->offset += line;
+	r = stream_deliver(s);
+	return r < 0 ? r : (int)line;
 }
 
 int qmp_stream_feed(QmpStream *s, const char *buf, size_t len)
@@ -181,6 +214,14 @@ int qmp_stream_feed(QmpStream *s, const char *buf, size_t len)
 				return stream_fail(s, -EBADMSG,
 						   "invalid QMP stream: %s at byte %zu",
 						   "expected a JSON object");
+			r = stream_try_line(s, buf, len);
+			if (r < 0)
+				return r;
+			if (r > 0) {
+				buf += r;
+				len -= (size_t)r;
+				continue;
+			}
 		}
 
 		/* Never scan or keep more than the message budget allows. */
