@@ -2,6 +2,8 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +116,54 @@ START_TEST(test_garbage_is_rejected)
 }
 END_TEST
 
+/* Feeds @text whole or a byte at a time; the error, if any, into @err. */
+static int feed(const char *text, bool bytewise, Seen *seen, char err[200])
+{
+	QmpStream *s;
+	int r = 0;
+
+	ck_assert_int_eq(qmp_stream_new(&s, QMP_MESSAGE_MAX, on_msg, seen), 0);
+	if (!bytewise)
+		r = qmp_stream_feed(s, text, strlen(text));
+	for (size_t k = 0; bytewise && k < strlen(text) && r == 0; k++)
+		r = qmp_stream_feed(s, text + k, 1);
+	snprintf(err, 200, "%s", qmp_stream_get_error(s) ? qmp_stream_get_error(s) : "");
+	qmp_stream_free(s);
+	return r;
+}
+
+/*
+ * A line that is one whole message is taken at once; a line that is not
+ * (two messages, one message over several lines, a message and garbage)
+ * reads exactly as it does a byte at a time: same messages, same error.
+ */
+START_TEST(test_lines_that_are_not_one_message)
+{
+	static const char *const texts[] = {
+		"{\"event\": \"A\"}{\"event\": \"B\"}\r\n",
+		"{\n \"event\":\n \"A\"\n}\r\n{\"event\": \"B\"}\r\n",
+		"{\"event\": \"A\"}\r\n{\"event\": \"B\"} x\r\n",
+		"{\"event\": \"A\", \"data\": {\"s\": \"\\n\"}}\r\n{\"event\": 1\r\n",
+		"   \r\n{\"event\": \"A\"}   {\"event\": \"B\"}\n\n{\"event\": \"C\"}\n",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		Seen whole = { 0 }, bytes = { 0 };
+		char err_whole[200], err_bytes[200];
+		int r_whole = feed(texts[i], false, &whole, err_whole);
+		int r_bytes = feed(texts[i], true, &bytes, err_bytes);
+
+		ck_assert_msg(r_whole == r_bytes, "text %zu: %d whole, %d bytewise", i, r_whole,
+			      r_bytes);
+		ck_assert_int_eq(whole.n, bytes.n);
+		ck_assert_int_ge(whole.n, 1);
+		for (int k = 0; k < whole.n && k < 16; k++)
+			ck_assert_str_eq(whole.names[k], bytes.names[k]);
+		ck_assert_str_eq(err_whole, err_bytes);
+	}
+}
+END_TEST
+
 START_TEST(test_oversized_message)
 {
 	Seen seen = { 0 };
@@ -218,6 +268,7 @@ int main(void)
 	tcase_add_test(tc, test_invalid_number_rejected_at_any_cut);
 	tcase_add_test(tc, test_random_splits);
 	tcase_add_test(tc, test_garbage_is_rejected);
+	tcase_add_test(tc, test_lines_that_are_not_one_message);
 	tcase_add_test(tc, test_oversized_message);
 	tcase_add_test(tc, test_large_message_under_cap);
 	tcase_add_test(tc, test_callback_stops_feed);
