@@ -83,7 +83,7 @@ static int twin_path(const char *path, char *buf, size_t size)
 /*
  * One "key=value" line per entry into @buf (of @size bytes, or malloc'ed
  * when that is too small: *@out says which). Copied, not printed: this runs
- * on every transition (docs/performance.md, "State files").
+ * on every transition (docs/performance.md, "The decide path").
  */
 static int format_entries(const StateEntry *entries, size_t n, char *buf, size_t size, char **out,
 			  size_t *len)
