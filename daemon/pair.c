@@ -317,8 +317,11 @@ const PairHistory *pair_history_entry(const Pair *p, size_t k)
 	return k < pair_history_size(p) ? &p->history[(first + k) % PAIR_HISTORY_MAX] : NULL;
 }
 
-/* Every deadline: a pair waits for at most one thing at a time, what its state says. */
-/* Every event stops the pair's timers: mostly none runs, and then nothing is asked of libevent. */
+/*
+ * Every deadline: a pair waits for at most one thing at a time, what its
+ * state says. Every event stops them; mostly none runs, and then nothing is
+ * asked of libevent (timers_armed).
+ */
 static void pair_timer_stop(Pair *p)
 {
 	for (int k = 0; p->timers_armed && k < _PAIR_TIMER_MAX; k++)

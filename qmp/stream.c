@@ -174,7 +174,8 @@ static int stream_dispatch(QmpStream *s)
  * line that parses as one object (and whitespace) is that message, found
  * without scanning byte by byte. Anything else - two messages on a line,
  * one over several lines, not JSON - returns 0 and goes the scanning way,
- * which then decides as if this had never been tried. 1 when delivered.
+ * which then decides as if this had never been tried. Returns the bytes
+ * taken when delivered, or the callback's error.
  */
 static int stream_try_line(QmpStream *s, const char *buf, size_t len)
 {
