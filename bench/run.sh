@@ -30,9 +30,11 @@ EVAC_VMS=${BENCH_EVAC:-64}
 EVAC_PAIRS=2
 SCALE=${BENCH_SCALE:-3000 10000}
 TRAFFIC_RUNS=${BENCH_TRAFFIC_RUNS:-5}
+EVAC_REAL=4 # booted guests migrating at once
+EVAC_REAL_CYCLES=${BENCH_EVAC_REAL_CYCLES:-2}
 # Phases to run (all by default); a subset is for development only and
 # writes only the keys it measured.
-PHASES=${BENCH_PHASES:-floor real attach sim evacuate scale migration traffic}
+PHASES=${BENCH_PHASES:-floor real attach sim evacuate scale migration evacuate-real traffic}
 phase() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
@@ -185,7 +187,7 @@ measure() {
 
 start_all=$(date +%s.%N)
 R[load_start]=$(cut -d' ' -f1 /proc/loadavg)
-{ phase migration || phase traffic; } && eval "$(tests/guest/build-guest.sh failover)"
+{ phase migration || phase evacuate-real || phase traffic; } && eval "$(tests/guest/build-guest.sh failover)"
 mkdir -p "$OUT"
 rm -f "$OUT/results.json"
 
@@ -499,6 +501,20 @@ grep '^migration ' "$work/mig.log" | sed 's/^/   /' >&2
 kv "" "$(grep '=' "$work/mig.log" | grep -v '^migration[ :]' | tr '\n' ' ')"
 fi
 
+# --- booted guests migrating at once ----------------------------------------------
+
+if phase evacuate-real; then
+log "evacuation, real: $EVAC_REAL booted test guests migrate at once, then each alone (x$EVAC_REAL_CYCLES)"
+mkdir -p "$work/evr"
+spawn EVR "$work/evr.log" "$B/bench/migration" --together "$EVAC_REAL" "$B/failoverd" "$work/evr" "$EVAC_REAL_CYCLES"
+wait "$EVR" || {
+	tail -n 40 "$work/evr.log" >&2
+	die "the evacuation benchmark with booted guests failed"
+}
+grep '^migration ' "$work/evr.log" | sed 's/^/   /' >&2
+kv "evacuate_real_${EVAC_REAL}_" "$(grep '=' "$work/evr.log" | grep -v '^migration[ :]' | tr '\n' ' ')"
+fi
+
 # --- frames through a migration (docs/traffic.md) ---------------------------------
 
 if phase traffic; then
@@ -570,6 +586,14 @@ keys=(reaction_p50_us reaction_p99_us qmp_rtt_p50_us qmp_rtt_p99_us reaction_vs_
 	reconcile_10000_vs_1000_ratio rss_per_instance_10000_vs_1000_ratio
 	frames_lost_off frames_lost_on frames_lost_off_source frames_lost_on_source
 	frames_downtime_limit_off frames_downtime_limit_on traffic_migrations_per_mode
+	evacuate_real_4_together_window_ms evacuate_real_4_together_window_p25_ms
+	evacuate_real_4_together_window_p75_ms evacuate_real_4_together_migration_ms
+	evacuate_real_4_together_driver_ms evacuate_real_4_together_daemons_cpu_ms
+	evacuate_real_4_alone_window_ms evacuate_real_4_alone_window_p25_ms
+	evacuate_real_4_alone_window_p75_ms evacuate_real_4_alone_migration_ms
+	evacuate_real_4_alone_driver_ms evacuate_real_4_alone_daemons_cpu_ms
+	evacuate_real_4_together_vs_alone_window_ratio evacuate_real_4_together_vms
+	evacuate_real_4_together_migrations
 	load_start load_end bench_seconds)
 {
 	echo "{"
@@ -634,6 +658,11 @@ ok() { awk "BEGIN { exit !($1) }" && echo met || echo MISSED; }
 	row "  last completed -> every destination pair active" "${R[evacuate_64_completed_to_active_ms]}" "ms" "" ""
 	row "  the same beyond the simulator's own CPU" "${R[evacuate_64_completed_to_active_beyond_sim_ms]}" "ms" "<= 10" "$(ok "${R[evacuate_64_completed_to_active_beyond_sim_ms]} <= 10")"
 	row "  daemon CPU source / destination" "${R[evacuate_64_src_daemon_cpu_ms]} / ${R[evacuate_64_dst_daemon_cpu_ms]}" "ms" "" ""
+	row "$EVAC_REAL booted guests at once: window (RESUME -> primary seen)" "${R[evacuate_real_4_together_window_ms]:-n/a} [${R[evacuate_real_4_together_window_p25_ms]:-}-${R[evacuate_real_4_together_window_p75_ms]:-}]" "ms" "" ""
+	row "  each alone, same guests and run" "${R[evacuate_real_4_alone_window_ms]:-n/a} [${R[evacuate_real_4_alone_window_p25_ms]:-}-${R[evacuate_real_4_alone_window_p75_ms]:-}]" "ms" "baseline" ""
+	row "  at once / alone" "${R[evacuate_real_4_together_vs_alone_window_ratio]:-n/a}" "ratio" "" ""
+	row "  UNPLUG_PRIMARY -> RESUME, at once / alone" "${R[evacuate_real_4_together_migration_ms]:-n/a} / ${R[evacuate_real_4_alone_migration_ms]:-n/a}" "ms" "" ""
+	row "  both daemons' CPU, all at once / one alone" "${R[evacuate_real_4_together_daemons_cpu_ms]:-n/a} / ${R[evacuate_real_4_alone_daemons_cpu_ms]:-n/a}" "ms" "" ""
 	for n in 1000 $SCALE; do
 		row "$n simulated: RSS/instance, idle wakeups" "${R[rss_per_instance_kib_$n]:-n/a} / ${R[idle_wakeups_per_s_$n]:-n/a}" "" "" ""
 		row "$n simulated: reconcile" "${R[reconcile_${n}_s]:-n/a}" "s" "" ""
