@@ -405,7 +405,7 @@ static int manager_on_steer(void *ud, const Pair *p, PairSteer to, bool restore_
 	have_pf =
 		pools_vf_location(m->pools, p->config.pool, p->vf.id, pf, sizeof(pf), &index) == 0;
 	memcpy(plan.mac, p->config.mac, 6);
-	snprintf(plan.tap, sizeof(plan.tap), "%s", p->config.standby_tap);
+	snprintf(plan.tap, sizeof(plan.tap), "%s", p->standby_tap); /* StandbyTap=, or found */
 	/* The uplink defaults to the VF's own PF: its switch then hands the MAC to the host. */
 	snprintf(plan.uplink, sizeof(plan.uplink), "%s",
 		 p->config.uplink[0] ? p->config.uplink : pf);

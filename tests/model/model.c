@@ -363,6 +363,29 @@ static void mac_of(int vm, int pair, char *buf, size_t size)
 	snprintf(buf, size, "52:54:00:%02x:00:%02x", vm + 1, pair + 1);
 }
 
+/* --- the data path (docs/traffic.md): p0 of every VM has TrafficHandling=yes --- */
+
+/*
+ * The run's own network namespace holds a bridge per host (fmbrA, fmbrB)
+ * and, as the standby's tap of vmN/p0 on host H, a veth port fmHNp0 (its
+ * peer fmHNp0w): what the master entries land on.
+ */
+#define TRAFFIC_PAIR 0
+
+static void tap_of(const Host *h, int vm, char *buf, size_t size)
+{
+	snprintf(buf, size, "fm%c%dp0", h->name, vm + 1);
+}
+
+/*
+ * vm2's p0 leaves StandbyTap= out: the daemon asks its QEMU (qom-get
+ * netdev, then `info network`), which reports the same tap.
+ */
+static bool tap_configured(int vm)
+{
+	return vm != 1;
+}
+
 /* --- control sockets of the doubles --- */
 
 static bool qemu_alive(Qemu *q)
@@ -440,7 +463,7 @@ static int qemu_start(int vm, int h, bool incoming, bool paused, bool dup)
 {
 	Host *host = &w.hosts[h];
 	Qemu *q = dup ? &w.dup[vm][h] : &w.qemu[vm][h];
-	char bin[300], name[16], qmp[320], sb0[64], sb1[64], mac[18], log[400];
+	char bin[300], name[16], qmp[320], sb0[80], sb1[64], mac[18], log[400], tap[16];
 	const char *argv[24];
 	int n = 0;
 
@@ -451,7 +474,8 @@ static int qemu_start(int vm, int h, bool incoming, bool paused, bool dup)
 	snprintf(q->ctl, sizeof(q->ctl), "%s/q%u.ctl", test_dir_path(w.dir), ++w.n_doubles);
 	snprintf(log, sizeof(log), "%s/q%u.log", test_dir_path(w.dir), w.n_doubles);
 	mac_of(vm, 0, mac, sizeof(mac));
-	snprintf(sb0, sizeof(sb0), "net0=%s@rp1", mac);
+	tap_of(host, vm, tap, sizeof(tap));
+	snprintf(sb0, sizeof(sb0), "net0=%s@rp1+%s", mac, tap);
 	mac_of(vm, 1, mac, sizeof(mac));
 	snprintf(sb1, sizeof(sb1), "net1=%s@rp2", mac);
 	argv[n++] = test_build_path(bin, sizeof(bin), "tests/model/qemu-double");
@@ -488,19 +512,7 @@ static int qemu_start(int vm, int h, bool incoming, bool paused, bool dup)
 	return 0;
 }
 
-/* --- the data path (docs/traffic.md): p0 of every VM has TrafficHandling=yes --- */
-
-/*
- * The run's own network namespace holds a bridge per host (fmbrA, fmbrB)
- * and, as the standby's tap of vmN/p0 on host H, a veth port fmHNp0 (its
- * peer fmHNp0w): what the master entries land on.
- */
-#define TRAFFIC_PAIR 0
-
-static void tap_of(const Host *h, int vm, char *buf, size_t size)
-{
-	snprintf(buf, size, "fm%c%dp0", h->name, vm + 1);
-}
+/* --- the data path's network namespace --- */
 
 static int net_run(const char *cmd)
 {
@@ -595,9 +607,10 @@ static void host_write_vm(Host *h, int vm)
 
 			tap_of(h, vm, tap, sizeof(tap));
 			len += (size_t)snprintf(body + len, sizeof(body) - len,
-						"TrafficHandling=yes\nStandbyTap=%s\n"
-						"StandbyLinkDown=yes\n",
-						tap);
+						"TrafficHandling=yes\nStandbyLinkDown=yes\n");
+			if (tap_configured(vm))
+				len += (size_t)snprintf(body + len, sizeof(body) - len,
+							"StandbyTap=%s\n", tap);
 		}
 	}
 	write_file(path, "%s", body);
@@ -1106,9 +1119,14 @@ static void op_apply(const Op *o, Violation *v)
 			char tap[16];
 
 			tap_of(h, o->vm, tap, sizeof(tap));
-			bus_call(h, "AttachPair", NULL, "sssssa{sv}", inst, pair, "emu", mac,
-				 standby, 3, "TrafficHandling", "b", 1, "StandbyTap", "s", tap,
-				 "StandbyLinkDown", "b", 1);
+			if (tap_configured(o->vm))
+				bus_call(h, "AttachPair", NULL, "sssssa{sv}", inst, pair, "emu",
+					 mac, standby, 3, "TrafficHandling", "b", 1, "StandbyTap",
+					 "s", tap, "StandbyLinkDown", "b", 1);
+			else
+				bus_call(h, "AttachPair", NULL, "sssssa{sv}", inst, pair, "emu",
+					 mac, standby, 2, "TrafficHandling", "b", 1,
+					 "StandbyLinkDown", "b", 1);
 		} else if (daemon_alive(h) && !daemon_stopped(h)) {
 			bus_call(h, "AttachPair", NULL, "sssssa{sv}", inst, pair, "emu", mac,
 				 standby, 0);

@@ -84,10 +84,11 @@ typedef struct Dev {
 typedef struct Standby {
 	bool used;
 	char id[80], mac[18], bus[80];
-	bool negotiated;      /* the guest negotiated STANDBY since its last reset */
-	bool primary_visible; /* QEMU's own flag: primaries are no longer hidden */
-	char primary[80];     /* the one primary id QEMU accepts from now on */
-	bool link_down;	      /* set_link up=false (a new process starts with it up) */
+	char netdev[80], tap[16]; /* its -netdev: a tap named TAP, or user networking ("") */
+	bool negotiated;	  /* the guest negotiated STANDBY since its last reset */
+	bool primary_visible;	  /* QEMU's own flag: primaries are no longer hidden */
+	char primary[80];	  /* the one primary id QEMU accepts from now on */
+	bool link_down;		  /* set_link up=false (a new process starts with it up) */
 } Standby;
 
 typedef struct Double {
@@ -475,6 +476,8 @@ static void cmd_qom_get(json_object *args, const char *id)
 		reply_raw("true", id);
 	else if (strcmp(property, "mac") == 0)
 		reply_obj(json_object_new_string(s->mac), id);
+	else if (strcmp(property, "netdev") == 0)
+		reply_obj(json_object_new_string(s->netdev), id);
 	else
 		reply_error("GenericError", id, "Property 'virtio-net-pci.%s' not found", property);
 }
@@ -486,7 +489,7 @@ static bool id_taken(const char *id)
 
 static void add_standby(json_object *args, const char *id, const char *dev, const char *bus)
 {
-	const char *mac = arg_str(args, "mac");
+	const char *mac = arg_str(args, "mac"), *netdev = arg_str(args, "netdev");
 
 	for (int k = 0; k < MAX_STANDBYS; k++) {
 		Standby *s = &d.standbys[k];
@@ -498,6 +501,7 @@ static void add_standby(json_object *args, const char *id, const char *dev, cons
 		snprintf(s->id, sizeof(s->id), "%s", dev);
 		snprintf(s->mac, sizeof(s->mac), "%s", mac ? mac : "52:54:00:00:00:00");
 		snprintf(s->bus, sizeof(s->bus), "%s", bus);
+		snprintf(s->netdev, sizeof(s->netdev), "%s", netdev ? netdev : "");
 		reply_raw("{}", id);
 		return;
 	}
@@ -699,6 +703,45 @@ static void cmd_set_link(json_object *args, const char *id)
 	reply_raw("{}", id);
 }
 
+/* HMP as QEMU prints it: each NIC, then its peer " \ NETDEV: ...". */
+static void cmd_hmp(json_object *args, const char *id)
+{
+	const char *line = arg_str(args, "command-line");
+	char out[4096] = "";
+	size_t len = 0;
+
+	if (!line) {
+		reply_error("GenericError", id, "Parameter 'command-line' is missing");
+		return;
+	}
+	if (strcmp(line, "info network") != 0) {
+		reply_obj(json_object_new_string("unknown command\r\n"), id);
+		return;
+	}
+	for (int k = 0; k < MAX_STANDBYS; k++) {
+		const Standby *sb = &d.standbys[k];
+
+		if (!sb->used)
+			continue;
+		len += (size_t)snprintf(out + len, sizeof(out) - len,
+					"%s: index=0,type=nic,model=virtio-net-pci,macaddr=%s\r\n",
+					sb->id, sb->mac);
+		if (len < sizeof(out) && sb->netdev[0] && sb->tap[0])
+			len += (size_t)snprintf(out + len, sizeof(out) - len,
+						" \\ %s: index=0,type=tap,ifname=%s,script=no,"
+						"downscript=no\r\n",
+						sb->netdev, sb->tap);
+		else if (len < sizeof(out) && sb->netdev[0])
+			len += (size_t)snprintf(
+				out + len, sizeof(out) - len,
+				" \\ %s: index=0,type=user,net=10.0.2.0,restrict=off\r\n",
+				sb->netdev);
+		if (len >= sizeof(out))
+			break;
+	}
+	reply_obj(json_object_new_string(out), id);
+}
+
 static void cmd_capabilities(json_object *args, const char *id)
 {
 	d.caps = true;
@@ -712,6 +755,7 @@ static const struct {
 	{ "device-list-properties", cmd_dlp },
 	{ "device_add", cmd_device_add },
 	{ "device_del", cmd_device_del },
+	{ "human-monitor-command", cmd_hmp },
 	{ "migrate-set-capabilities", cmd_set_caps },
 	{ "migrate_cancel", cmd_migrate_cancel },
 	{ "qmp_capabilities", cmd_capabilities },
@@ -1297,12 +1341,20 @@ static void add_cmdline_standby(const char *spec)
 
 		if (s->used)
 			continue;
+		char *tap;
+
 		if (sscanf(spec, "%79[^=]=%17[^@]@%79s", id, mac, bus) != 3)
-			die("--standby ID=MAC@PORT, not '%s'", spec);
+			die("--standby ID=MAC@PORT[+TAP], not '%s'", spec);
+		tap = strchr(bus, '+');
+		if (tap)
+			*tap++ = 0;
 		s->used = true;
 		snprintf(s->id, sizeof(s->id), "%s", id);
 		snprintf(s->mac, sizeof(s->mac), "%s", mac);
 		snprintf(s->bus, sizeof(s->bus), "%s", bus);
+		/* As -netdev tap,id=hn-ID,ifname=TAP (or user,id=hn-ID) on QEMU's command line. */
+		snprintf(s->netdev, sizeof(s->netdev), "hn-%.70s", id);
+		snprintf(s->tap, sizeof(s->tap), "%.15s", tap ? tap : "");
 		return;
 	}
 	die("too many standbys");
@@ -1380,7 +1432,8 @@ int main(int argc, char **argv)
 	if (!d.name[0] || !ctl || !d.state_dir[0] || (!d.qmp_path[0] == !d.dial_path[0]) ||
 	    d.n_ports < 1 || d.n_ports > MAX_PORTS)
 		die("usage: qemu-double --name NAME --ctl SOCK --state-dir DIR (--qmp SOCK | "
-		    "--dial SOCK) [--standby ID=MAC@PORT]... [--ports N] [--incoming] [--paused]");
+		    "--dial SOCK) [--standby ID=MAC@PORT[+TAP]]... [--ports N] [--incoming] "
+		    "[--paused]");
 	/* failoverd recognises a QEMU by /proc/PID/comm: keep "qemu" in front. */
 	prctl(PR_SET_NAME, "qemu-double");
 	signal(SIGPIPE, SIG_IGN);
