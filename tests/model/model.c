@@ -386,6 +386,20 @@ static bool tap_configured(int vm)
 	return vm != 1;
 }
 
+/*
+ * vm1's p0 also has PrimaryNetdev=vfn0 and PrimaryTap=fmH1v0, the
+ * emulated primary's netdev and its port on the host's stand-in NIC
+ * switch (bridge fmswH): failoverd keeps a static entry for the MAC there
+ * while the pair holds its "VF" (a PF assigning its VF's MAC), removed
+ * while steered away.
+ */
+#define PRIMARY_TAP_VM 0
+
+static void primary_tap_of(const Host *h, char *buf, size_t size)
+{
+	snprintf(buf, size, "fm%c%dv0", h->name, PRIMARY_TAP_VM + 1);
+}
+
 /* --- control sockets of the doubles --- */
 
 static bool qemu_alive(Qemu *q)
@@ -526,7 +540,7 @@ static int net_run(const char *cmd)
 /* Fresh ports for every sequence: deleting a port drops every entry on it. */
 static int net_reset(void)
 {
-	char cmd[2048];
+	char cmd[4096];
 	size_t len = 0;
 
 	for (int k = 0; k < N_HOSTS; k++) {
@@ -545,6 +559,16 @@ static int net_reset(void)
 				"ip link add fm%c%dp0 type veth peer name fm%c%dp0w && "
 				"ip link set fm%c%dp0 master fmbr%c up && ",
 				host, vm + 1, host, vm + 1, host, vm + 1, host, vm + 1, host);
+		/* The stand-in NIC switch is a bridge of its own, as in the traffic tier. */
+		len += (size_t)snprintf(
+			cmd + len, sizeof(cmd) - len,
+			"ip link show fmsw%c >/dev/null 2>&1 || "
+			"{ ip link add fmsw%c type bridge && ip link set fmsw%c up; } "
+			"&& { ip link del fm%c%dv0 2>/dev/null; true; } && "
+			"ip link add fm%c%dv0 type veth peer name fm%c%dv0w && "
+			"ip link set fm%c%dv0 master fmsw%c up && ",
+			host, host, host, host, PRIMARY_TAP_VM + 1, host, PRIMARY_TAP_VM + 1, host,
+			PRIMARY_TAP_VM + 1, host, PRIMARY_TAP_VM + 1, host);
 	}
 	snprintf(cmd + len, sizeof(cmd) - len, "true");
 	return net_run(cmd);
@@ -573,6 +597,20 @@ static int net_steered(const Host *h, int vm)
 		return -EIO;
 	tap_of(h, vm, tap, sizeof(tap));
 	return nl_fdb_has(s, tap, mac, NL_FDB_MASTER, &e);
+}
+
+/* 1: the bridge sends vm1/p0's MAC to its emulated primary's port on host @h. */
+static int net_primary_port_set(const Host *h)
+{
+	uint8_t mac[6] = { 0x52, 0x54, 0x00, PRIMARY_TAP_VM + 1, 0, TRAFFIC_PAIR + 1 };
+	static NlFdbSocket *s;
+	NlFdbError e;
+	char port[16];
+
+	if (!s && nl_fdb_socket_new(&s) < 0)
+		return -EIO;
+	primary_tap_of(h, port, sizeof(port));
+	return nl_fdb_has(s, port, mac, NL_FDB_MASTER, &e);
 }
 
 /* --- hosts: configuration, daemon, bus --- */
@@ -611,6 +649,11 @@ static void host_write_vm(Host *h, int vm)
 			if (tap_configured(vm))
 				len += (size_t)snprintf(body + len, sizeof(body) - len,
 							"StandbyTap=%s\n", tap);
+			if (vm == PRIMARY_TAP_VM) {
+				primary_tap_of(h, tap, sizeof(tap));
+				len += (size_t)snprintf(body + len, sizeof(body) - len,
+							"PrimaryNetdev=vfn0\nPrimaryTap=%s\n", tap);
+			}
 		}
 	}
 	write_file(path, "%s", body);
@@ -1119,7 +1162,15 @@ static void op_apply(const Op *o, Violation *v)
 			char tap[16];
 
 			tap_of(h, o->vm, tap, sizeof(tap));
-			if (tap_configured(o->vm))
+			if (o->vm == PRIMARY_TAP_VM) {
+				char port[16];
+
+				primary_tap_of(h, port, sizeof(port));
+				bus_call(h, "AttachPair", NULL, "sssssa{sv}", inst, pair, "emu",
+					 mac, standby, 5, "TrafficHandling", "b", 1, "StandbyTap",
+					 "s", tap, "StandbyLinkDown", "b", 1, "PrimaryNetdev", "s",
+					 "vfn0", "PrimaryTap", "s", port);
+			} else if (tap_configured(o->vm))
 				bus_call(h, "AttachPair", NULL, "sssssa{sv}", inst, pair, "emu",
 					 mac, standby, 3, "TrafficHandling", "b", 1, "StandbyTap",
 					 "s", tap, "StandbyLinkDown", "b", 1);
@@ -1782,6 +1833,45 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 					"primary is %s (pair %s)",
 					h->name, vm + 1, dev ? jstr(dev, "state") : "absent",
 					state[0] ? state : "gone");
+		}
+
+		/*
+		 * (9) PrimaryTap= (docs/traffic.md): vm1/p0's MAC has its static
+		 * entry on the emulated primary's port while, and only while, the
+		 * pair holds its "VF" and has not steered it away.
+		 */
+		if (settled && hv->up) {
+			const PairRow *row = NULL;
+			json_object *s = st[PRIMARY_TAP_VM];
+			bool following = s && jbool(s, "setup") && hv->connected[PRIMARY_TAP_VM];
+			int set = net_primary_port_set(h);
+			char port[16];
+
+			primary_tap_of(h, port, sizeof(port));
+			for (size_t j = 0; j < hv->n_pairs; j++)
+				if (strcmp(hv->pairs[j].instance, "vm1") == 0 &&
+				    strcmp(hv->pairs[j].pair, "p0") == 0)
+					row = &hv->pairs[j];
+			if (set < 0)
+				violate(v, 9, "fdb-unreadable",
+					"host %c: cannot read the FDB of %s", h->name, port);
+			else if (set && (!row || !row->vf[0]))
+				violate(v, 9, "primary-port-without-vf",
+					"host %c: vm1/p0's MAC still has its entry on %s, but %s",
+					h->name, port,
+					row ? "the pair holds no VF" : "the pair is gone");
+			else if (!set && following && row && row->vf[0] &&
+				 strcmp(row->state, "active") == 0)
+				violate(v, 9, "active-without-primary-port",
+					"host %c: vm1/p0 is active with %s but its MAC has no "
+					"entry "
+					"on %s",
+					h->name, row->vf, port);
+			else if (set && following && row && strcmp(row->state, "migrating") == 0)
+				violate(v, 9, "primary-port-while-steered",
+					"host %c: vm1/p0 is migrating (the guest released its "
+					"primary) but its MAC still has its entry on %s",
+					h->name, port);
 		}
 
 		/* (4) Every [Pair] of the applied configuration is a pair of the daemon. */
