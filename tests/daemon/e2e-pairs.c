@@ -486,6 +486,76 @@ START_TEST(test_14_restart_after_missed_unplug)
 }
 END_TEST
 
+/*
+ * A host evacuation in small: two guests under the same two daemons migrate
+ * at once; each destination pair goes active with its own slot, and each
+ * source slot stays held until its own QEMU quits.
+ */
+START_TEST(test_15_two_guests_migrate_at_once)
+{
+	static const char mac2[] = "52:54:00:aa:bb:02";
+	TestVmOptions boot2 = { .boot = true, .instance = "vm2", .mac = mac2 };
+	TestVmOptions in2 = { .boot = true, .incoming = true, .instance = "vm2", .mac = mac2 };
+	char vf1[64], vf2[64], dvf1[64], dvf2[64];
+
+	printf("scenario 15: two guests under one daemon migrate at once\n");
+	vm_start(&t.src, "src", false, false);
+	test_lab_vm_start(&t, &t.src2, "src2", &boot2);
+	host_config(&t.a, &t.src, NULL);
+	test_lab_config_vm2(&t.a, &t.src2, mac2, NULL);
+	test_host_start(&t.a);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "active", 120000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm2", "p0", "active", 120000), 0);
+	ck_assert_msg(test_guest_wait_bonded(t.src.qemu, 60000) == 0, "vm1 not bonded (see %s)",
+		      t.src.serial);
+	ck_assert_msg(test_guest_wait_bonded(t.src2.qemu, 60000) == 0, "vm2 not bonded (see %s)",
+		      t.src2.serial);
+
+	vm_start(&t.dst, "dst", true, false);
+	test_lab_vm_start(&t, &t.dst2, "dst2", &in2);
+	host_config(&t.b, &t.dst, "PrepareIncoming=yes");
+	test_lab_config_vm2(&t.b, &t.dst2, mac2, "PrepareIncoming=yes");
+	test_host_start(&t.b);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "incoming", 30000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm2", "p0", "incoming", 30000), 0);
+	test_vm_migrate(&t.src, &t.dst);
+	test_vm_migrate(&t.src2, &t.dst2);
+
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm1", "p0", "active", 60000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.b, "vm2", "p0", "active", 60000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "migrated", 60000), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm2", "p0", "migrated", 60000), 0);
+	ck_assert(test_vm_has_device(&t.dst, "fo-p0"));
+	ck_assert(test_vm_has_device(&t.dst2, "fo-p0"));
+	ck_assert_msg(test_guest_wait_bonded(t.dst.qemu, 60000) == 0,
+		      "vm1 not bonded on the destination (see %s)", t.dst.serial);
+	ck_assert_msg(test_guest_wait_bonded(t.dst2.qemu, 60000) == 0,
+		      "vm2 not bonded on the destination (see %s)", t.dst2.serial);
+	test_host_pair_get(&t.b, "vm1", "p0", "vf", dvf1, sizeof(dvf1));
+	test_host_pair_get(&t.b, "vm2", "p0", "vf", dvf2, sizeof(dvf2));
+	ck_assert_str_ne(dvf1, "");
+	ck_assert_str_ne(dvf2, "");
+	ck_assert_str_ne(dvf1, dvf2);
+
+	/* Each source slot is its own QEMU's until that QEMU is gone. */
+	test_host_pair_get(&t.a, "vm1", "p0", "vf", vf1, sizeof(vf1));
+	test_host_pair_get(&t.a, "vm2", "p0", "vf", vf2, sizeof(vf2));
+	ck_assert_str_ne(vf1, "");
+	ck_assert_str_ne(vf2, "");
+	ck_assert_str_ne(vf1, vf2);
+	ck_assert_int_eq(test_vm_call(&t.src, "quit", NULL), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm1", "p0", "released", 5000), 0);
+	test_host_pair_get(&t.a, "vm2", "p0", "vf", vf2, sizeof(vf2));
+	ck_assert_msg(vf2[0], "vm2's source slot went with vm1's QEMU");
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm2", "p0", "migrated", 1000), 0);
+	ck_assert_int_eq(test_vm_call(&t.src2, "quit", NULL), 0);
+	ck_assert_int_eq(test_host_wait_pair(&t.a, "vm2", "p0", "released", 5000), 0);
+	printf("scenario 15: destination slots %s and %s, source slots %s and %s released "
+	       "each with its QEMU\n",
+	       dvf1, dvf2, vf1, vf2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("e2e-pairs");
@@ -513,6 +583,14 @@ int main(void)
 		tcase_add_test(tr, test_13_instance_removed_mid_migration_then_restart);
 		tcase_add_test(tr, test_14_restart_after_missed_unplug);
 		suite_add_tcase(s, tr);
+	}
+	{
+		TCase *te = tcase_create("evacuation");
+
+		tcase_add_checked_fixture(te, setup, teardown);
+		tcase_set_timeout(te, 300);
+		tcase_add_test(te, test_15_two_guests_migrate_at_once);
+		suite_add_tcase(s, te);
 	}
 	suite_add_tcase(s, tc);
 	return test_suite_run(s, CK_VERBOSE);

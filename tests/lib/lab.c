@@ -19,6 +19,8 @@ void test_lab_teardown(TestLab *l)
 	test_host_kill(&l->b);
 	test_vm_stop(&l->src);
 	test_vm_stop(&l->dst);
+	test_vm_stop(&l->src2);
+	test_vm_stop(&l->dst2);
 	test_dir_free(l->dir);
 	event_base_free(l->base);
 }
@@ -38,6 +40,14 @@ void test_lab_config_pair(TestHost *h, const TestVm *v, const char *extra_instan
 		"[Instance]\nName=vm1\nQMP=%s\n%s\n"
 		"[Pair]\nName=p0\nPool=emu\nMACAddress=" TEST_LAB_MAC "\nStandby=net0\n%s\n",
 		v->qmp, extra_instance ? extra_instance : "", extra_pair ? extra_pair : "");
+}
+
+void test_lab_config_vm2(TestHost *h, const TestVm *v, const char *mac, const char *extra_instance)
+{
+	test_host_write_conf(h, "vm2.vm",
+			     "[Instance]\nName=vm2\nQMP=%s\n%s\n"
+			     "[Pair]\nName=p0\nPool=emu\nMACAddress=%s\nStandby=net0\n",
+			     v->qmp, extra_instance ? extra_instance : "", mac);
 }
 
 void test_lab_vm_start(TestLab *l, TestVm *v, const char *name, const TestVmOptions *o)

@@ -126,7 +126,8 @@ void test_vm_start(TestVm *v, struct event_base *base, const char *dir, const ch
 	g.boot = o->boot;
 	g.paused = !o->boot;
 	g.incoming = o->incoming;
-	g.name = "vm1";
+	g.name = o->instance ? o->instance : "vm1";
+	g.mac = o->mac;
 	g.standby = true;
 	g.n_root_ports = 3;
 	g.nofailover = o->nofailover;

@@ -40,6 +40,8 @@ typedef struct TestVmOptions {
 	bool nofailover;	    /* the guest never negotiates */
 	const char *standby_netdev; /* see TestGuestOptions */
 	const char *append;	    /* more kernel arguments */
+	const char *instance;	    /* QEMU's -name; default "vm1" */
+	const char *mac;	    /* the standby's MAC; default TEST_GUEST_MAC */
 	const char *const *extra_args; /* more QEMU arguments, NULL-terminated */
 } TestVmOptions;
 
