@@ -245,6 +245,9 @@ static Outcome migrate_once(bool on)
 	vm_up(&l, &l.dst, "dst", 'B', true);
 	host_up(&l.b, &l.dst, 'B', on);
 	ck_assert_int_eq(test_host_wait_pair(&l.b, "vm1", "p0", "incoming", 60000), 0);
+	/* The tap found through QEMU is the one steered to (docs/model-tier.md, finding 15). */
+	if (on)
+		ck_assert_int_eq(test_host_wait_log(&l.b, "steered to tsB", 5000), 0);
 	/* PEER_SECONDS of stream: it must flow, through the VF, before anything moves. */
 	clock_gettime(CLOCK_REALTIME, &t_peer);
 	peer = peer_start(peer_out, PEER_SECONDS);
@@ -261,6 +264,8 @@ static Outcome migrate_once(bool on)
 	ck_assert_int_eq(test_vm_call(&l.src, "query-migrate", NULL), 0);
 	o.downtime_ms = json_ll(l.src.ret, "downtime");
 	ck_assert_int_eq(test_host_wait_pair(&l.b, "vm1", "p0", "active", 60000), 0);
+	if (on)
+		ck_assert_int_eq(test_host_wait_log(&l.a, "steered to tsA", 5000), 0);
 
 	/* The peer ends its window; the guest's count then covers the same one. */
 	ck_assert_int_eq(waitpid(peer, &status, 0), peer);
