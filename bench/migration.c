@@ -174,13 +174,12 @@ static void on_event(QmpConn *c, const char *name, const QmpValue *data, const Q
 
 static const QmpConnOps ops = { on_ready, on_disconnected, on_event };
 
-static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void on_reply(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	b.r = r;
 	b.ret[0] = 0;
 	if (ret)
-		snprintf(b.ret, sizeof(b.ret), "%s",
-			 json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN));
+		qmp_value_format(*ret, b.ret, sizeof(b.ret));
 	if (err)
 		b.err = *err;
 	b.n_done++;

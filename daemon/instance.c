@@ -167,7 +167,7 @@ typedef struct PortProbe {
 	size_t index;
 } PortProbe;
 
-static void port_on_bus_list(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void port_on_bus_list(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	PortProbe *pp = ud;
 	PortSearch *s = pp->search;
@@ -180,12 +180,12 @@ static void port_on_bus_list(QmpConn *c, int r, json_object *ret, const QmpError
 				 s->ports[pp->index], err->desc);
 	}
 	if (r == 0) {
-		size_t n = json_object_array_length(ret);
+		QmpIter it;
+		size_t k = 0;
 
 		/* A plugged device shows as a child[N] link on the port's bus. */
-		for (size_t k = 0; k < n; k++) {
-			const char *name =
-				qmp_json_get_string(json_object_array_get_idx(ret, k), "name");
+		for (bool more = qmp_iter_init(&it, *ret); more; more = qmp_iter_next(&it), k++) {
+			const char *name = qmp_value_get_string(it.v, "name");
 
 			if (!name && !s->error) {
 				s->error = -EBADMSG;
@@ -208,10 +208,12 @@ static void port_on_bus_list(QmpConn *c, int r, json_object *ret, const QmpError
 	}
 }
 
-static void port_on_peripheral(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void port_on_peripheral(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
+			       void *ud)
 {
 	PortSearch *s = ud;
-	size_t n;
+	QmpIter it;
+	size_t k = 0;
 
 	if (r < 0) {
 		s->error = r;
@@ -226,11 +228,10 @@ static void port_on_peripheral(QmpConn *c, int r, json_object *ret, const QmpErr
 		port_search_finish(s);
 		return;
 	}
-	n = json_object_array_length(ret);
-	for (size_t k = 0; k < n && s->n < 64; k++) {
-		json_object *e = json_object_array_get_idx(ret, k);
-		const char *name = qmp_json_get_string(e, "name");
-		const char *type = qmp_json_get_string(e, "type");
+	for (bool more = qmp_iter_init(&it, *ret); more && s->n < 64;
+	     more = qmp_iter_next(&it), k++) {
+		const char *name = qmp_value_get_string(it.v, "name");
+		const char *type = qmp_value_get_string(it.v, "type");
 
 		if (!name || !type) {
 			s->error = -EBADMSG;
@@ -250,7 +251,7 @@ static void port_on_peripheral(QmpConn *c, int r, json_object *ret, const QmpErr
 	/* qom-list replies come in order; sort for a stable, readable choice. */
 	qsort(s->ports, s->n, sizeof(s->ports[0]), (int (*)(const void *, const void *))strcmp);
 	s->pending = s->n;
-	for (size_t k = 0; k < s->n; k++) {
+	for (k = 0; k < s->n; k++) {
 		PortProbe *pp = calloc(1, sizeof(*pp));
 		QmpArgs args;
 		char path[200];
@@ -453,7 +454,7 @@ static void instance_go_ready(Instance *i)
 	i->env->ops->settled(i->env->userdata, i);
 }
 
-static void setup_on_migrate(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void setup_on_migrate(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	Instance *i = ud;
 	const char *status;
@@ -464,12 +465,12 @@ static void setup_on_migrate(QmpConn *c, int r, json_object *ret, const QmpError
 		return;
 	}
 	/* No "status" member at all means no migration ever ran. */
-	status = qmp_json_get_string(ret, "status");
+	status = qmp_value_get_string(*ret, "status");
 	snprintf(i->migration_status, sizeof(i->migration_status), "%s", status ? status : "");
 	instance_go_ready(i);
 }
 
-static void setup_on_status(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void setup_on_status(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	Instance *i = ud;
 	const char *status;
@@ -479,7 +480,7 @@ static void setup_on_status(QmpConn *c, int r, json_object *ret, const QmpError 
 			setup_fail(i, c, r, "query-status", err ? err->desc : NULL);
 		return;
 	}
-	status = qmp_json_get_string(ret, "status");
+	status = qmp_value_get_string(*ret, "status");
 	snprintf(i->run_status, sizeof(i->run_status), "%s", status ? status : "unknown");
 	i->migrating_in = strcmp(i->run_status, "inmigrate") == 0;
 	r = instance_call(i, "query-migrate", NULL, json_type_object, setup_on_migrate, i);
@@ -487,7 +488,7 @@ static void setup_on_status(QmpConn *c, int r, json_object *ret, const QmpError 
 		log_instance_warning(i, "query-migrate: %s", strerror(-r));
 }
 
-static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void setup_on_name(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	Instance *i = ud;
 	const char *name;
@@ -497,7 +498,7 @@ static void setup_on_name(QmpConn *c, int r, json_object *ret, const QmpError *e
 			setup_fail(i, c, r, "query-name", err ? err->desc : NULL);
 		return;
 	}
-	name = qmp_json_get_string(ret, "name");
+	name = qmp_value_get_string(*ret, "name");
 	/* May hand the connection over to a configured instance of that name. */
 	i = i->env->ops->identified(i->env->userdata, i, name);
 	if (!i || i->waiting_for_exit)
@@ -515,7 +516,8 @@ static void setup_identify(Instance *i)
 		log_instance_warning(i, "query-name: %s", strerror(-r));
 }
 
-static void setup_on_events_cap(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void setup_on_events_cap(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
+				void *ud)
 {
 	Instance *i = ud;
 
@@ -539,10 +541,12 @@ static void setup_on_events_cap(QmpConn *c, int r, json_object *ret, const QmpEr
 	setup_identify(i);
 }
 
-static void setup_on_caps(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void setup_on_caps(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	Instance *i = ud;
 	QmpArgs args;
+	QmpIter it;
+	size_t k;
 
 	if (r == -ECANCELED || r == -ECONNRESET)
 		return;
@@ -551,12 +555,12 @@ static void setup_on_caps(QmpConn *c, int r, json_object *ret, const QmpError *e
 		return;
 	}
 	/* Already on (set by us before a restart, or by the orchestrator)? */
-	for (size_t k = 0; r == 0 && k < json_object_array_length(ret); k++) {
-		json_object *e = json_object_array_get_idx(ret, k);
-		const char *name = qmp_json_get_string(e, "capability");
+	k = 0;
+	for (bool more = r == 0 && qmp_iter_init(&it, *ret); more; more = qmp_iter_next(&it), k++) {
+		const char *name = qmp_value_get_string(it.v, "capability");
 		bool state;
 
-		if (!name || qmp_json_get_bool(e, "state", &state) < 0) {
+		if (!name || qmp_value_get_bool(it.v, "state", &state) < 0) {
 			char why[128];
 
 			snprintf(why, sizeof(why),

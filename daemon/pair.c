@@ -110,7 +110,7 @@ typedef struct PairCall {
 	QmpReplyFn fn;
 } PairCall;
 
-static void pair_call_done(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void pair_call_done(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	PairCall *pc = ud;
 	Pair *p = pc->pair;
@@ -222,7 +222,7 @@ static void pair_update_steering(Pair *p)
 	p->steer_unknown = false;
 }
 
-static void link_on_set(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void link_on_set(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	Pair *p = ud;
 
@@ -532,7 +532,7 @@ typedef struct Presence {
 	PresenceFn fn;
 } Presence;
 
-static void presence_on_list(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void presence_on_list(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	Presence *q = ud;
 	Pair *p = q->pair;
@@ -543,11 +543,12 @@ static void presence_on_list(QmpConn *c, int r, json_object *ret, const QmpError
 		r = -ECANCELED; /* decided here: the caller's step does not run */
 	}
 	if (r == 0) {
-		size_t n = json_object_array_length(ret);
+		QmpIter it;
+		size_t k = 0;
 
-		for (size_t k = 0; k < n && !present; k++) {
-			const char *name =
-				qmp_json_get_string(json_object_array_get_idx(ret, k), "name");
+		for (bool more = qmp_iter_init(&it, *ret); more && !present;
+		     more = qmp_iter_next(&it), k++) {
+			const char *name = qmp_value_get_string(it.v, "name");
 
 			/* An answer we cannot read proves nothing either way. */
 			if (!name) {
@@ -625,7 +626,8 @@ static void attach_on_presence(Pair *p, int r, bool present)
 	pair_timer_start(p, PAIR_TIMER_NEGOTIATE, p->instance->negotiate_timeout_ms);
 }
 
-static void attach_on_device_add(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void attach_on_device_add(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
+				 void *ud)
 {
 	Pair *p = ud;
 
@@ -771,7 +773,7 @@ static void tap_not_found(Pair *p, const char *why)
 	attach_primary_port(p);
 }
 
-static void attach_on_info_network(QmpConn *c, int r, json_object *ret, const QmpError *err,
+static void attach_on_info_network(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
 				   void *ud)
 {
 	Pair *p = ud;
@@ -779,7 +781,7 @@ static void attach_on_info_network(QmpConn *c, int r, json_object *ret, const Qm
 	if (pair_call_aborted(p, r))
 		return;
 	if (r < 0 ||
-	    !tap_of_netdev(json_object_get_string(ret), p->standby_netdev_found, p->standby_tap)) {
+	    !tap_of_netdev(qmp_value_string(*ret), p->standby_netdev_found, p->standby_tap)) {
 		tap_not_found(p, r < 0 ? err->desc : "its netdev is no tap");
 		return;
 	}
@@ -799,19 +801,19 @@ static void attach_ask_info_network(Pair *p)
 		tap_not_found(p, "cannot ask QEMU");
 }
 
-static void attach_on_standby_netdev(QmpConn *c, int r, json_object *ret, const QmpError *err,
+static void attach_on_standby_netdev(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
 				     void *ud)
 {
 	Pair *p = ud;
 
 	if (pair_call_aborted(p, r))
 		return;
-	if (r < 0 || !*json_object_get_string(ret)) {
+	if (r < 0 || !*qmp_value_string(*ret)) {
 		tap_not_found(p, r < 0 ? err->desc : "it has no netdev");
 		return;
 	}
 	snprintf(p->standby_netdev_found, sizeof(p->standby_netdev_found), "%s",
-		 json_object_get_string(ret));
+		 qmp_value_string(*ret));
 	attach_ask_info_network(p);
 }
 
@@ -838,7 +840,7 @@ static void attach_find_tap(Pair *p)
 		tap_not_found(p, "cannot ask QEMU");
 }
 
-static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const QmpError *err,
+static void attach_on_standby_mac(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
 				  void *ud)
 {
 	Pair *p = ud;
@@ -850,19 +852,20 @@ static void attach_on_standby_mac(QmpConn *c, int r, json_object *ret, const Qmp
 			  err->desc);
 		return;
 	}
-	if (strcasecmp(json_object_get_string(ret), p->mac_str) != 0) {
+	if (strcasecmp(qmp_value_string(*ret), p->mac_str) != 0) {
 		pair_fail(p, "MAC mismatch: standby %s has %s, pair %s wants %s", p->standby_id,
-			  json_object_get_string(ret), p->config.name, p->mac_str);
+			  qmp_value_string(*ret), p->config.name, p->mac_str);
 		return;
 	}
 	attach_find_tap(p);
 }
 
-static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, const QmpError *err,
+static void attach_on_standby_failover(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
 				       void *ud)
 {
 	Pair *p = ud;
 	QmpArgs args;
+	bool on = false;
 
 	if (pair_call_aborted(p, r))
 		return;
@@ -871,7 +874,8 @@ static void attach_on_standby_failover(QmpConn *c, int r, json_object *ret, cons
 			  err->desc);
 		return;
 	}
-	if (!json_object_get_boolean(ret)) {
+	/* The connection checked the type: a boolean. */
+	if (qmp_value_bool(*ret, &on) < 0 || !on) {
 		pair_fail(p, "standby %s is a virtio-net-pci without failover=on", p->standby_id);
 		return;
 	}
@@ -896,7 +900,7 @@ static void attach_check_standby(Pair *p)
 		pair_fail(p, "cannot query standby %s: %s", p->standby_id, strerror(-r));
 }
 
-static void standby_on_device_add(QmpConn *c, int r, json_object *ret, const QmpError *err,
+static void standby_on_device_add(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
 				  void *ud)
 {
 	Pair *p = ud;
@@ -1038,7 +1042,8 @@ static void pair_check_state(Pair *p)
 	}
 }
 
-static void detach_on_device_del(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void detach_on_device_del(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
+				 void *ud)
 {
 	Pair *p = ud;
 

@@ -118,7 +118,7 @@ static void call_unlink(QmpCall *call)
 }
 
 /* Completes and frees @call; it must already be unlinked. */
-static void call_complete(QmpCall *call, int r, json_object *ret, const QmpError *err)
+static void call_complete(QmpCall *call, int r, const QmpValue *ret, const QmpError *err)
 {
 	if (call->fn)
 		call->fn(call->conn, r, ret, err, call->userdata);
@@ -484,7 +484,7 @@ static int parse_greeting(QmpValue msg, QmpVersion *out)
 	return 0;
 }
 
-static void conn_on_capabilities(QmpConn *c, int r, json_object *ret, const QmpError *err,
+static void conn_on_capabilities(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
 				 void *userdata)
 {
 	if (r < 0) {
@@ -534,7 +534,6 @@ static void conn_on_reply(QmpConn *c, QmpValue msg, QmpValue idv)
 	if (qmp_value_member(msg, "return", &ret)) {
 		QmpError err = { .klass = "ProtocolError" };
 		json_type type = qmp_value_type(ret);
-		_qmp_cleanup_(json_object_putp) json_object *tree = NULL;
 
 		/* Checked here once, so no callback ever meets a type it did not ask for. */
 		if (call->expect != QMP_RETURN_ANY && type != call->expect) {
@@ -543,13 +542,8 @@ static void conn_on_reply(QmpConn *c, QmpValue msg, QmpValue idv)
 			call_complete(call, -EBADMSG, NULL, &err);
 			return;
 		}
-		/* Reply callbacks keep and walk what they get: they get a json-c tree. */
-		if (qmp_value_to_json(ret, &tree) < 0) {
-			snprintf(err.desc, sizeof(err.desc), "out of memory reading the reply");
-			call_complete(call, -ENOMEM, NULL, &err);
-			return;
-		}
-		call_complete(call, 0, tree, NULL);
+		/* A view into the message: the callback reads it in place, nothing is copied. */
+		call_complete(call, 0, &ret, NULL);
 	} else if (qmp_value_member(msg, "error", &error)) {
 		QmpError err;
 

@@ -6,8 +6,9 @@
  * and its NUL never outgrow the quoted text). Nothing is allocated per
  * message once the token array has grown to fit: an event is read and
  * acted on without building a tree (docs/performance.md, "The decide
- * path"). Replies are turned into json-c trees on demand, for callers
- * that keep or walk them.
+ * path"), and so is a reply: its callback gets a QmpValue view of the
+ * "return" member (arrays walked with QmpIter). A json-c tree is made only
+ * on request (qmp_value_to_json()), for callers that keep one.
  */
 
 #include <errno.h>
@@ -429,6 +430,44 @@ const char *qmp_value_get_string(QmpValue obj, const char *key)
 	QmpValue v;
 
 	return qmp_value_member(obj, key, &v) ? qmp_value_string(v) : NULL;
+}
+
+int qmp_value_bool(QmpValue v, bool *out)
+{
+	const MsgTok *t = value_tok(v);
+
+	if (!t || t->type != json_type_boolean)
+		return -EBADMSG;
+	*out = v.msg->buf[t->start] == 't';
+	return 0;
+}
+
+int qmp_value_get_bool(QmpValue obj, const char *key, bool *out)
+{
+	QmpValue v;
+
+	return qmp_value_member(obj, key, &v) ? qmp_value_bool(v, out) : -EBADMSG;
+}
+
+bool qmp_iter_init(QmpIter *it, QmpValue arr)
+{
+	const MsgTok *t = value_tok(arr);
+
+	if (!t || t->type != json_type_array || arr.tok + 1 >= t->end)
+		return false;
+	it->v = (QmpValue){ arr.msg, arr.tok + 1 };
+	it->end = t->end;
+	return true;
+}
+
+bool qmp_iter_next(QmpIter *it)
+{
+	uint32_t next = it->v.msg->toks[it->v.tok].end;
+
+	if (next >= it->end)
+		return false;
+	it->v.tok = next;
+	return true;
 }
 
 int qmp_value_int64(QmpValue v, int64_t *out)

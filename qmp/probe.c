@@ -57,16 +57,16 @@ static void probe_finish(QmpConn *c, Probe *p, int r, const char *reason)
  * @meta_type unless NULL: 1 or 0; -EBADMSG with @why when an entry lacks a
  * string "name" (or "meta-type") and the answer cannot be trusted.
  */
-static int list_has(json_object *ret, const char *name, const char *meta_type, char *why,
+static int list_has(const QmpValue *ret, const char *name, const char *meta_type, char *why,
 		    size_t size)
 {
-	size_t n = json_object_array_length(ret);
+	QmpIter it;
+	size_t i = 0;
 	int found = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(ret, i);
-		const char *v = qmp_json_get_string(e, "name");
-		const char *m = meta_type ? qmp_json_get_string(e, "meta-type") : NULL;
+	for (bool more = qmp_iter_init(&it, *ret); more; more = qmp_iter_next(&it), i++) {
+		const char *v = qmp_value_get_string(it.v, "name");
+		const char *m = meta_type ? qmp_value_get_string(it.v, "meta-type") : NULL;
 
 		if (!v || (meta_type && !m)) {
 			snprintf(why, size, "entry %zu has no string '%s'", i,
@@ -79,7 +79,7 @@ static int list_has(json_object *ret, const char *name, const char *meta_type, c
 	return found;
 }
 
-static void probe_on_schema(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void probe_on_schema(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	Probe *p = ud;
 	char why[600], bad[128];
@@ -119,7 +119,7 @@ static int probe_next(QmpConn *c, Probe *p, const char *command, json_object *ar
  * QEMU without @driver (an error reply) counting as "no"; <0 with @why when
  * the probe cannot go on.
  */
-static int props_answer(int r, json_object *ret, const QmpError *err, const char *driver,
+static int props_answer(int r, const QmpValue *ret, const QmpError *err, const char *driver,
 			const char *prop, char *why, size_t size)
 {
 	char bad[128];
@@ -134,7 +134,7 @@ static int props_answer(int r, json_object *ret, const QmpError *err, const char
 }
 
 /* A QEMU without the primary's driver (e.g. no vfio-pci) is a "missing". */
-static void probe_on_primary(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void probe_on_primary(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	Probe *p = ud;
 	char why[600];
@@ -148,7 +148,7 @@ static void probe_on_primary(QmpConn *c, int r, json_object *ret, const QmpError
 	probe_next(c, p, "query-qmp-schema", NULL, probe_on_schema);
 }
 
-static void probe_on_standby(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void probe_on_standby(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	Probe *p = ud;
 	json_object *args;

@@ -75,14 +75,15 @@ typedef struct QmpVersion {
 } QmpVersion;
 
 /*
- * Reply callback. r == 0: @ret is the "return" member (borrowed), of the
- * type the call expected. r == -EREMOTEIO: QEMU answered with an error,
+ * Reply callback. r == 0: @ret is the "return" member, of the type the
+ * call expected, a view valid only while the callback runs (NULL when
+ * r < 0). r == -EREMOTEIO: QEMU answered with an error,
  * described by @err. r == -EBADMSG: the reply was malformed or of another
  * type (@err->desc e.g. "reply is an object, expected an array").
  * r == -ETIMEDOUT, -ECONNRESET (connection lost), -ECANCELED (connection
  * freed): @err->desc says why. Called exactly once per accepted call.
  */
-typedef void (*QmpReplyFn)(QmpConn *c, int r, json_object *ret, const QmpError *err,
+typedef void (*QmpReplyFn)(QmpConn *c, int r, const QmpValue *ret, const QmpError *err,
 			   void *userdata);
 
 typedef struct QmpConnOps {
@@ -217,6 +218,22 @@ const char *qmp_value_string(QmpValue v);
 /* @obj[@key] when @obj is an object and the member a string, else NULL. */
 const char *qmp_value_get_string(QmpValue obj, const char *key);
 int qmp_value_int64(QmpValue v, int64_t *out);
+/* 0 and *@out, or -EBADMSG unless @v is a boolean (@obj has a boolean @key). */
+int qmp_value_bool(QmpValue v, bool *out);
+int qmp_value_get_bool(QmpValue obj, const char *key, bool *out);
+
+/*
+ * The elements of an array in order, with nothing allocated:
+ *   for (bool more = qmp_iter_init(&it, arr); more; more = qmp_iter_next(&it))
+ *           ... it.v ...
+ * qmp_iter_init() is false for an empty array or a value that is none.
+ */
+typedef struct QmpIter {
+	QmpValue v;
+	uint32_t end;
+} QmpIter;
+bool qmp_iter_init(QmpIter *it, QmpValue arr);
+bool qmp_iter_next(QmpIter *it);
 /* A json-c tree of @v (*@out is NULL for null); -ENOMEM. */
 int qmp_value_to_json(QmpValue v, json_object **out);
 /* @v as compact JSON into @buf (truncated, NUL-terminated); returns the full length. */

@@ -210,13 +210,12 @@ static void on_event(QmpConn *c, const char *name, const QmpValue *data, const Q
 
 static const QmpConnOps ops = { on_ready, on_disconnected, on_event };
 
-static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void on_reply(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	t.r = r;
 	t.ret[0] = 0;
 	if (ret)
-		snprintf(t.ret, sizeof(t.ret), "%s",
-			 json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN));
+		qmp_value_format(*ret, t.ret, sizeof(t.ret));
 	else if (err)
 		snprintf(t.ret, sizeof(t.ret), "%s: %s", err->klass, err->desc);
 	t.n_done++;

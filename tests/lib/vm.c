@@ -34,15 +34,14 @@ static void on_event(QmpConn *c, const char *name, const QmpValue *data, const Q
 
 static const QmpConnOps ops = { on_ready, on_disconnected, on_event };
 
-static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void on_reply(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	TestVm *v = ud;
 
 	v->r = r;
 	v->ret[0] = 0;
 	if (ret)
-		snprintf(v->ret, sizeof(v->ret), "%s",
-			 json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN));
+		qmp_value_format(*ret, v->ret, sizeof(v->ret));
 	if (err)
 		v->err = *err;
 	v->n_done++;

@@ -79,12 +79,15 @@ static void on_event(QmpConn *c, const char *name, const QmpValue *data, const Q
 
 static const QmpConnOps ops = { on_ready, on_disconnected, on_event };
 
-static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void on_reply(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	ctx.r = r;
 	if (ctx.ret)
 		json_object_put(ctx.ret);
-	ctx.ret = ret ? json_object_get(ret) : NULL;
+	ctx.ret = NULL;
+	/* Kept for the checks after the call: the view is only valid in here. */
+	if (ret)
+		ck_assert_int_eq(qmp_value_to_json(*ret, &ctx.ret), 0);
 	memset(&ctx.err, 0, sizeof(ctx.err));
 	if (err)
 		ctx.err = *err;

@@ -85,7 +85,7 @@ static void on_event(QmpConn *c, const char *name, const QmpValue *data, const Q
 
 static const QmpConnOps ops = { on_ready, on_disconnected, on_event };
 
-static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, void *ud)
+static void on_reply(QmpConn *c, int r, const QmpValue *ret, const QmpError *err, void *ud)
 {
 	Reply *rp = &fx.replies[(intptr_t)ud % 8];
 
@@ -95,8 +95,7 @@ static void on_reply(QmpConn *c, int r, json_object *ret, const QmpError *err, v
 		snprintf(rp->desc, sizeof(rp->desc), "%s", err->desc);
 	}
 	if (ret)
-		snprintf(rp->ret, sizeof(rp->ret), "%s",
-			 json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN));
+		qmp_value_format(*ret, rp->ret, sizeof(rp->ret));
 	fx.n_replies++;
 }
 

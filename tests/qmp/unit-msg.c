@@ -97,6 +97,48 @@ START_TEST(test_duplicate_name_last_wins)
 }
 END_TEST
 
+/* A qom-list reply read in place: every entry once, in order, nested values skipped whole. */
+START_TEST(test_reply_array_walks_in_order)
+{
+	Parsed *p = parse("{\"return\": [{\"name\": \"rp1\", \"type\": \"child<pcie-root-port>\"}, "
+			  "[1, [2, 3], {\"x\": [4]}], \"fo-p0\", {\"name\": \"rp2\", \"on\": true, "
+			  "\"off\": false}], \"id\": 7}");
+	const char *want[] = { "rp1", NULL, NULL, "rp2" };
+	QmpValue root, ret, empty, last = { 0 };
+	QmpIter it;
+	size_t n = 0;
+	bool b = true;
+
+	ck_assert_int_eq(p->r, 0);
+	root = qmp_msg_root(p->msg);
+	ck_assert(qmp_value_member(root, "return", &ret));
+	for (bool more = qmp_iter_init(&it, ret); more; more = qmp_iter_next(&it), n++) {
+		ck_assert_int_lt(n, 4);
+		if (want[n])
+			ck_assert_str_eq(qmp_value_get_string(it.v, "name"), want[n]);
+		else
+			ck_assert_ptr_null(qmp_value_get_string(it.v, "name"));
+		last = it.v;
+	}
+	ck_assert_int_eq(n, 4);
+	/* The last entry's booleans; a missing or non-boolean member is -EBADMSG. */
+	ck_assert_int_eq(qmp_value_get_bool(last, "on", &b), 0);
+	ck_assert(b);
+	ck_assert_int_eq(qmp_value_get_bool(last, "off", &b), 0);
+	ck_assert(!b);
+	ck_assert_int_eq(qmp_value_get_bool(last, "name", &b), -EBADMSG);
+	ck_assert_int_eq(qmp_value_get_bool(last, "missing", &b), -EBADMSG);
+	/* Not an array, and an empty one: nothing to walk. */
+	ck_assert(!qmp_iter_init(&it, root));
+	parsed_free(p);
+	p = parse("{\"return\": [], \"id\": 8}");
+	ck_assert_int_eq(p->r, 0);
+	ck_assert(qmp_value_member(qmp_msg_root(p->msg), "return", &empty));
+	ck_assert(!qmp_iter_init(&it, empty));
+	parsed_free(p);
+}
+END_TEST
+
 START_TEST(test_integer_range)
 {
 	Parsed *p = parse("{\"max\": 9223372036854775807, \"min\": -9223372036854775808, "
@@ -257,6 +299,7 @@ int main(void)
 	tcase_add_test(tc, test_event_reads_back);
 	tcase_add_test(tc, test_escapes_decode_and_reencode);
 	tcase_add_test(tc, test_duplicate_name_last_wins);
+	tcase_add_test(tc, test_reply_array_walks_in_order);
 	tcase_add_test(tc, test_integer_range);
 	tcase_add_test(tc, test_tree_equals_json_c);
 	tcase_add_test(tc, test_not_json_is_refused_where_it_breaks);
