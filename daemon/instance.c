@@ -546,7 +546,7 @@ static void setup_on_caps(QmpConn *c, int r, const QmpValue *ret, const QmpError
 	Instance *i = ud;
 	QmpArgs args;
 	QmpIter it;
-	size_t k;
+	size_t k = 0;
 
 	if (r == -ECANCELED || r == -ECONNRESET)
 		return;
@@ -555,7 +555,6 @@ static void setup_on_caps(QmpConn *c, int r, const QmpValue *ret, const QmpError
 		return;
 	}
 	/* Already on (set by us before a restart, or by the orchestrator)? */
-	k = 0;
 	for (bool more = r == 0 && qmp_iter_init(&it, *ret); more; more = qmp_iter_next(&it), k++) {
 		const char *name = qmp_value_get_string(it.v, "capability");
 		bool state;

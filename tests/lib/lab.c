@@ -1,5 +1,6 @@
 /* Two hosts, two QEMUs, one pair: the fixture of the e2e and fault tiers. */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "tests/lib/lab.h"
@@ -25,6 +26,20 @@ void test_lab_teardown(TestLab *l)
 	event_base_free(l->base);
 }
 
+/* NAME.vm: instance @name on @v's monitor, its pair p0 on pool emu with @mac. */
+static void lab_write_vm(TestHost *h, const char *name, const TestVm *v, const char *mac,
+			 const char *extra_instance, const char *extra_pair)
+{
+	char file[32];
+
+	snprintf(file, sizeof(file), "%s.vm", name);
+	test_host_write_conf(h, file,
+			     "[Instance]\nName=%s\nQMP=%s\n%s\n"
+			     "[Pair]\nName=p0\nPool=emu\nMACAddress=%s\nStandby=net0\n%s\n",
+			     name, v->qmp, extra_instance ? extra_instance : "", mac,
+			     extra_pair ? extra_pair : "");
+}
+
 void test_lab_config(TestHost *h, const TestVm *v, const char *extra_instance)
 {
 	test_lab_config_pair(h, v, extra_instance, NULL);
@@ -35,19 +50,12 @@ void test_lab_config_pair(TestHost *h, const TestVm *v, const char *extra_instan
 {
 	test_host_write_conf(h, "failoverd.conf", "[Daemon]\nNegotiateTimeoutSec=25\n");
 	test_host_write_conf(h, "emu.pool", "[Pool]\nDriver=emulated\nModel=e1000e\nSize=4\n");
-	test_host_write_conf(
-		h, "vm1.vm",
-		"[Instance]\nName=vm1\nQMP=%s\n%s\n"
-		"[Pair]\nName=p0\nPool=emu\nMACAddress=" TEST_LAB_MAC "\nStandby=net0\n%s\n",
-		v->qmp, extra_instance ? extra_instance : "", extra_pair ? extra_pair : "");
+	lab_write_vm(h, "vm1", v, TEST_LAB_MAC, extra_instance, extra_pair);
 }
 
 void test_lab_config_vm2(TestHost *h, const TestVm *v, const char *mac, const char *extra_instance)
 {
-	test_host_write_conf(h, "vm2.vm",
-			     "[Instance]\nName=vm2\nQMP=%s\n%s\n"
-			     "[Pair]\nName=p0\nPool=emu\nMACAddress=%s\nStandby=net0\n",
-			     v->qmp, extra_instance ? extra_instance : "", mac);
+	lab_write_vm(h, "vm2", v, mac, extra_instance, NULL);
 }
 
 void test_lab_vm_start(TestLab *l, TestVm *v, const char *name, const TestVmOptions *o)

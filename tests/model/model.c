@@ -585,32 +585,25 @@ static int net_init(void)
 	return net_run("ip link set lo up");
 }
 
-/* 1: the bridge sends vmN/p0's MAC to its standby's tap on host @h. */
-static int net_steered(const Host *h, int vm)
+/* 1: the bridge of @port sends vmN/p0's MAC to @port (a static master entry). */
+static int net_has_entry(const char *port, int vm)
 {
 	uint8_t mac[6] = { 0x52, 0x54, 0x00, (uint8_t)(vm + 1), 0, TRAFFIC_PAIR + 1 };
 	static NlFdbSocket *s;
 	NlFdbError e;
-	char tap[16];
 
 	if (!s && nl_fdb_socket_new(&s) < 0)
 		return -EIO;
-	tap_of(h, vm, tap, sizeof(tap));
-	return nl_fdb_has(s, tap, mac, NL_FDB_MASTER, &e);
+	return nl_fdb_has(s, port, mac, NL_FDB_MASTER, &e);
 }
 
-/* 1: the bridge sends vm1/p0's MAC to its emulated primary's port on host @h. */
-static int net_primary_port_set(const Host *h)
+/* 1: the bridge sends vmN/p0's MAC to its standby's tap on host @h. */
+static int net_steered(const Host *h, int vm)
 {
-	uint8_t mac[6] = { 0x52, 0x54, 0x00, PRIMARY_TAP_VM + 1, 0, TRAFFIC_PAIR + 1 };
-	static NlFdbSocket *s;
-	NlFdbError e;
-	char port[16];
+	char tap[16];
 
-	if (!s && nl_fdb_socket_new(&s) < 0)
-		return -EIO;
-	primary_tap_of(h, port, sizeof(port));
-	return nl_fdb_has(s, port, mac, NL_FDB_MASTER, &e);
+	tap_of(h, vm, tap, sizeof(tap));
+	return net_has_entry(tap, vm);
 }
 
 /* --- hosts: configuration, daemon, bus --- */
@@ -1844,10 +1837,11 @@ static void audit(HostView views[N_HOSTS], bool settled, Violation *v)
 			const PairRow *row = NULL;
 			json_object *s = st[PRIMARY_TAP_VM];
 			bool following = s && jbool(s, "setup") && hv->connected[PRIMARY_TAP_VM];
-			int set = net_primary_port_set(h);
 			char port[16];
+			int set;
 
 			primary_tap_of(h, port, sizeof(port));
+			set = net_has_entry(port, PRIMARY_TAP_VM);
 			for (size_t j = 0; j < hv->n_pairs; j++)
 				if (strcmp(hv->pairs[j].instance, "vm1") == 0 &&
 				    strcmp(hv->pairs[j].pair, "p0") == 0)
